@@ -1,0 +1,139 @@
+"""The execution cache: an experiment whose key is unchanged is never executed again.
+
+The key is a hash of everything that can change an experiment's outputs:
+- the code cells' sources and the tags that change execution
+  (``skip-execution``, ``raises-exception``), injected parameters included;
+- the kernel name and the Python version;
+- the model settings the kernel receives (``[tool.pipeline.model]``);
+- the installed versions of ``cache_packages`` and the source of this
+  package's helpers that experiments import (glue, lab, kernel);
+- the bytes of every data file the experiment declares.
+Markdown cells and other tags are left out, so editing an observation never
+re-runs anything: their text is merged onto the cached outputs instead.
+
+Entries live in ``build/cache/NAME/KEY.ipynb``; writes are atomic, and an entry
+that cannot be read is reported, deleted and re-executed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from .config import Config
+from .records import Experiment
+from .storage import atomic_write_text
+
+CACHE_FORMAT = 1
+EXECUTION_TAGS = ("skip-execution", "raises-exception")
+HELPER_MODULES = ("glue.py", "lab.py", "kernel.py")
+KEEP_ENTRIES = 3
+
+
+def package_versions(names: tuple[str, ...] | list[str]) -> dict[str, str]:
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def helpers_digest() -> str:
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in HELPER_MODULES:
+        path = here / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def kernel_settings(config: Config) -> dict:
+    """What the kernel is told through PIPELINE_SETTINGS; all of it is in the key."""
+    from .config import plain_values
+
+    return {"model": plain_values(config.model), "models_dir": str(config.models_dir)}
+
+
+def key_parts(experiment: Experiment, config: Config) -> dict:
+    cells = [
+        {"source": c.source, "tags": sorted(t for t in c.metadata.get("tags", []) if t in EXECUTION_TAGS)}
+        for c in experiment.notebook.cells
+        if c.cell_type == "code"
+    ]
+    settings = kernel_settings(config)
+    settings.pop("models_dir")  # where converted weights are cached does not change outputs
+    return {
+        "format": CACHE_FORMAT,
+        "cells": cells,
+        "kernel": config.kernel,
+        "python": platform.python_version(),
+        "settings": settings,
+        "packages": package_versions(config.cache_packages),
+        "helpers": helpers_digest(),
+        "data": {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in experiment.data_files},
+    }
+
+
+def cache_key(experiment: Experiment, config: Config) -> str:
+    blob = json.dumps(key_parts(experiment, config), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+class Cache:
+    def __init__(self, folder: Path, warn=print):
+        self.folder = folder
+        self.warn = warn
+
+    def _path(self, name: str, key: str) -> Path:
+        return self.folder / name / f"{key}.ipynb"
+
+    def lookup(self, name: str, key: str):
+        """The cached executed notebook for (name, key), or None."""
+        import nbformat
+
+        path = self._path(name, key)
+        if not path.is_file():
+            return None
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+            nbformat.validate(nb)
+            if nb.metadata.get("pipeline", {}).get("cache_key") != key:
+                raise ValueError("entry does not carry its own key")
+        except Exception as exc:  # any unreadable entry is re-executed, never fatal
+            self.warn(f"cache entry {path} is unreadable ({type(exc).__name__}: {exc}); re-executing {name}")
+            path.unlink(missing_ok=True)
+            return None
+        return nb
+
+    def store(self, name: str, key: str, nb) -> Path:
+        import nbformat
+
+        path = self._path(name, key)
+        atomic_write_text(path, nbformat.writes(nb))
+        entries = sorted((path.parent).glob("*.ipynb"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[KEEP_ENTRIES:]:
+            old.unlink(missing_ok=True)
+        return path
+
+
+def merge_outputs(current, cached):
+    """The current notebook (fresh markdown, tags and metadata) with the cached code outputs."""
+    merged = copy.deepcopy(current)
+    cached_code = [c for c in cached.cells if c.cell_type == "code"]
+    code = [c for c in merged.cells if c.cell_type == "code"]
+    for new, old in zip(code, cached_code):
+        new.outputs = copy.deepcopy(old.outputs)
+        new.execution_count = old.get("execution_count")
+        duration = old.metadata.get("pipeline", {}).get("duration")
+        new.metadata.setdefault("pipeline", {})["duration"] = duration
+    merged.metadata["pipeline"] = copy.deepcopy(cached.metadata.get("pipeline", {}))
+    if "language_info" in cached.metadata:
+        merged.metadata["language_info"] = cached.metadata["language_info"]
+    return merged

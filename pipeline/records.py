@@ -1,0 +1,258 @@
+"""The records (nouns) every stage passes along: small, frozen, typed, versioned.
+
+An executed notebook becomes one ``ExperimentRecord``; its JSON form is what
+``harvest`` writes under ``build/records/`` and what the later stages read.
+``to_json``/``from_json`` round-trip exactly; a file written by another schema
+version is refused with a message that says to re-run harvest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment as read from ``experiments/NAME.py`` (before execution).
+
+    ``notebook`` is the nbformat notebook jupytext made, with line ranges and any
+    injected parameters; stages copy it before changing it.
+    """
+
+    name: str
+    path: Path
+    source: str  # path relative to the project root
+    notebook: Any
+    title: str
+    parameters: dict[str, Any]
+    data_files: tuple[Path, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"Experiment({self.name!r}, cells={len(self.notebook.cells)})"
+
+
+@dataclass(frozen=True)
+class StreamOutput:
+    """Text a cell printed: ``name`` is "stdout" or "stderr". ANSI codes stripped."""
+
+    name: str
+    text: str
+    kind: str = field(default="stream", init=False)
+
+    def __repr__(self) -> str:
+        return f"StreamOutput({self.name}, {len(self.text)} chars)"
+
+
+@dataclass(frozen=True)
+class ResultOutput:
+    """A rich result or display: plain text always, Markdown when the object offered
+    one (pandas tables do), HTML only when nothing better existed."""
+
+    text: str
+    markdown: str | None = None
+    html: str | None = None
+    kind: str = field(default="result", init=False)
+
+    def __repr__(self) -> str:
+        return f"ResultOutput({len(self.text)} chars{', markdown' if self.markdown else ''})"
+
+
+@dataclass(frozen=True)
+class ImageOutput:
+    """A figure written to a file; ``path`` is relative to the build folder."""
+
+    path: str
+    mime: str
+    alt: str
+    kind: str = field(default="image", init=False)
+
+    def __repr__(self) -> str:
+        return f"ImageOutput({self.path})"
+
+
+@dataclass(frozen=True)
+class ErrorOutput:
+    """An exception raised in a cell, with its traceback as plain text."""
+
+    ename: str
+    evalue: str
+    traceback: str
+    kind: str = field(default="error", init=False)
+
+    def __repr__(self) -> str:
+        return f"ErrorOutput({self.ename})"
+
+
+Output = Union[StreamOutput, ResultOutput, ImageOutput, ErrorOutput]
+_OUTPUT_TYPES = {cls.__dataclass_fields__["kind"].default: cls for cls in (StreamOutput, ResultOutput, ImageOutput, ErrorOutput)}
+
+
+@dataclass(frozen=True)
+class GlueValue:
+    """A value an experiment published with ``glue(name, value)``: JSON value and prose text."""
+
+    value: Any
+    text: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell in notebook order. ``lines`` is the 1-based inclusive line range in the .py source."""
+
+    index: int
+    kind: str  # "code" | "markdown"
+    source: str
+    tags: tuple[str, ...] = ()
+    label: str = ""
+    lines: tuple[int, int] | None = None
+    execution_time: float | None = None
+    outputs: tuple[Output, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Cell({self.index}, {self.kind}, outputs={len(self.outputs)})"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why the last execution of an experiment failed; kept until a run succeeds."""
+
+    source: str
+    cell_index: int | None
+    lines: tuple[int, int] | None
+    ename: str
+    evalue: str
+    traceback: str
+    cell_source: str = ""
+    failed_at: str = ""
+
+    def describe(self) -> str:
+        where = self.source
+        if self.cell_index is not None:
+            where += f", cell {self.cell_index + 1}"
+            if self.lines:
+                where += f" (lines {self.lines[0]}-{self.lines[1]})"
+        text = f"{where}: {self.ename}: {self.evalue}"
+        if self.traceback:
+            text += "\n" + self.traceback.rstrip()
+        return text
+
+    def __repr__(self) -> str:
+        return f"Failure({self.source}, {self.ename})"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``pipeline.lab.load_model()`` loaded, as the kernel reported it."""
+
+    id: str
+    source: str
+    dtype: str
+    quantization: str
+    device: str
+    parameters: int | None = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    python: str
+    packages: dict[str, str]
+    device: str | None = None
+    model: ModelInfo | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """Everything the later stages know about one experiment."""
+
+    name: str
+    source: str  # path of the .py, relative to the project root
+    title: str
+    parameters: dict[str, Any]
+    environment: Environment
+    cells: tuple[Cell, ...]
+    glue: dict[str, GlueValue]
+    executed_at: str = ""
+    duration: float | None = None
+    cache_key: str = ""
+    failure: Failure | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __repr__(self) -> str:
+        state = ", failed" if self.failure else ""
+        return f"ExperimentRecord({self.name!r}, cells={len(self.cells)}{state})"
+
+    @property
+    def figures(self) -> list[ImageOutput]:
+        return [o for c in self.cells for o in c.outputs if isinstance(o, ImageOutput)]
+
+    # JSON --------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps(encode(self), ensure_ascii=False, indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, origin: str = "<record>") -> "ExperimentRecord":
+        data = json.loads(text)
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"{origin}: record schema version {version!r}, this package reads {SCHEMA_VERSION}; "
+                "run `python -m pipeline harvest` again"
+            )
+        return _decode_record(data)
+
+    @classmethod
+    def load(cls, path: Path) -> "ExperimentRecord":
+        return cls.from_json(Path(path).read_text(encoding="utf-8"), origin=str(path))
+
+
+def encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    return value
+
+
+def _tuple_or_none(value: Any) -> tuple | None:
+    return tuple(value) if value is not None else None
+
+
+def _decode_output(data: dict) -> Output:
+    data = dict(data)
+    cls = _OUTPUT_TYPES[data.pop("kind")]
+    return cls(**data)
+
+
+def decode_failure(data: dict | None) -> Failure | None:
+    if data is None:
+        return None
+    data = dict(data)
+    data["lines"] = _tuple_or_none(data.get("lines"))
+    return Failure(**data)
+
+
+def _decode_record(data: dict) -> ExperimentRecord:
+    env = dict(data["environment"])
+    env["model"] = ModelInfo(**env["model"]) if env.get("model") else None
+    cells = []
+    for c in data["cells"]:
+        c = dict(c)
+        c["tags"] = tuple(c.get("tags", ()))
+        c["lines"] = _tuple_or_none(c.get("lines"))
+        c["outputs"] = tuple(_decode_output(o) for o in c.get("outputs", ()))
+        cells.append(Cell(**c))
+    fields = dict(data)
+    fields["environment"] = Environment(**env)
+    fields["cells"] = tuple(cells)
+    fields["failure"] = decode_failure(data.get("failure"))
+    fields["glue"] = {k: GlueValue(**v) for k, v in data.get("glue", {}).items()}
+    return ExperimentRecord(**fields)
