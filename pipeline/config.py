@@ -145,6 +145,9 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
 
     problems: list[str] = []
     values = _validate(Config, table, "tool.pipeline", problems, skip={"root"})
+    for key in ("cell_timeout", "experiment_timeout", "startup_timeout", "max_output_chars"):
+        if key in values and values[key] <= 0:
+            problems.append(f"tool.pipeline.{key}: must be a positive whole number, got {values[key]!r}")
     if problems:
         raise ConfigError(str(pyproject), problems)
     for key, default in _PATH_KEYS.items():
@@ -216,8 +219,5 @@ def _check(hint: Any, value: Any, where: str, problems: list[str]) -> Any:
         return _BAD
     if hint in (str, bool) and not isinstance(value, hint):
         problems.append(f"{where}: must be {'text' if hint is str else 'true or false'}, got {value!r}")
-        return _BAD
-    if hint is int and value <= 0 and where.endswith("timeout"):
-        problems.append(f"{where}: must be a positive number of seconds, got {value!r}")
         return _BAD
     return value

@@ -3,7 +3,8 @@
 It only registers display formatters; it does not run experiment code.
 - pandas DataFrames also offer ``text/markdown`` (a truncated preview), so the
   article can show tables as Markdown instead of HTML.
-- matplotlib draws inline as PNG.
+- matplotlib draws inline as PNG, with a Japanese font (IPAexGothic from the
+  matplotlib-fontja package) so Japanese labels never become empty boxes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ MAX_ROWS = 10
 
 
 def load_ipython_extension(ip) -> None:
+    try:
+        import matplotlib_fontja  # noqa: F401  (sets rcParams["font.family"] on import)
+    except ImportError:
+        pass
     markdown = ip.display_formatter.formatters["text/markdown"]
     # matched by the class's __module__, which is "pandas" from pandas 3 on
     for module in ("pandas", "pandas.core.frame", "pandas.core.series"):

@@ -1,0 +1,65 @@
+"""The command line as a user runs it: a real subprocess."""
+
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def _run(args, cwd, **env):
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO), **env}, timeout=300)
+
+
+def test_help_lists_the_commands(tmp_path):
+    result = _run(["--help"], tmp_path)
+    assert result.returncode == 0
+    for command in ("execute", "harvest", "build", "config"):
+        assert command in result.stdout
+
+
+def test_help_does_not_import_heavy_libraries(tmp_path):
+    code = "import sys, pipeline.cli as c\ntry:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n" \
+           "print(sorted(m for m in ('torch','transformers','nbclient','openai','jupytext') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_config_error_is_one_readable_message(project):
+    project.write_config("bogus = 1\n")
+    result = _run(["execute"], project.root)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
+    assert "tool.pipeline.bogus: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_reraises_with_traceback(project):
+    project.write_config("bogus = 1\n")
+    result = _run(["--debug", "execute"], project.root)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "ConfigError" in result.stderr
+
+
+def test_execute_then_harvest_plain_log_lines(project):
+    project.add("01_hello", "# %% [markdown]\n# # Hello\n\n# %%\nprint('hi')\n")
+    first = _run(["execute"], project.root)
+    assert first.returncode == 0, first.stderr
+    assert "[1/1] 01_hello: executing 1 code cell" in first.stderr
+    assert "cell 1/1 print('hi')" in first.stderr
+    assert "\r" not in first.stderr  # not a TTY: plain lines
+    second = _run(["execute"], project.root)
+    assert "[1/1] 01_hello: cached" in second.stderr
+    harvest = _run(["harvest"], project.root)
+    assert harvest.returncode == 0
+    assert (project.build / "records" / "01_hello.json").is_file()
+
+
+def test_failing_cell_exits_non_zero_with_location(project):
+    project.add("01_bad", "# %%\nx = 1\n\n# %%\nx.missing\n")
+    result = _run(["execute"], project.root)
+    assert result.returncode == 1
+    assert "experiments/01_bad.py, cell 2 (lines 4-5): AttributeError" in result.stderr
+    assert "\x1b[" not in result.stderr

@@ -1,0 +1,207 @@
+"""Execution on real ipykernels: outputs, failures, timeouts, dead kernels."""
+
+import json
+
+import nbformat
+import pytest
+
+from pipeline.errors import ExecutionFailed
+from pipeline.execute import executed_path, execute, failure_path
+from pipeline.harvest import harvest
+from pipeline.records import ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StreamOutput
+
+KITCHEN_SINK = '''
+# %% [markdown]
+# # 出力のいろいろ
+# 答えは {{ answer }} です。
+
+# %% tags=["parameters"]
+repeat = 3
+
+# %% Print things
+import sys
+from pipeline.glue import glue
+print("日本語の出力 " * repeat)
+print("to stderr", file=sys.stderr)
+print("\\x1b[31mred\\x1b[0m")
+glue("answer", 42)
+glue("ratio", 0.123456)
+
+# %% alt="Straight line"
+import matplotlib.pyplot as plt
+plt.figure(figsize=(2, 2))
+plt.plot([1, 2, 3])
+plt.title("線")
+plt.show()
+
+# %%
+import pandas as pd
+pd.DataFrame({"token_id": range(40), "token": ["a|b"] * 40})
+
+# %%
+for i in range(3000):
+    print("long line", i)
+
+# %% tags=["raises-exception"]
+raise ValueError("on purpose")
+
+# %% tags=["skip-execution"]
+while True:
+    pass
+
+# %%
+"done"
+'''
+
+
+def test_kitchen_sink_outputs_are_recorded(project, quiet):
+    project.add("01_sink", KITCHEN_SINK)
+    config = project.config()
+    summary = execute(config, progress=quiet)
+    assert summary.count("executed") == 1
+
+    nb = nbformat.read(str(executed_path(config, "01_sink")), as_version=4)
+    assert nb.metadata["pipeline"]["cache_key"]
+    [record] = harvest(config, progress=quiet)
+    assert record.title == "出力のいろいろ"
+    assert record.parameters == {"repeat": 3}
+    assert record.glue["answer"].value == 42
+    assert record.glue["ratio"].text == "0.1235"
+
+    cells = record.cells
+    assert [c.kind for c in cells][:3] == ["markdown", "code", "code"]
+    assert cells[2].label == "Print things"
+    assert cells[2].lines == (8, 15)
+    streams = [o for o in cells[2].outputs if isinstance(o, StreamOutput)]
+    stdout = next(o for o in streams if o.name == "stdout")
+    assert "日本語の出力 日本語の出力 日本語の出力" in stdout.text
+    assert "\x1b" not in stdout.text and "red" in stdout.text
+    assert any(o.name == "stderr" and "to stderr" in o.text for o in streams)
+    # glue outputs are data, not visible outputs
+    assert not any(isinstance(o, ResultOutput) for o in cells[2].outputs)
+
+    [image] = cells[3].outputs
+    assert isinstance(image, ImageOutput)
+    assert image.alt == "Straight line"
+    assert image.path == "figures/01_sink/01_sink-cell04-1.png"
+    png = (config.build_dir / image.path).read_bytes()
+    assert png.startswith(b"\x89PNG")
+
+    [table] = cells[4].outputs
+    assert table.markdown.splitlines()[0] == "| token_id | token |" or table.markdown.splitlines()[0].endswith("| token_id | token |")
+    assert "a\\|b" in table.markdown and "40 rows" in table.markdown
+    assert table.html is None
+
+    [long] = cells[5].outputs
+    assert long.text.count("\n") == 3000
+
+    [error] = cells[6].outputs
+    assert isinstance(error, ErrorOutput) and error.ename == "ValueError"
+    assert "on purpose" in error.traceback and "\x1b" not in error.traceback
+
+    assert cells[7].outputs == () and "skip-execution" in cells[7].tags
+    assert cells[8].outputs[0].text == "'done'"
+
+    # the record round-trips through JSON unchanged
+    again = ExperimentRecord.from_json(record.to_json())
+    assert again == record
+    assert repr(again) == "ExperimentRecord('01_sink', cells=9)"
+
+
+FAILING = '''
+# %% [markdown]
+# # Fails
+
+# %%
+x = 1
+
+# %%
+def helper():
+    return 1 / 0
+
+helper()
+'''
+
+
+def test_an_exception_names_file_cell_lines_and_keeps_last_good_run(project, quiet):
+    path = project.add("02_fails", FAILING.replace("helper()\n", "helper\n"))
+    project.add("03_ok", "# %%\nprint('fine')\n")
+    config = project.config()
+    execute(config, progress=quiet)
+    good = executed_path(config, "02_fails").read_text()
+
+    path.write_text(FAILING.lstrip("\n"), encoding="utf-8")
+    with pytest.raises(ExecutionFailed) as info:
+        execute(config, progress=quiet)
+    message = str(info.value)
+    assert "experiments/02_fails.py, cell 3 (lines 7-11): ZeroDivisionError: division by zero" in message
+    assert "helper()" in message and "\x1b" not in message
+    [failure] = info.value.failures
+    assert failure.lines == (7, 11)
+    # the other experiment still ran (from cache here) and the last good notebook is untouched
+    assert [o.status for o in info.value.summary.outcomes] == ["failed", "cached"]
+    assert executed_path(config, "02_fails").read_text() == good
+    saved = json.loads(failure_path(config, "02_fails").read_text())
+    assert saved["ename"] == "ZeroDivisionError"
+
+    # the report survives into the record, next to the last good outputs
+    records = harvest(config, progress=quiet)
+    assert records[0].failure.ename == "ZeroDivisionError"
+    assert records[0].cells[1].source == "x = 1"
+
+    # fixing the cell clears the failure
+    path.write_text(FAILING.lstrip("\n").replace("1 / 0", "1 / 1"), encoding="utf-8")
+    execute(config, progress=quiet)
+    assert not failure_path(config, "02_fails").exists()
+
+
+def test_fail_fast_stops_at_the_first_failure(project, quiet):
+    project.add("01_bad", "# %%\nraise RuntimeError('boom')\n")
+    project.add("02_never", "# %%\nprint('not reached')\n")
+    config = project.config()
+    with pytest.raises(ExecutionFailed) as info:
+        execute(config, fail_fast=True, progress=quiet)
+    assert [o.name for o in info.value.summary.outcomes] == ["01_bad"]
+    assert not executed_path(config, "02_never").exists()
+
+
+def test_cell_timeout_ends_with_a_clear_error(project, quiet):
+    project.add("01_slow", "# %%\nimport time\n\n# %% sleeper\ntime.sleep(60)\n")
+    config = project.config(cell_timeout=2)
+    with pytest.raises(ExecutionFailed) as info:
+        execute(config, progress=quiet)
+    message = str(info.value)
+    assert "cell 2 (lines 4-5): CellTimeoutError: cell did not finish within 2s (tool.pipeline.cell_timeout)" in message
+
+
+def test_experiment_timeout_applies_across_cells(project, quiet):
+    project.add("01_slowish", "# %%\nimport time\ntime.sleep(1.5)\n\n# %%\ntime.sleep(1.5)\n\n# %%\nprint(1)\n")
+    config = project.config(cell_timeout=60, experiment_timeout=2)
+    with pytest.raises(ExecutionFailed) as info:
+        execute(config, progress=quiet)
+    assert "experiment_timeout" in str(info.value)
+
+
+def test_a_dying_kernel_is_reported_not_hung(project, quiet):
+    project.add("01_dies", "# %%\nimport os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    config = project.config(cell_timeout=30)
+    with pytest.raises(ExecutionFailed) as info:
+        execute(config, progress=quiet)
+    assert "DeadKernelError: the kernel died while running this cell" in str(info.value)
+
+
+def test_unknown_kernel_names_the_setting(project, quiet):
+    project.add("01_any", "# %%\nprint(1)\n")
+    with pytest.raises(ExecutionFailed, match="no Jupyter kernel named 'no-such-kernel'.*tool.pipeline.kernel"):
+        execute(project.config(kernel="no-such-kernel"), progress=quiet)
+
+
+def test_parameters_from_config_are_injected(project, quiet):
+    project.add("01_params", "# %% tags=['parameters']\nwords = 2\n\n# %%\nprint('x' * words)\n")
+    project.write_config("[tool.pipeline.parameters]\nwords = 5\nunused = 1\n")
+    config = project.config()
+    execute(config, progress=quiet)
+    [record] = harvest(config, progress=quiet)
+    assert record.parameters == {"words": 5}
+    assert record.cells[1].tags == ("injected-parameters",)
+    assert record.cells[2].outputs[0].text == "xxxxx\n"
