@@ -47,6 +47,8 @@ def harvest(config: Config, names: list[str] | None = None, progress: Progress |
         record = harvest_one(experiment, config)
         progress.info(f"harvested {experiment.name}: {len(record.cells)} cells, {len(record.figures)} figures, "
                       f"{len(record.glue)} glue values{' (last run FAILED)' if record.failure else ''}")
+        for warning in record.warnings:
+            progress.warn(warning)
         records.append(record)
     return records
 
@@ -96,11 +98,23 @@ def build_record(experiment: Experiment, nb, failure, config: Config, figures: P
     meta = nb.metadata.get("pipeline", {}) if nb is not None else {}
     glue: dict[str, GlueValue] = {}
     models: list[ModelInfo] = []
+    source_cells = list(nb.cells) if nb is not None else []
+    outputs = [_outputs(cell, i, experiment.name, config, figures, glue, models) for i, cell in enumerate(source_cells)]
+    model = models[-1] if models else None
+    warnings: list[str] = []
     cells = []
-    for index, cell in enumerate(nb.cells if nb is not None else []):
-        outputs = _outputs(cell, index, experiment.name, config, figures, glue, models)
+    for index, (cell, cell_outputs) in enumerate(zip(source_cells, outputs)):
         info = cell.metadata.get("pipeline", {})
         lines = info.get("lines")
+        metadata = {k: v for k, v in cell.metadata.items() if k not in SKIP_METADATA}
+        if cell.cell_type == "markdown":
+            where = f"{experiment.source}, cell {index + 1}" + (f" (lines {lines[0]}-{lines[1]})" if lines else "")
+            warnings += check_observation(cell.source, glue, where)
+            written_for = metadata.get("written_for")
+            if written_for and model and written_for != model.id:
+                metadata["model_mismatch"] = {"written_for": written_for, "model": model.id}
+                warnings.append(f"{where}: observation written for {written_for} but the experiment ran {model.id}; "
+                                "re-read it against the new outputs and update written_for")
         cells.append(
             Cell(
                 index=index,
@@ -110,11 +124,10 @@ def build_record(experiment: Experiment, nb, failure, config: Config, figures: P
                 label=cell_label(cell),
                 lines=tuple(lines) if lines else None,
                 execution_time=info.get("duration"),
-                outputs=tuple(outputs),
-                metadata={k: v for k, v in cell.metadata.items() if k not in SKIP_METADATA},
+                outputs=tuple(cell_outputs),
+                metadata=metadata,
             )
         )
-    model = models[-1] if models else None
     environment = Environment(
         python=meta.get("python", ""),
         packages=dict(meta.get("packages", {})),
@@ -133,7 +146,22 @@ def build_record(experiment: Experiment, nb, failure, config: Config, figures: P
         duration=meta.get("duration"),
         cache_key=meta.get("cache_key", ""),
         failure=failure,
+        warnings=tuple(warnings),
     )
+
+
+def check_observation(source: str, glue: dict, where: str) -> list[str]:
+    """Problems with the Jinja placeholders in an observation: bad syntax, unknown glue names."""
+    import jinja2
+    from jinja2 import meta
+
+    try:
+        names = meta.find_undeclared_variables(jinja2.Environment().parse(source))
+    except jinja2.TemplateSyntaxError as exc:
+        return [f"{where}: template syntax error in the observation: {exc.message} (line {exc.lineno} of the cell)"]
+    missing = sorted(n for n in names if n not in glue)
+    return [f"{where}: cites {{{{ {n} }}}} but the experiment glued no value named {n!r}; "
+            "add glue(...) in a code cell or fix the name" for n in missing]
 
 
 def _outputs(cell, index, name, config, figures: Path, glue: dict, models: list) -> list[Output]:

@@ -182,6 +182,9 @@ class ExperimentRecord:
     duration: float | None = None
     cache_key: str = ""
     failure: Failure | None = None
+    #: problems the harvester found: observations citing unknown glue values,
+    #: observations written for another model than the one that ran
+    warnings: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
     def __repr__(self) -> str:
@@ -253,6 +256,7 @@ def _decode_record(data: dict) -> ExperimentRecord:
     fields = dict(data)
     fields["environment"] = Environment(**env)
     fields["cells"] = tuple(cells)
+    fields["warnings"] = tuple(data.get("warnings", ()))
     fields["failure"] = decode_failure(data.get("failure"))
     fields["glue"] = {k: GlueValue(**v) for k, v in data.get("glue", {}).items()}
     return ExperimentRecord(**fields)

