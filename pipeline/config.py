@@ -48,6 +48,8 @@ class Config:
     root: Path
     experiments_dir: Path
     build_dir: Path
+    #: where converted model weights are cached (shared between experiments)
+    models_dir: Path
     #: explicit experiment order by name (file stem); unlisted ones follow by file name.
     order: tuple[str, ...] = ()
     kernel: str = "python3"
@@ -82,10 +84,6 @@ class Config:
     def figures_dir(self) -> Path:
         return self.build_dir / "figures"
 
-    @property
-    def models_dir(self) -> Path:
-        return self.build_dir / "models"
-
     def describe(self) -> dict[str, Any]:
         """Plain values for `python -m pipeline config`."""
         return plain_values(self)
@@ -107,7 +105,7 @@ def plain_values(value: Any) -> Any:
 # Loading and validation
 # ---------------------------------------------------------------------------
 
-_PATH_KEYS = {"experiments_dir": "experiments", "build_dir": "build"}
+_PATH_KEYS = {"experiments_dir": "experiments", "build_dir": "build", "models_dir": "build/models"}
 
 
 def find_root(start: Path | None = None) -> Path:
