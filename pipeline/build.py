@@ -1,4 +1,9 @@
-"""``build()``: the whole pipeline as a short list of stage calls."""
+"""``build()``: the whole pipeline as a short list of stage calls.
+
+execute (cached) -> harvest -> draft (optional LLM pass) -> render -> export.
+Each stage writes through a temporary place, so a failure part-way leaves the
+previous article, site, cache and records as they were.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,19 @@ from dataclasses import dataclass
 
 from .config import Config
 from .execute import ExecuteSummary, execute
+from .export import ExportResult, export
 from .harvest import harvest
 from .progress import Progress
+from .qiita import check_qiita
 from .records import ExperimentRecord
+from .render import render
 
 
 @dataclass(frozen=True)
 class BuildResult:
     execution: ExecuteSummary
     records: tuple[ExperimentRecord, ...]
+    exported: ExportResult
     warnings: tuple[str, ...]
 
     def __repr__(self) -> str:
@@ -25,4 +34,16 @@ def build(config: Config, force: bool = False, fail_fast: bool = False, progress
     progress = progress or Progress()
     execution = execute(config, force=force, fail_fast=fail_fast, progress=progress)
     records = harvest(config, progress=progress)
-    return BuildResult(execution, tuple(records), tuple(progress.warnings))
+    exported = publish(records, config, progress)
+    return BuildResult(execution, tuple(records), exported, tuple(progress.warnings))
+
+
+def publish(records: list[ExperimentRecord], config: Config, progress: Progress, drafts=None) -> ExportResult:
+    """render both dialects -> check the Qiita one -> export."""
+    qiita = render(records, config, "qiita", drafts=drafts)
+    mkdocs = render(records, config, "mkdocs", drafts=drafts)
+    for warning in qiita.warnings:
+        progress.warn(warning)
+    for problem in check_qiita(qiita.markdown):
+        progress.warn(f"Qiita export: {problem}")
+    return export(qiita, mkdocs, config)

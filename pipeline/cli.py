@@ -42,10 +42,14 @@ def _parser() -> argparse.ArgumentParser:
                        description="Write build/records/NAME.json and build/figures/NAME/ from the executed notebooks.")
     p.add_argument("names", nargs="*", metavar="NAME", help="experiments to harvest; default: all")
 
-    p = sub.add_parser("build", help="execute (cached) + harvest + render + export the article",
+    p = sub.add_parser("build", help="execute (cached) + harvest + render + export: the whole article",
                        description="Run every stage. A failing stage leaves the previous outputs in place.")
     p.add_argument("--force", action="store_true", help="re-execute every experiment")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing experiment")
+
+    sub.add_parser("export", help="render the stored records into the Qiita article, qiita-cli file and MkDocs page",
+                   description="Render build/records/ into build/qiita/article.md (paste into Qiita), "
+                   "build/qiita/public/<slug>.md (qiita-cli: npx qiita publish <slug>) and site/index.md (mkdocs serve).")
 
     sub.add_parser("config", help="print the resolved [tool.pipeline] configuration as JSON",
                    description="Validate [tool.pipeline] and print every setting with its resolved value.")
@@ -89,6 +93,13 @@ def _run(args) -> int:
         records = harvest(config, args.names, progress=progress)
         progress.info(f"wrote {len(records)} records to {config.records_dir}")
         return 0
+    if args.command == "export":
+        from .build import publish
+        from .harvest import load_records
+
+        exported = publish(load_records(config), config, progress)
+        _report_export(exported, progress)
+        return 0
     if args.command == "build":
         from .build import build
 
@@ -107,3 +118,15 @@ def _summary(result, config, progress) -> None:
     for warning in result.warnings:
         progress.info(f"  warning: {warning}")
     progress.info(f"  records: {config.records_dir}")
+    _report_export(result.exported, progress)
+
+
+def _report_export(exported, progress) -> None:
+    progress.info(f"  Qiita article (paste): {exported.article}")
+    progress.info(f"  qiita-cli file:        {exported.qiita_cli}")
+    progress.info(f"  MkDocs page:           {exported.site_page}  (preview: mkdocs serve)")
+    if exported.uploads:
+        progress.info(f"  {len(exported.uploads)} figures to upload to Qiita (no image_base_url set); "
+                      "replace each FIGURE-TO-UPLOAD: link with the uploaded image's URL:")
+        for path in exported.uploads:
+            progress.info(f"    {path}")

@@ -42,6 +42,41 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class Reference:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ArticleConfig:
+    """What the article says about itself and how it is exported (``[tool.pipeline.article]``)."""
+
+    title: str = "Untitled experiments"
+    #: Qiita tags: 1 to 5 strings.
+    tags: tuple[str, ...] = ("Python",)
+    #: file name of the qiita-cli article (public/<slug>.md).
+    slug: str = "article"
+    #: language of fixed headings and of drafted prose.
+    language: str = "ja"
+    #: Qiita: publish as a limited-sharing article until you change it.
+    private: bool = True
+    organization_url_name: str = ""
+    #: e.g. "https://raw.githubusercontent.com/USER/REPO/main/build" - figures link there.
+    #: Empty: the export keeps FIGURE-TO-UPLOAD placeholders and lists the files.
+    image_base_url: str = ""
+    #: outputs longer than this many lines are folded (<details>).
+    max_output_lines: int = 30
+    #: author-written Markdown placed before the experiments (relative to the project root).
+    background: str = ""
+    #: author-written Markdown for the closing まとめ section.
+    summary: str = ""
+    audience: tuple[str, ...] = ()
+    references: tuple[Reference, ...] = ()
+    #: where `export` writes; relative to the project root.
+    export_dir: str = "build/qiita"
+
+
+@dataclass(frozen=True)
 class Config:
     """The resolved ``[tool.pipeline]`` table. Paths are absolute."""
 
@@ -66,6 +101,7 @@ class Config:
     #: outputs longer than this many characters are cut in the records.
     max_output_chars: int = 200_000
     model: ModelConfig = field(default_factory=ModelConfig)
+    article: ArticleConfig = field(default_factory=ArticleConfig)
 
     # Derived locations under build_dir -----------------------------------
     @property
@@ -146,6 +182,14 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
     for key in ("cell_timeout", "experiment_timeout", "startup_timeout", "max_output_chars"):
         if key in values and values[key] <= 0:
             problems.append(f"tool.pipeline.{key}: must be a positive whole number, got {values[key]!r}")
+    article = values.get("article")
+    if isinstance(article, ArticleConfig):
+        if not 1 <= len(article.tags) <= 5:
+            problems.append(f"tool.pipeline.article.tags: Qiita takes 1 to 5 tags, got {len(article.tags)}")
+        if not article.slug or not all(ch.isalnum() or ch in "-_" for ch in article.slug):
+            problems.append(f"tool.pipeline.article.slug: use letters, digits, '-' and '_' only, got {article.slug!r}")
+        if article.max_output_lines <= 0:
+            problems.append("tool.pipeline.article.max_output_lines: must be a positive whole number")
     if problems:
         raise ConfigError(str(pyproject), problems)
     for key, default in _PATH_KEYS.items():
@@ -183,7 +227,13 @@ def _check(hint: Any, value: Any, where: str, problems: list[str]) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
-        return hint(**_validate(hint, value, where, problems))
+        fields = _validate(hint, value, where, problems)
+        missing = [f.name for f in dataclasses.fields(hint)
+                   if f.name not in fields and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        if missing:
+            problems.append(f"{where}: missing {', '.join(missing)}")
+            return _BAD
+        return hint(**fields)
     if origin is Literal:
         if value in args:
             return value
@@ -197,6 +247,11 @@ def _check(hint: Any, value: Any, where: str, problems: list[str]) -> Any:
                 return result
         problems.append(f"{where}: unexpected value {value!r}")
         return _BAD
+    if origin is tuple and dataclasses.is_dataclass(args[0]):
+        if not isinstance(value, list):
+            problems.append(f"{where}: must be a list of tables, got {value!r}")
+            return _BAD
+        return tuple(_check(args[0], v, f"{where}[{i}]", problems) for i, v in enumerate(value))
     if origin is tuple:
         if not isinstance(value, list) or not all(_check(args[0], v, where, []) is not _BAD for v in value):
             problems.append(f"{where}: must be a list of {getattr(args[0], '__name__', args[0])}, got {value!r}")
