@@ -1,0 +1,241 @@
+"""Rendering and export: golden files, Markdown structure, the Qiita dialect, hostile outputs,
+a strict MkDocs build and a real browser."""
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+from article_fixtures import HOSTILE_TEXT, make_project
+from pipeline.build import publish
+from pipeline.config import load_config
+from pipeline.export import read_front_matter
+from pipeline.harvest import load_records
+from pipeline.progress import Progress
+from pipeline.qiita import check_qiita
+from pipeline.render import fence_for, math_blocks_to_fences, render, unwrap
+
+GOLDEN = Path(__file__).parent / "golden"
+NOW = datetime(2026, 1, 2, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def article_project(tmp_path):
+    root = make_project(tmp_path / "article")
+    return load_config(root)
+
+
+def _rendered(config, dialect):
+    return render(load_records(config), config, dialect, now=NOW)
+
+
+def _mask(markdown: str) -> str:
+    """Volatile fields: the execution date and package versions."""
+    markdown = re.sub(r"\d{4}-\d{2}-\d{2}", "YYYY-MM-DD", markdown)
+    return re.sub(r"(Python|torch|transformers) [0-9][\w.+]*", r"\1 X.Y", markdown)
+
+
+@pytest.mark.parametrize("dialect", ["qiita", "mkdocs"])
+def test_golden(article_project, dialect):
+    """Regenerate on purpose with UPDATE_GOLDEN=1 and review the diff."""
+    text = _mask(_rendered(article_project, dialect).markdown)
+    golden = GOLDEN / f"article.{dialect}.md"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def _tokens(markdown):
+    return MarkdownIt("commonmark").enable("table").parse(markdown)
+
+
+@pytest.mark.parametrize("dialect", ["qiita", "mkdocs"])
+def test_structure_parses_as_expected(article_project, dialect):
+    rendered = _rendered(article_project, dialect)
+    tokens = _tokens(rendered.markdown)
+    # headings never skip a level
+    levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:]))
+    titles = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert "1. 最初の実験" in titles and "2. Hostile outputs" in titles and "まとめ" in titles
+    # the hostile output stays inside one fence, whole
+    fences = [t for t in tokens if t.type == "fence"]
+    if dialect == "qiita":
+        assert any(t.content.rstrip("\n") == HOSTILE_TEXT for t in fences)
+    else:  # inside a ??? block: CommonMark sees the indented fence as one code block
+        assert any(HOSTILE_TEXT in re.sub(r"(?m)^    ", "", t.content) for t in tokens if t.type in ("fence", "code_block"))
+    # every fence closed: the source has as many fence openings as markdown-it found
+    # (an unclosed one would swallow the rest of the document into a single token)
+    assert fences[-1].content.strip() != "" and "参考文献" in titles
+    # no raw HTML anywhere except Qiita's <details>
+    html = [t.content for t in tokens if t.type in ("html_block", "html_inline")]
+    html += [c.content for t in tokens if t.children for c in t.children if c.type == "html_inline"]
+    assert all(re.fullmatch(r"\s*</?(details|summary)>.*", h.strip(), re.S) for h in html), html
+    assert "<script>" not in "".join(html)
+    # images where expected
+    images = [c for t in tokens if t.children for c in t.children if c.type == "image"]
+    assert [i.attrs["src"] for i in images] == [
+        "FIGURE-TO-UPLOAD:figures/01_first/01_first-cell03-1.png" if dialect == "qiita"
+        else "figures/01_first/01_first-cell03-1.png"]
+    assert images[0].content == "折れ線グラフ"
+
+
+def test_qiita_specifics(article_project):
+    text = _rendered(article_project, "qiita").markdown
+    assert check_qiita(text) == []
+    assert "```python:experiments/01_first.py\nprint(vocab)\n```" in text
+    assert "```math\nT = 1\n```" in text and "$$" not in text
+    assert "語彙数は 49152 で、折り返した行は一行になる。" in text  # glue filled, hard wrap joined
+    assert "背景の説明は二行に分けて書いた。" in text
+    assert "<details><summary>出力(全 8 行)</summary>" in text
+    assert "{{ not_glue }}" in text  # outputs never pass through Jinja
+    assert "&lt;b&gt;1&lt;/b&gt;" in text  # HTML in a table cell is shown, not interpreted
+    assert "SHOULD NOT APPEAR" not in text and "ALSO NOT SHOWN" not in text and "gone()" not in text
+    assert "secret_setup()" not in text and "shown without its code" in text
+    assert ":::note warn\nこの考察は Mistral-7B-v0.1 の結果を見て書かれたもので" in text
+    assert "data:" not in text
+    hostile_fence = fence_for(HOSTILE_TEXT)
+    assert hostile_fence == "`````" and f"{hostile_fence}text\n{HOSTILE_TEXT}\n{hostile_fence}" in text
+
+
+def test_mkdocs_specifics(article_project):
+    text = _rendered(article_project, "mkdocs").markdown
+    assert text.startswith("# テスト記事: 固定レコードから\n")
+    assert '```python title="experiments/01_first.py (lines 6-7)"' in text
+    assert '!!! info "考察"\n    - 語彙数は 49152 で、折り返した行は一行になる。' in text
+    assert "    $$\n    T = 1\n    $$" in text  # indented inside the admonition
+    assert '??? note "出力(全 8 行)"' in text
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("```python\nx\n```\n", "python fence without a file name"),
+    ("```python:a.py\nx\n", "never closed"),
+    (":::note info\nx\n", ":::note never closed"),
+    ("$$\nx\n$$\n", "'$$' math"),
+    ("![a](data:image/png;base64,AAA)\n", "data: URI"),
+    ("first line\nsecond line\n", "hard wrap"),
+    ("<script>x</script>\n", "<script> is not kept"),
+])
+def test_qiita_check_catches_each_problem(bad, message):
+    assert any(message in p for p in check_qiita(bad)), check_qiita(bad)
+
+
+def test_unwrap_and_math_helpers():
+    assert unwrap("- a\n  b\n- c\n\n日本語の\n文章") == "- a b\n- c\n\n日本語の文章"
+    assert unwrap("```\nkeep\nlines\n```") == "```\nkeep\nlines\n```"
+    assert unwrap("| a |\n| b |") == "| a |\n| b |"
+    assert math_blocks_to_fences("x\n$$\na^2\n$$\ny") == "x\n```math\na^2\n```\ny"
+    assert fence_for("no ticks") == "```" and fence_for("``````") == "```````"
+
+
+def test_export_layouts_and_kept_qiita_cli_fields(article_project):
+    config = article_project
+    progress = Progress(quiet=True, live=False)
+    exported = publish(load_records(config), config, progress)
+    article = exported.article.read_text(encoding="utf-8")
+    cli = exported.qiita_cli.read_text(encoding="utf-8")
+    assert exported.qiita_cli.name == "fixture-article.md"
+    assert cli.endswith(article)
+    front = read_front_matter(exported.qiita_cli)
+    assert front == {"title": '"テスト記事: 固定レコードから"', "private": "true", "updated_at": "''", "id": "null",
+                     "organization_url_name": "null", "slide": "false", "ignorePublish": "false"}
+    assert '\ntags:\n  - "Python"\n  - "テスト"\n' in cli
+    assert [p.name for p in exported.uploads] == ["01_first-cell03-1.png"]
+    assert (exported.article.parent / "figures/01_first/01_first-cell03-1.png").is_file()
+    assert (config.root / "site" / "figures/01_first/01_first-cell03-1.png").is_file()
+
+    # qiita-cli wrote back the published id: a re-export keeps it, and keeps its config file
+    cli_text = exported.qiita_cli.read_text(encoding="utf-8")
+    exported.qiita_cli.write_text(cli_text.replace("id: null", "id: abc123").replace("updated_at: ''", "updated_at: '2026-01-01T00:00:00+09:00'"),
+                                  encoding="utf-8")
+    (exported.article.parent / "qiita.config.json").write_text("{}", encoding="utf-8")
+    again = publish(load_records(config), config, progress)
+    front = read_front_matter(again.qiita_cli)
+    assert front["id"] == "abc123" and front["updated_at"] == "'2026-01-01T00:00:00+09:00'"
+    assert (again.article.parent / "qiita.config.json").is_file()
+
+
+def test_image_base_url_makes_absolute_links(article_project):
+    pyproject = article_project.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('slug = "fixture-article"', 'slug = "fixture-article"\nimage_base_url = "https://raw.example.com/repo/main/build/"'),
+                         encoding="utf-8")
+    config = load_config(article_project.root)
+    text = render(load_records(config), config, "qiita", now=NOW).markdown
+    assert "![折れ線グラフ](https://raw.example.com/repo/main/build/figures/01_first/01_first-cell03-1.png)" in text
+    assert "FIGURE-TO-UPLOAD" not in text
+
+
+def _mkdocs_build(config):
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=config.root,
+                            capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return config.root / "build" / "html"
+
+
+def test_mkdocs_build_strict(article_project):
+    publish(load_records(article_project), article_project, Progress(quiet=True, live=False))
+    html = (_mkdocs_build(article_project) / "index.html").read_text(encoding="utf-8")
+    assert "最初の実験" in html
+    assert "<script>window.hacked" not in html
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium); .ci/run installs it")
+def test_browser_shows_figures_and_japanese_headings(article_project):
+    from playwright.sync_api import sync_playwright
+
+    publish(load_records(article_project), article_project, Progress(quiet=True, live=False))
+    site = _mkdocs_build(article_project)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{server.server_port}/", wait_until="load")
+            images = page.eval_on_selector_all("article img", "xs => xs.map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
+            headings = page.eval_on_selector_all("article h2", "xs => xs.map(h => h.textContent.trim())")
+            hacked = page.evaluate("() => window.hacked === undefined")
+            shot = article_project.root / "build" / "screenshot.png"
+            page.screenshot(path=str(shot), full_page=True)
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert images == [["figures/01_first/01_first-cell03-1.png", True, 40]]
+    assert "1. 最初の実験" in headings and "想定読者" in headings
+    assert hacked
+    assert shot.stat().st_size > 10_000
+
+
+def test_a_failed_build_leaves_the_previous_article(project, quiet):
+    from pipeline.build import build
+    from pipeline.errors import ExecutionFailed
+
+    shutil.copytree(Path(__file__).resolve().parents[1] / "templates", project.root / "templates")
+    path = project.add("01_a", "# %% [markdown]\n# # A\n\n# %%\nprint('first')\n")
+    config = project.config()
+    result = build(config, progress=quiet)
+    article = result.exported.article.read_text(encoding="utf-8")
+    page = result.exported.site_page.read_text(encoding="utf-8")
+    assert "first" in article and "first" in page
+
+    path.write_text(path.read_text() + "\n# %%\nraise SystemError('broken')\n", encoding="utf-8")
+    with pytest.raises(ExecutionFailed):
+        build(config, progress=quiet)
+    assert result.exported.article.read_text(encoding="utf-8") == article
+    assert result.exported.site_page.read_text(encoding="utf-8") == page
