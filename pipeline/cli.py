@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run every stage. A failing stage leaves the previous outputs in place.")
     p.add_argument("--force", action="store_true", help="re-execute every experiment")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing experiment")
+    p.add_argument("--llm", nargs="?", const="on", choices=["on", "required", "off"], default=None,
+                   help="draft explanatory prose with an LLM (OpenAI-compatible endpoint from OPENAI_BASE_URL / "
+                   "tool.pipeline.llm.base_url, key from OPENAI_API_KEY). 'required' fails the build when drafting "
+                   "fails; by default the author's text is used. Default: tool.pipeline.llm.enabled")
+    p.add_argument("--redraft", action="store_true", help="ignore cached drafts and ask the LLM again")
+    p.add_argument("--llm-model", metavar="NAME", help="model name for the LLM pass (default: tool.pipeline.llm.model)")
+    p.add_argument("--llm-base-url", metavar="URL", help="OpenAI-compatible endpoint (default: config, then OPENAI_BASE_URL)")
 
     sub.add_parser("export", help="render the stored records into the Qiita article, qiita-cli file and MkDocs page",
                    description="Render build/records/ into build/qiita/article.md (paste into Qiita), "
@@ -103,7 +110,12 @@ def _run(args) -> int:
     if args.command == "build":
         from .build import build
 
-        result = build(config, force=args.force, fail_fast=args.fail_fast, progress=progress)
+        from .build import LlmOptions
+
+        mode = args.llm or ("on" if config.llm.enabled else "off")
+        llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
+                         model=args.llm_model, base_url=args.llm_base_url)
+        result = build(config, force=args.force, fail_fast=args.fail_fast, llm=llm, progress=progress)
         _summary(result, config, progress)
         return 0
     raise AssertionError(args.command)
@@ -115,6 +127,10 @@ def _summary(result, config, progress) -> None:
         f"build finished: {result.execution.count('executed')} executed, {result.execution.count('cached')} cached, "
         f"{figures} figures, {len(result.warnings)} warnings"
     )
+    if result.drafts is not None:
+        d = result.drafts
+        progress.info(f"  LLM drafts ({d.model}): {d.requests} requests, {d.cached} from the cache, "
+                      f"{len(d.unsupported)} unsupported claims")
     for warning in result.warnings:
         progress.info(f"  warning: {warning}")
     progress.info(f"  records: {config.records_dir}")

@@ -77,6 +77,27 @@ class ArticleConfig:
 
 
 @dataclass(frozen=True)
+class LlmConfig:
+    """The optional drafting pass (``[tool.pipeline.llm]``). The API key is never read from here:
+    it comes from the environment (OPENAI_API_KEY), see ``pipeline.draft.resolve_endpoint``."""
+
+    #: draft prose on every build (same as `build --llm`)
+    enabled: bool = False
+    #: model name sent to the endpoint
+    model: str = "gpt-4o-mini"
+    #: OpenAI-compatible endpoint; empty = OPENAI_BASE_URL from the environment, else OpenAI's
+    base_url: str = ""
+    temperature: float = 0.3
+    max_tokens: int = 800
+    #: seconds per request
+    timeout: float = 60.0
+    #: retries with exponential backoff on 429, 5xx and dropped connections
+    max_retries: int = 3
+    #: "warn": unsupported numbers are listed and marked; "fail": the build stops
+    fact_check: Literal["warn", "fail"] = "warn"
+
+
+@dataclass(frozen=True)
 class Config:
     """The resolved ``[tool.pipeline]`` table. Paths are absolute."""
 
@@ -102,6 +123,7 @@ class Config:
     max_output_chars: int = 200_000
     model: ModelConfig = field(default_factory=ModelConfig)
     article: ArticleConfig = field(default_factory=ArticleConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)
 
     # Derived locations under build_dir -----------------------------------
     @property

@@ -260,3 +260,42 @@ def _decode_record(data: dict) -> ExperimentRecord:
     fields["failure"] = decode_failure(data.get("failure"))
     fields["glue"] = {k: GlueValue(**v) for k, v in data.get("glue", {}).items()}
     return ExperimentRecord(**fields)
+
+
+# ---------------------------------------------------------------------------
+# Drafted prose (the optional LLM pass)
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    """A number, token id or quoted token in drafted prose that no record supports."""
+
+    section: str
+    text: str
+
+    def __repr__(self) -> str:
+        return f"Claim({self.section}: {self.text!r})"
+
+
+@dataclass(frozen=True)
+class SectionDraft:
+    """Drafted prose for one experiment: what was tried, and notes that expand the observations."""
+
+    intro: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Drafts:
+    """Everything the LLM pass drafted for one build, with its fact-check findings."""
+
+    model: str
+    introduction: str = ""
+    summary: str = ""
+    sections: dict[str, SectionDraft] = field(default_factory=dict)
+    unsupported: tuple[Claim, ...] = ()
+    requests: int = 0
+    cached: int = 0
+
+    def __repr__(self) -> str:
+        return f"Drafts({self.model}, sections={len(self.sections)}, requests={self.requests}, cached={self.cached})"

@@ -1,0 +1,119 @@
+"""`build --llm` against a real OpenAI-compatible server: llama-cpp-python serving the
+embedded SmolLM2 GGUF on 127.0.0.1, started and stopped by the test."""
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
+                       reason="needs llama-cpp-python[server] (pip install '.[test]' installs it)"),
+]
+
+EXPERIMENT = '''
+# %% [markdown]
+# # 語彙の大きさ
+# 語彙の数を数える。
+
+# %%
+from pipeline.glue import glue
+vocab = ["the", "capital", "of", "Japan"]
+print(len(vocab))
+glue("vocab_count", len(vocab))
+
+# %% [markdown]
+# ## 考察
+# 語彙は {{ vocab_count }} 語だった。
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory):
+    from pipeline.lab import embedded_gguf_path
+
+    port = _free_port()
+    log = tmp_path_factory.mktemp("llama") / "server.log"
+    handle = open(log, "w")
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf_path()),
+                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--seed", "0"],
+                            stdout=handle, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(120):
+            if proc.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("llama_cpp.server did not start within 60s")
+        yield url, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        handle.close()
+
+
+def _completions(log) -> int:
+    return log.read_text(errors="replace").count("POST /v1/chat/completions")
+
+
+def test_build_with_llm_drafts_from_the_server_then_uses_the_cache(project, llama_server):
+    url, log = llama_server
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    project.add("01_vocab", EXPERIMENT)
+    project.write_config('[tool.pipeline.article]\ntitle = "LLM 下書きのテスト"\n'
+                         '[tool.pipeline.llm]\nmodel = "smollm2"\nmax_tokens = 120\nmax_retries = 1\n')
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OPENAI_API_KEY": "sk-local-test-key-NOT-TO-BE-WRITTEN"}
+    command = [sys.executable, "-m", "pipeline", "build", "--llm=required", "--llm-base-url", url]
+
+    before = _completions(log)
+    first = subprocess.run(command, cwd=project.root, capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    made = _completions(log) - before
+    assert made == 4  # introduction, the experiment's intro and notes, summary
+    assert "LLM drafts (smollm2): 4 requests, 0 from the cache" in first.stderr
+
+    article = (project.root / "build" / "qiita" / "article.md").read_text(encoding="utf-8")
+    assert "LLM (smollm2) が実行記録をもとに下書きしたもの" in article
+    assert "語彙は 4 語だった。" in article  # the author's observation stays
+    assert "**考察(補足)**" in article
+    drafted = [p.read_text(encoding="utf-8") for p in (project.root / "build" / "drafts").glob("*.json")]
+    assert len(drafted) == 4
+    # the drafted text in the article is the server's answer (fact-check marks may be added)
+    import json
+
+    notes = next(json.loads(d)["text"] for d in drafted if '"01_vocab:notes"' in d)
+    assert notes.splitlines()[0].split("<sup>")[0][:15] in article.replace("<sup>要確認</sup>", "")
+
+    second = subprocess.run(command, cwd=project.root, capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert _completions(log) - before == made  # zero new requests
+    assert "LLM drafts (smollm2): 0 requests, 4 from the cache" in second.stderr
+    assert "unsupported claims" in second.stderr  # the fact check reports on the drafted prose
+
+    for path in (project.root / "build").rglob("*"):
+        if path.is_file():
+            assert b"NOT-TO-BE-WRITTEN" not in path.read_bytes(), path
