@@ -205,3 +205,29 @@ def test_parameters_from_config_are_injected(project, quiet):
     assert record.parameters == {"words": 5}
     assert record.cells[1].tags == ("injected-parameters",)
     assert record.cells[2].outputs[0].text == "xxxxx\n"
+
+
+def test_harvest_flags_observations_for_another_model_and_unknown_values(project, quiet):
+    project.add("01_obs", '''
+# %%
+from pipeline.glue import MODEL_MIME, glue, publish
+publish(MODEL_MIME, {"id": "SmolLM2-135M-Instruct", "source": "test", "dtype": "float32",
+                     "quantization": "none", "device": "cpu", "parameters": 1})
+glue("known", 1)
+
+# %% [markdown] written_for="Mistral-7B-v0.1"
+# Value {{ known }} and {{ unknown }}.
+
+# %% [markdown] written_for="SmolLM2-135M-Instruct"
+# Matches: {{ known }}.
+''')
+    config = project.config()
+    execute(config, progress=quiet)
+    [record] = harvest(config, progress=quiet)
+    assert record.environment.model.id == "SmolLM2-135M-Instruct" and record.environment.device == "cpu"
+    assert record.cells[1].metadata["model_mismatch"] == {"written_for": "Mistral-7B-v0.1", "model": "SmolLM2-135M-Instruct"}
+    assert "model_mismatch" not in record.cells[2].metadata
+    assert len(record.warnings) == 2
+    assert "experiments/01_obs.py, cell 2 (lines 7-8): cites {{ unknown }}" in record.warnings[0] or \
+        "experiments/01_obs.py, cell 2 (lines 7-8): cites {{ unknown }}" in record.warnings[1]
+    assert any("written for Mistral-7B-v0.1 but the experiment ran SmolLM2-135M-Instruct" in w for w in record.warnings)
