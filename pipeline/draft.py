@@ -121,14 +121,16 @@ def evidence_of(record: ExperimentRecord) -> str:
 
 
 def _observations(record: ExperimentRecord) -> str:
-    from jinja2 import Environment
+    import jinja2
+
+    from .render import glue_context
 
     texts = []
     for cell in record.cells[1:]:
         if cell.kind == "markdown":
             try:
-                texts.append(Environment().from_string(cell.source).render(**{k: v.text for k, v in record.glue.items()}))
-            except Exception:  # the harvester already warned about broken observations
+                texts.append(jinja2.Environment().from_string(cell.source).render(**glue_context(record)))
+            except jinja2.TemplateError:  # the harvester already warned about broken observations
                 texts.append(cell.source)
     return "\n\n".join(texts)
 

@@ -29,7 +29,7 @@ from .records import (
     StreamOutput,
 )
 from .storage import atomic_write_text, replace_dir, staging_dir
-from .text import clean_traceback, strip_ansi
+from .text import clean_traceback, path_replacements, scrub_paths, strip_ansi
 
 IMAGE_TYPES = {"image/png": "png", "image/svg+xml": "svg", "image/jpeg": "jpg"}
 #: user metadata kept on cells (the rest is execution bookkeeping)
@@ -167,14 +167,20 @@ def check_observation(source: str, glue: dict, where: str) -> list[str]:
 def _outputs(cell, index, name, config, figures: Path, glue: dict, models: list) -> list[Output]:
     if cell.cell_type != "code":
         return []
+    paths = path_replacements(config.root)
+
+    def clean(text: str) -> str:
+        return scrub_paths(strip_ansi(text), paths)
+
     result: list[Output] = []
     images = 0
     for out in cell.get("outputs", []):
         kind = out.get("output_type")
         if kind == "stream":
-            result.append(StreamOutput(out.get("name", "stdout"), _cap(strip_ansi(out.get("text", "")), config)))
+            result.append(StreamOutput(out.get("name", "stdout"), _cap(clean(out.get("text", "")), config)))
         elif kind == "error":
-            result.append(ErrorOutput(out.get("ename", ""), strip_ansi(out.get("evalue", "")), clean_traceback(out.get("traceback", []))))
+            result.append(ErrorOutput(out.get("ename", ""), clean(out.get("evalue", "")),
+                                      scrub_paths(clean_traceback(out.get("traceback", [])), paths)))
         elif kind in ("display_data", "execute_result"):
             data = out.get("data", {})
             if GLUE_MIME in data:
@@ -192,11 +198,11 @@ def _outputs(cell, index, name, config, figures: Path, glue: dict, models: list)
                 images += 1
                 result.append(_image(data[mime], mime, cell, index, images, name, figures))
                 continue
-            text = _text(data.get("text/plain", ""))
-            markdown = _text(data["text/markdown"]) if "text/markdown" in data else None
+            text = clean(_text(data.get("text/plain", "")))
+            markdown = clean(_text(data["text/markdown"])) if "text/markdown" in data else None
             html = _text(data["text/html"]) if "text/html" in data and markdown is None else None
             if text or markdown or html:
-                result.append(ResultOutput(_cap(strip_ansi(text), config), markdown, html))
+                result.append(ResultOutput(_cap(text, config), markdown, html))
     return result
 
 

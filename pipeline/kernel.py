@@ -5,14 +5,19 @@ It only registers display formatters; it does not run experiment code.
   article can show tables as Markdown instead of HTML.
 - matplotlib draws inline as PNG, with a Japanese font (IPAexGothic from the
   matplotlib-fontja package) so Japanese labels never become empty boxes.
+- tqdm's notice that ipywidgets is missing (printed when transformers is
+  imported in a kernel) is silenced: it is about the notebook UI, not the experiment.
 """
 
 from __future__ import annotations
+
+import warnings
 
 MAX_ROWS = 10
 
 
 def load_ipython_extension(ip) -> None:
+    warnings.filterwarnings("ignore", message="IProgress not found")
     try:
         import matplotlib_fontja  # noqa: F401  (sets rcParams["font.family"] on import)
     except ImportError:

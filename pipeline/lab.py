@@ -121,11 +121,8 @@ def load_model(model_id: str | None = None, *, device: str | None = None, quanti
 
 
 def _quiet_loading() -> None:
-    """Keep loader progress bars and the tqdm/ipywidgets notice out of the recorded outputs."""
-    import warnings
-
+    """Keep loader progress bars out of the recorded outputs."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    warnings.filterwarnings("ignore", message="IProgress not found")
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()

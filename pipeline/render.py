@@ -226,8 +226,62 @@ def _author_file(config: Config, relative: str, dialect: str, what: str) -> str:
     return _prose(path.read_text(encoding="utf-8"), dialect)
 
 
+class GlueRef:
+    """A glue value inside an observation: prints as its prose text (``{{ ratio }}`` -> "0.1235"),
+    tests and compares as its recorded value (``{% if adds_bos %}`` is false for False)."""
+
+    __slots__ = ("value", "text")
+
+    def __init__(self, value: Any, text: str):
+        self.value, self.text = value, text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __iter__(self):
+        return iter(self.value)
+
+    def __int__(self) -> int:
+        return int(self.value)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def _other(self, other):
+        return other.value if isinstance(other, GlueRef) else other
+
+    def __eq__(self, other):
+        return self.value == self._other(other)
+
+    def __lt__(self, other):
+        return self.value < self._other(other)
+
+    def __le__(self, other):
+        return self.value <= self._other(other)
+
+    def __gt__(self, other):
+        return self.value > self._other(other)
+
+    def __ge__(self, other):
+        return self.value >= self._other(other)
+
+
+def glue_context(record: ExperimentRecord) -> dict[str, GlueRef]:
+    """The names an observation's Jinja placeholders can use."""
+    return {name: GlueRef(value.value, value.text) for name, value in record.glue.items()}
+
+
 def _chapter(number: int, record: ExperimentRecord, config: Config, dialect: str, warnings: list[str], drafts) -> Chapter:
-    glue = {name: value.text for name, value in record.glue.items()}
+    glue = glue_context(record)
     cells = [c for c in record.cells if not set(c.tags) & set(HIDDEN_CELL_TAGS)]
     intro = ""
     if cells and cells[0].kind == "markdown":
@@ -311,7 +365,7 @@ def _figure_src(path: str, base_url: str) -> str:
     return UPLOAD_MARK + path
 
 
-def _observation(source: str, glue: dict[str, str], record: ExperimentRecord, cell: Cell,
+def _observation(source: str, glue: dict[str, GlueRef], record: ExperimentRecord, cell: Cell,
                  warnings: list[str], dialect: str) -> str:
     import jinja2
 
@@ -366,6 +420,14 @@ def _is_cjk(ch: str) -> bool:
     return ord(ch) >= 0x2E80
 
 
+def _joins_without_space(before: str, after: str) -> bool:
+    """Japanese runs on without spaces; a space stays between Japanese and Latin words,
+    except next to Japanese punctuation and brackets."""
+    if _is_cjk(before) and _is_cjk(after):
+        return True
+    return before in "、。「」『』（）【】：" or after in "、。「」『』（）【】："
+
+
 def unwrap(markdown: str) -> str:
     """Join hard-wrapped paragraph and list-item lines (Qiita turns each newline into <br>).
 
@@ -399,7 +461,7 @@ def unwrap(markdown: str) -> str:
         starts_block = bool(_BLOCK_START.match(stripped)) or line.startswith("    ") and not joinable
         if joinable and not starts_block:
             previous = out[-1].rstrip()
-            joiner = "" if (_is_cjk(previous[-1]) or _is_cjk(stripped[0])) else " "
+            joiner = "" if _joins_without_space(previous[-1], stripped[0]) else " "
             out[-1] = previous + joiner + stripped
             continue
         out.append(line)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import site
+import sys
+import sysconfig
+from pathlib import Path
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_]")
 
@@ -16,3 +21,22 @@ def clean_traceback(lines: list[str] | str) -> str:
     if isinstance(lines, str):
         lines = [lines]
     return strip_ansi("\n".join(lines)).rstrip()
+
+
+def path_replacements(root: Path) -> list[tuple[str, str]]:
+    """Machine-specific folders and what an article shows instead (longest first):
+    the project root becomes ".", site-packages folders "site-packages", the home folder "~"."""
+    pairs = [(str(root), ".")]
+    folders = set(site.getsitepackages()) | {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    if site.ENABLE_USER_SITE and site.getusersitepackages():
+        folders.add(site.getusersitepackages())
+    pairs += [(f, "site-packages") for f in folders if f]
+    pairs += [(sys.prefix, "<python>"), (os.path.expanduser("~"), "~")]
+    return sorted({(a, b) for a, b in pairs if a and a not in ("/", ".")}, key=lambda p: len(p[0]), reverse=True)
+
+
+def scrub_paths(text: str, replacements: list[tuple[str, str]]) -> str:
+    """Outputs printed paths of this machine (warnings, tracebacks); keep them out of an article."""
+    for old, new in replacements:
+        text = text.replace(old, new)
+    return text

@@ -67,10 +67,13 @@ def records() -> list[ExperimentRecord]:
                  outputs=(ImageOutput("figures/01_first/01_first-cell03-1.png", "image/png", "折れ線グラフ"),)),
             Cell(3, "code", "df", label="Table", lines=(13, 14),
                  outputs=(ResultOutput("   a\n0  1", "| | a |\n|---|---|\n| 0 | <b>1</b> |"),)),
-            Cell(4, "markdown", "## 考察\n\n- 語彙数は {{ vocab_size }} で、\n  折り返した行は一行になる。\n\n$$\nT = 1\n$$",
+            Cell(4, "markdown", "## 考察\n\n- 語彙数は {{ vocab_size }} で、\n  折り返した行は一行になる。\n"
+                 "- BOS は{% if adds_bos %}付く{% else %}付かない{% endif %}。比率は {{ ratio }}"
+                 "{% if ratio > 0.1 %}(0.1 より大きい){% endif %}。\n\n$$\nT = 1\n$$",
                  lines=(16, 22), metadata={"written_for": "SmolLM2-135M-Instruct"}),
         ),
-        glue={"vocab_size": GlueValue(49152, "49152")},
+        glue={"vocab_size": GlueValue(49152, "49152"), "adds_bos": GlueValue(False, "False"),
+              "ratio": GlueValue(0.123456, "0.1235")},
         executed_at="2026-01-01T00:00:00+00:00",
         duration=1.0,
     )

@@ -96,6 +96,8 @@ def test_qiita_specifics(article_project):
     assert "```python:experiments/01_first.py\nprint(vocab)\n```" in text
     assert "```math\nT = 1\n```" in text and "$$" not in text
     assert "語彙数は 49152 で、折り返した行は一行になる。" in text  # glue filled, hard wrap joined
+    # conditions test the recorded value (False), prose shows the text
+    assert "- BOS は付かない。比率は 0.1235(0.1 より大きい)。" in text
     assert "背景の説明は二行に分けて書いた。" in text
     assert "<details><summary>出力(全 8 行)</summary>" in text
     assert "{{ not_glue }}" in text  # outputs never pass through Jinja
@@ -132,6 +134,7 @@ def test_qiita_check_catches_each_problem(bad, message):
 
 def test_unwrap_and_math_helpers():
     assert unwrap("- a\n  b\n- c\n\n日本語の\n文章") == "- a b\n- c\n\n日本語の文章"
+    assert unwrap("結果は\nGreedy で、\nSampling は") == "結果は Greedy で、Sampling は"
     assert unwrap("```\nkeep\nlines\n```") == "```\nkeep\nlines\n```"
     assert unwrap("| a |\n| b |") == "| a |\n| b |"
     assert math_blocks_to_fences("x\n$$\na^2\n$$\ny") == "x\n```math\na^2\n```\ny"

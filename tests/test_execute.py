@@ -24,6 +24,8 @@ from pipeline.glue import glue
 print("日本語の出力 " * repeat)
 print("to stderr", file=sys.stderr)
 print("\\x1b[31mred\\x1b[0m")
+import os, nbformat
+print("cwd:", os.getcwd(), "module:", nbformat.__file__)
 glue("answer", 42)
 glue("ratio", 0.123456)
 
@@ -71,12 +73,15 @@ def test_kitchen_sink_outputs_are_recorded(project, quiet):
     cells = record.cells
     assert [c.kind for c in cells][:3] == ["markdown", "code", "code"]
     assert cells[2].label == "Print things"
-    assert cells[2].lines == (8, 15)
+    assert cells[2].lines == (8, 17)
     streams = [o for o in cells[2].outputs if isinstance(o, StreamOutput)]
     stdout = next(o for o in streams if o.name == "stdout")
     assert "日本語の出力 日本語の出力 日本語の出力" in stdout.text
     assert "\x1b" not in stdout.text and "red" in stdout.text
     assert any(o.name == "stderr" and "to stderr" in o.text for o in streams)
+    # machine paths are replaced: the project root by ".", site-packages by a short name
+    assert "cwd: ./experiments module: site-packages/nbformat/__init__.py" in stdout.text
+    assert str(project.root) not in record.to_json()
     # glue outputs are data, not visible outputs
     assert not any(isinstance(o, ResultOutput) for o in cells[2].outputs)
 
