@@ -61,7 +61,7 @@ class ArticleConfig:
     #: Qiita: publish as a limited-sharing article until you change it.
     private: bool = True
     organization_url_name: str = ""
-    #: e.g. "https://raw.githubusercontent.com/USER/REPO/main/build" - figures link there.
+    #: a URL serving the contents of build/qiita/ (its figures/ folder): figures link there.
     #: Empty: the export keeps FIGURE-TO-UPLOAD placeholders and lists the files.
     image_base_url: str = ""
     #: outputs longer than this many lines are folded (<details>).
