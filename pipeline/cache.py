@@ -55,34 +55,41 @@ def helpers_digest() -> str:
 
 
 def kernel_settings(config: Config) -> dict:
-    """What the kernel is told through PIPELINE_SETTINGS; all of it is in the key."""
+    """What the kernel is told through PIPELINE_SETTINGS (all but models_dir is in the key)."""
     from .config import plain_values
 
     return {"model": plain_values(config.model), "models_dir": str(config.models_dir)}
 
 
-def key_parts(experiment: Experiment, config: Config) -> dict:
-    cells = [
-        {"source": c.source, "tags": sorted(t for t in c.metadata.get("tags", []) if t in EXECUTION_TAGS)}
-        for c in experiment.notebook.cells
-        if c.cell_type == "code"
-    ]
+def environment_parts(config: Config) -> dict:
+    """The parts of every experiment's key that do not depend on the experiment (computed once a run)."""
     settings = kernel_settings(config)
     settings.pop("models_dir")  # where converted weights are cached does not change outputs
     return {
         "format": CACHE_FORMAT,
-        "cells": cells,
         "kernel": config.kernel,
         "python": platform.python_version(),
         "settings": settings,
         "packages": package_versions(config.cache_packages),
         "helpers": helpers_digest(),
+    }
+
+
+def key_parts(experiment: Experiment, config: Config, environment: dict | None = None) -> dict:
+    cells = [
+        {"source": c.source, "tags": sorted(t for t in c.metadata.get("tags", []) if t in EXECUTION_TAGS)}
+        for c in experiment.notebook.cells
+        if c.cell_type == "code"
+    ]
+    return {
+        **(environment or environment_parts(config)),
+        "cells": cells,
         "data": {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in experiment.data_files},
     }
 
 
-def cache_key(experiment: Experiment, config: Config) -> str:
-    blob = json.dumps(key_parts(experiment, config), sort_keys=True, ensure_ascii=False)
+def cache_key(experiment: Experiment, config: Config, environment: dict | None = None) -> str:
+    blob = json.dumps(key_parts(experiment, config, environment), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
 

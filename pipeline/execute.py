@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .cache import Cache, cache_key, kernel_settings, merge_outputs, package_versions
+from .cache import Cache, cache_key, environment_parts, kernel_settings, merge_outputs
 from .config import Config
 from .errors import ExecutionFailed
 from .experiments import cell_label, discover
@@ -82,9 +81,10 @@ def execute(
     progress = progress or Progress()
     experiments = discover(config, names)
     cache = Cache(config.cache_dir, warn=progress.warn)
+    environment = environment_parts(config)
     outcomes: list[Outcome] = []
     for position, experiment in enumerate(experiments, 1):
-        outcome = _execute_one(experiment, config, cache, force, progress, position, len(experiments))
+        outcome = _execute_one(experiment, config, environment, cache, force, progress, position, len(experiments))
         outcomes.append(outcome)
         if outcome.failure and fail_fast:
             break
@@ -95,11 +95,11 @@ def execute(
     return summary
 
 
-def _execute_one(experiment, config, cache, force, progress, position, total) -> Outcome:
+def _execute_one(experiment, config, environment, cache, force, progress, position, total) -> Outcome:
     import nbformat
 
     started = time.monotonic()
-    key = cache_key(experiment, config)
+    key = cache_key(experiment, config, environment)
     cached = None if force else cache.lookup(experiment.name, key)
     if cached is not None:
         progress.experiment_cached(position, total, experiment.name)
@@ -117,8 +117,8 @@ def _execute_one(experiment, config, cache, force, progress, position, total) ->
         "executed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration": round(seconds, 3),
         "parameters": experiment.parameters,
-        "python": platform.python_version(),
-        "packages": package_versions(config.cache_packages),
+        "python": environment["python"],
+        "packages": environment["packages"],
     }
     if failure is not None:
         atomic_write_text(config.build_dir / "failed" / f"{experiment.name}.ipynb", nbformat.writes(nb))

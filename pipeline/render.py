@@ -46,7 +46,6 @@ class OutputView:
     lines: int
     folded: bool
     fence: str = "```"
-    cut_lines: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ class MadeWith:
     device: str
     quantization: str
     dtype: str
-    date: str
+    date: str  # the latest execution date among the records
     python: str
     packages: dict[str, str]
     llm_model: str = ""  # set when prose was drafted by an LLM
@@ -193,7 +192,8 @@ def build_context(records: list[ExperimentRecord], config: Config, dialect: str,
         device=model.device if model else "",
         quantization=model.quantization if model else "",
         dtype=model.dtype if model else "",
-        date=(now or datetime.now(timezone.utc)).strftime("%Y-%m-%d"),
+        date=max((r.executed_at[:10] for r in records if r.executed_at),
+                 default=(now or datetime.now(timezone.utc)).strftime("%Y-%m-%d")),
         python=next((r.environment.python for r in records if r.environment.python), ""),
         packages={k: v for k, v in sorted(packages.items()) if v != "not installed"},
         llm_model=drafts.model if drafts else "",
@@ -349,13 +349,12 @@ def _output_view(out, max_lines: int) -> OutputView | None:
     if not text.strip():
         return None
     lines = text.split("\n")
-    hard_cap = max_lines * 10
-    cut = 0
+    hard_cap = max_lines * 10  # beyond this even a folded block is too long for an article
     if len(lines) > hard_cap:
         cut = len(lines) - hard_cap
         lines = lines[:hard_cap] + [f"... ({cut} more lines; the full output is in build/executed/)"]
         text = "\n".join(lines)
-    return OutputView(kind, text, len(lines) + 0, folded=len(lines) > max_lines, fence=fence_for(text), cut_lines=cut)
+    return OutputView(kind, text, len(lines), folded=len(lines) > max_lines, fence=fence_for(text))
 
 
 def _figure_src(path: str, base_url: str) -> str:
