@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .config import Config
 from .render import UPLOAD_MARK, RenderedArticle
-from .storage import atomic_write_text, replace_dir, staging_dir
+from .storage import atomic_write_text, copy_item, replacing_dir
 
 FRONT_MATTER_KEYS = ("title", "tags", "private", "updated_at", "id", "organization_url_name", "slide", "ignorePublish")
 
@@ -52,37 +52,28 @@ def export(qiita: RenderedArticle, mkdocs: RenderedArticle, config: Config) -> E
     public = target / "public" / f"{config.article.slug}.md"
     front = front_matter(config, existing=public)
 
-    staging = staging_dir(target)
-    try:
+    uploads = []
+    with replacing_dir(target) as staging:
         (staging / "public").mkdir(parents=True)
         (staging / "article.md").write_text(qiita.markdown, encoding="utf-8")
         (staging / "public" / public.name).write_text(front + qiita.markdown, encoding="utf-8")
-        uploads = []
         for figure in qiita.figures:
-            copied = staging / figure.file
-            copied.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(config.build_dir / figure.file, copied)
+            _copy_figure(config, figure.file, staging / figure.file)
             if figure.src.startswith(UPLOAD_MARK):
                 uploads.append(target / figure.file)
         _keep_other_qiita_files(target, staging)
-        replace_dir(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
     site = site_dir(config)
-    figures_staging = staging_dir(site / "figures")
-    try:
+    with replacing_dir(site / "figures") as staging:
         for figure in mkdocs.figures:
-            copied = figures_staging / Path(figure.file).relative_to("figures")
-            copied.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(config.build_dir / figure.file, copied)
-        replace_dir(figures_staging, site / "figures")
-    except BaseException:
-        shutil.rmtree(figures_staging, ignore_errors=True)
-        raise
+            _copy_figure(config, figure.file, staging / Path(figure.file).relative_to("figures"))
     page = atomic_write_text(site / "index.md", mkdocs.markdown)
     return ExportResult(target / "article.md", target / "public" / public.name, page, tuple(uploads))
+
+
+def _copy_figure(config: Config, relative: str, destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(config.build_dir / relative, destination)
 
 
 def _keep_other_qiita_files(old: Path, new: Path) -> None:
@@ -90,21 +81,12 @@ def _keep_other_qiita_files(old: Path, new: Path) -> None:
     if not old.is_dir():
         return
     for item in old.iterdir():
-        if item.name in ("article.md", "public", "figures"):
-            continue
-        destination = new / item.name
-        if item.is_dir():
-            shutil.copytree(item, destination)
-        else:
-            shutil.copy2(item, destination)
-    public = old / "public"
-    if public.is_dir():
-        for item in public.iterdir():
+        if item.name not in ("article.md", "public", "figures"):
+            copy_item(item, new / item.name)
+    if (old / "public").is_dir():
+        for item in (old / "public").iterdir():
             if not (new / "public" / item.name).exists():
-                if item.is_dir():
-                    shutil.copytree(item, new / "public" / item.name)
-                else:
-                    shutil.copy2(item, new / "public" / item.name)
+                copy_item(item, new / "public" / item.name)
 
 
 def front_matter(config: Config, existing: Path | None = None) -> str:

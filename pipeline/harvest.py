@@ -28,7 +28,7 @@ from .records import (
     ResultOutput,
     StreamOutput,
 )
-from .storage import atomic_write_text, replace_dir, staging_dir
+from .storage import atomic_write_text, replacing_dir
 from .text import clean_traceback, path_replacements, scrub_paths, strip_ansi
 
 IMAGE_TYPES = {"image/png": "png", "image/svg+xml": "svg", "image/jpeg": "jpg"}
@@ -79,16 +79,8 @@ def harvest_one(experiment: Experiment, config: Config) -> ExperimentRecord:
         except Exception as exc:
             raise HarvestError(f"{path}: unreadable executed notebook ({exc}); run `python -m pipeline execute --force {experiment.name}`") from exc
 
-    figures_target = config.figures_dir / experiment.name
-    staging = staging_dir(figures_target)
-    try:
+    with replacing_dir(config.figures_dir / experiment.name) as staging:
         record = build_record(experiment, nb, failure, config, staging)
-        replace_dir(staging, figures_target)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     atomic_write_text(record_path(config, experiment.name), record.to_json())
     return record
 
