@@ -108,9 +108,7 @@ def _run(args) -> int:
         _report_export(exported, progress)
         return 0
     if args.command == "build":
-        from .build import build
-
-        from .build import LlmOptions
+        from .build import LlmOptions, build
 
         mode = args.llm or ("on" if config.llm.enabled else "off")
         llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
