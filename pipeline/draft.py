@@ -83,12 +83,14 @@ SYSTEM = {
 ASK = {
     "ja": {
         "introduction": "次の章立ての記事の導入文を3〜5文で書いてください。",
+        "audience": "続けて、この記事の想定読者を箇条書き2〜3項目で挙げてください。",
         "intro": "この実験で何を、なぜ試したのかを2〜4文で説明してください。",
         "notes": "この実験の結果から読み取れることを、著者の考察を補う形で箇条書き3〜5項目で書いてください。",
         "summary": "記事全体のまとめを箇条書き3〜5項目で書いてください。",
     },
     "en": {
         "introduction": "Write a 3-5 sentence introduction for an article with these chapters.",
+        "audience": "Then list who the article is for in 2-3 bullet points.",
         "intro": "Explain in 2-4 sentences what this experiment tries and why.",
         "notes": "Write 3-5 bullet points on what the results show, complementing the author's observations.",
         "summary": "Write a 3-5 bullet summary of the whole article.",
@@ -157,9 +159,11 @@ def build_requests(records: list[ExperimentRecord], config: Config) -> list[Requ
     ask = ASK[lang]
     titles = "\n".join(f"{i}. {r.title}" for i, r in enumerate(records, 1))
     everything = "\n".join(evidence_of(r) for r in records) + "\n" + titles
-    requests = [Request("introduction", (("system", system), ("user", f"{ask['introduction']}\n\n# {config.article.title}\n{titles}\n\n"
-                                                                        + "\n".join(f"- {a}" for a in config.article.audience))),
-                        everything + "\n" + config.article.title + "\n" + "\n".join(config.article.audience))]
+    audience = "\n".join(f"- {a}" for a in config.article.audience)
+    # with no audience configured, the introduction also drafts the 想定読者 list
+    ask_intro = ask["introduction"] if audience else f"{ask['introduction']}{ask['audience']}"
+    requests = [Request("introduction", (("system", system), ("user", f"{ask_intro}\n\n# {config.article.title}\n{titles}\n\n{audience}")),
+                        everything + "\n" + config.article.title + "\n" + audience)]
     for record in records:
         values = "\n".join(f"{k} = {v.text}" for k, v in record.glue.items())
         intro_cell = record.cells[0].source if record.cells and record.cells[0].kind == "markdown" else ""

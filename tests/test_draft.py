@@ -159,3 +159,14 @@ def test_no_key_and_no_local_server_builds_without_drafts(config, quiet, monkeyp
     assert draft(load_records(config), config, progress=quiet) is None
     assert any("OPENAI_API_KEY" in w and "building without drafted prose" in w for w in quiet.warnings)
     assert os.environ.get("OPENAI_API_KEY") is None
+
+
+def test_without_a_configured_audience_the_introduction_drafts_one(config, quiet):
+    config = dataclasses.replace(config, article=dataclasses.replace(config.article, audience=()))
+    with FakeOpenAI([_good]) as server:
+        draft(load_records(config)[:1], config, base_url=server.base_url, progress=quiet)
+        assert "想定読者" in server.requests[0]["messages"][1]["content"]
+    configured = load_config(config.root)
+    with FakeOpenAI([_good]) as server:
+        draft(load_records(configured)[:1], configured, base_url=server.base_url, redraft=True, progress=quiet)
+        assert "想定読者" not in server.requests[0]["messages"][1]["content"]
