@@ -35,8 +35,8 @@ from .records import Claim, Drafts, ErrorOutput, ExperimentRecord, ResultOutput,
 from .storage import atomic_write_text
 
 PROMPT_VERSION = 1
-MAX_CODE_CHARS = 4000
-MAX_OUTPUT_CHARS = 4000
+MAX_CODE_CHARS = 2000  # prompts must fit small local models (4k context)
+MAX_OUTPUT_CHARS = 2000
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 
 
