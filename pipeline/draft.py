@@ -125,13 +125,14 @@ def evidence_of(record: ExperimentRecord) -> str:
 def _observations(record: ExperimentRecord) -> str:
     import jinja2
 
-    from .render import glue_context
+    from .render import fill_observation, glue_context
 
+    glue = glue_context(record)
     texts = []
     for cell in record.cells[1:]:
         if cell.kind == "markdown":
             try:
-                texts.append(jinja2.Environment().from_string(cell.source).render(**glue_context(record)))
+                texts.append(fill_observation(cell.source, glue))
             except jinja2.TemplateError:  # the harvester already warned about broken observations
                 texts.append(cell.source)
     return "\n\n".join(texts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+
 from .config import Config
 from .errors import HarvestError
 from .execute import executed_path, read_failure
@@ -91,7 +92,9 @@ def build_record(experiment: Experiment, nb, failure, config: Config, figures: P
     glue: dict[str, GlueValue] = {}
     models: list[ModelInfo] = []
     source_cells = list(nb.cells) if nb is not None else []
-    outputs = [_outputs(cell, i, experiment.name, config, figures, glue, models) for i, cell in enumerate(source_cells)]
+    paths = path_replacements(config.root)
+    outputs = [_outputs(cell, i, experiment.name, config, paths, figures, glue, models)
+               for i, cell in enumerate(source_cells)]
     model = models[-1] if models else None
     warnings: list[str] = []
     cells = []
@@ -156,10 +159,10 @@ def check_observation(source: str, glue: dict, where: str) -> list[str]:
             "add glue(...) in a code cell or fix the name" for n in missing]
 
 
-def _outputs(cell, index, name, config, figures: Path, glue: dict, models: list) -> list[Output]:
+def _outputs(cell, index, name, config, paths: list[tuple[str, str]], figures: Path, glue: dict,
+             models: list) -> list[Output]:
     if cell.cell_type != "code":
         return []
-    paths = path_replacements(config.root)
 
     def clean(text: str) -> str:
         return scrub_paths(strip_ansi(text), paths)

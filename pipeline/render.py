@@ -280,6 +280,14 @@ def glue_context(record: ExperimentRecord) -> dict[str, GlueRef]:
     return {name: GlueRef(value.value, value.text) for name, value in record.glue.items()}
 
 
+def fill_observation(source: str, glue: dict[str, GlueRef]) -> str:
+    """An observation with its glue placeholders filled; raises jinja2.TemplateError
+    (UndefinedError for a name no glue value has, TemplateSyntaxError for bad syntax)."""
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False).from_string(source).render(**glue)
+
+
 def _chapter(number: int, record: ExperimentRecord, config: Config, dialect: str, warnings: list[str], drafts) -> Chapter:
     glue = glue_context(record)
     cells = [c for c in record.cells if not set(c.tags) & set(HIDDEN_CELL_TAGS)]
@@ -370,7 +378,7 @@ def _observation(source: str, glue: dict[str, GlueRef], record: ExperimentRecord
 
     where = f"{record.source}, cell {cell.index + 1}"
     try:
-        text = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False).from_string(source).render(**glue)
+        text = fill_observation(source, glue)
     except jinja2.UndefinedError as exc:
         warnings.append(f"{where}: {exc.message}; the observation is shown without its values")
         text = source
