@@ -3,6 +3,11 @@ never reads the real home folder and never sees an API key."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -12,6 +17,36 @@ from pipeline.config import load_config
 from pipeline.progress import Progress
 
 REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _llama_problem() -> str | None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "needs llama-cpp-python[server]: run `.setup/install test`"
+    probe = "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"
+    info = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout
+    if "AMX" in info or "AVX512 = 1" in info:
+        return ("llama-cpp-python was built with AMX/AVX-512, which crashes on this kind of machine: "
+                "run `.setup/install test` to rebuild it with portable flags")
+    return None
+
+
+#: what each `@pytest.mark.requires(NAME)` checks; None means available
+REQUIREMENTS = {
+    "chromium": lambda: None if CHROMIUM else "needs Debian's chromium (apt-get install chromium); .ci/run installs it",
+    "llama_cpp": _llama_problem,
+}
+
+
+def pytest_runtest_setup(item):
+    """A test marked ``requires(NAME)`` skips with the reason where NAME is missing, except in CI
+    (CI set, as .ci/run does), where everything is installed and a missing tool is a failure."""
+    for mark in item.iter_markers("requires"):
+        problem = REQUIREMENTS[mark.args[0]]()
+        if problem:
+            if os.environ.get("CI"):
+                pytest.fail(f"CI: {problem}", pytrace=False)
+            pytest.skip(problem)
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from article_fixtures import HOSTILE_TEXT, make_project
+from conftest import CHROMIUM
 from pipeline.build import publish
 from pipeline.config import load_config
 from pipeline.export import read_front_matter
@@ -192,10 +193,7 @@ def test_mkdocs_build_strict(article_project):
     assert "<script>window.hacked" not in html
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium); .ci/run installs it")
+@pytest.mark.requires("chromium")
 def test_browser_shows_figures_and_japanese_headings(article_project):
     from playwright.sync_api import sync_playwright
 

@@ -1,7 +1,6 @@
 """`build --llm` against a real OpenAI-compatible server: llama-cpp-python serving the
 embedded SmolLM2 GGUF on 127.0.0.1, started and stopped by the test."""
 
-import importlib.util
 import os
 import shutil
 import socket
@@ -14,11 +13,7 @@ import pytest
 
 from conftest import REPO
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
-                       reason="needs llama-cpp-python[server] (pip install '.[test]' installs it)"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.requires("llama_cpp")]
 
 EXPERIMENT = '''
 # %% [markdown]
