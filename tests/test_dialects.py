@@ -1,0 +1,246 @@
+"""pipeline.dialects: each Qiita and Zenn rule catches its problem; clean articles pass."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from pipeline.dialects import (check_qiita, check_qiita_front_matter, check_zenn, check_zenn_front_matter,
+                               check_zenn_slug, is_one_emoji)
+
+CLEAN_QIITA = """\
+# 実験の記録
+
+本文は一行で書く。インライン数式 $`x_1`$ と `$x$` のコードも使える。
+
+```python:experiments/01_first.py
+print("<script>")
+```
+
+:::note info
+注意書き。
+:::
+
+:::note warn
+警告。
+:::
+
+```math
+a^2 + b^2 = c^2
+```
+
+<details><summary>出力(全 8 行)</summary>
+
+```text
+out $$ <svg>
+```
+
+</details>
+
+| a | b |
+|:---:|---|
+| <span style="background-color: #ff0">1</span> | <kbd>Ctrl</kbd> |
+
+![図](https://example.com/figures/a.png)
+
+- 項目 1
+  - 入れ子
+"""
+
+CLEAN_ZENN = """\
+# 実験の記録
+
+本文は一行で書く。インライン数式 $x_1$ も使える。<br>改行もできる。
+
+```python:experiments/01_first.py
+print("<script>")
+```
+
+```math-not-math:notes.txt
+a fence whose language is not "math"
+```
+
+:::message
+注意書き。
+:::
+
+::::details 出力(全 8 行)
+:::message alert
+入れ子のメッセージ。
+:::
+::::
+
+$$
+a^2 + b^2 = c^2
+$$
+
+![図](/images/fixture-article/fig.png)
+![外部](https://example.com/a.webp?x=1)
+"""
+
+
+def test_clean_articles_pass():
+    assert check_qiita(CLEAN_QIITA) == []
+    assert check_zenn(CLEAN_ZENN) == []
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("```python\nx\n```\n", "line 1: python fence without a file name"),
+    ("```python:a.py\nx\n", "line 1: fence ``` never closed"),
+    ("````python:a.py\nx\n```\n", "line 1: fence ```` never closed"),  # a shorter run does not close
+    (":::note info\nx\n", "line 1: :::note never closed"),
+    (":::note danger\nx\n:::\n", "line 1: unknown note kind"),
+    (":::tip\nx\n:::\n", "line 1: ':::tip' is not a Qiita note"),
+    ("x\n:::\n", "line 2: ':::' closes no open note"),
+    ("$$\nx\n$$\n", "line 1: '$$' math"),
+    ("a $$x$$ b\n", "line 1: '$$' math"),
+    ("text $x_1$ text\n", "line 1: inline math $...$ is fragile"),
+    ("![a](data:image/png;base64,AAA)\n", "line 1: data: URI"),
+    ('<img src="data:image/png;base64,AAA">\n', "line 1: data: URI"),
+    ("first line\nsecond line\n", "line 2: paragraph continues on a new line (hard wrap)"),
+    ("<script>x</script>\n", "line 1: HTML tag <script> is not kept"),
+    ("<svg><path d='M0 0'/></svg>\n", "line 1: HTML tag <svg> is not kept"),
+    ("<figure><img src='a.png'></figure>\n", "line 1: HTML tag <figure> is not kept"),
+    ("<style>p{}</style>\n", "line 1: HTML tag <style> is not kept"),
+    ("<math><mi>x</mi></math>\n", "line 1: HTML tag <math> is not kept"),
+    ('<div style="color: red">x</div>\n', "line 1: style on <div> is dropped"),
+])
+def test_qiita_check_catches_each_problem(bad, message):
+    problems = check_qiita(bad)
+    assert any(p.startswith(message) for p in problems), problems
+    assert all(p.startswith("line ") for p in problems)
+
+
+def test_qiita_check_ignores_code():
+    assert check_qiita("```text\n$$ <script> $x$ data:\n:::note\n```\n\nuse `$x$` and `<svg>` in code\n") == []
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("```python\nx\n", "line 1: fence ``` never closed"),
+    (":::message\nx\n", "line 1: ':::' block never closed"),
+    (":::details\nx\n:::\n", "line 1: unknown block ':::details'"),  # a details block needs a title
+    (":::note info\nx\n:::\n", "line 1: unknown block ':::note info'"),
+    ("x\n:::\n", "line 2: ':::' closes no open block"),
+    (":::details a\n:::message\nx\n:::\n:::\n", "line 2: a block nested in the one at line 1 needs fewer colons"),
+    ("<details><summary>a</summary>\n\nx\n\n</details>\n", "line 1: Zenn shows the HTML tag <details> as text"),
+    ("text <sup>1</sup>\n", "line 1: Zenn shows the HTML tag <sup> as text"),
+    ("```math\na^2\n```\n", "line 1: Zenn does not render ```math as math"),
+    ("text\n$$\na^2\n$$\n", "line 2: a $$ block needs a blank line before and after it"),
+    ("$$\na^2\n$$\ntext\n", "line 1: a $$ block needs a blank line before and after it"),
+    ("$$\na^2\n", "line 1: $$ block never closed"),
+    ("![a](images/fig.png)\n", "line 1: image 'images/fig.png' must be"),
+    ("![a](/images/fig.svg)\n", "line 1: image '/images/fig.svg' must be"),
+    ("![a](https://example.com/plot)\n", "line 1: image 'https://example.com/plot' must be"),
+    ("![a](data:image/png;base64,AAA)\n", "line 1: image 'data:image/png;base64,AAA' must be"),
+    ("first line\nsecond line\n", "line 2: paragraph continues on a new line (hard wrap)"),
+])
+def test_zenn_check_catches_each_problem(bad, message):
+    problems = check_zenn(bad)
+    assert any(p.startswith(message) for p in problems), problems
+    assert all(p.startswith("line ") for p in problems)
+
+
+def test_problems_come_in_line_order():
+    problems = check_qiita("a\nb\n\n<script>\n\n```python\n")
+    assert [p.split(":")[0] for p in problems] == ["line 2", "line 4", "line 6", "line 6"]
+
+
+# ---------------------------------------------------------------------------
+# Front matter
+# ---------------------------------------------------------------------------
+
+QIITA_FRONT = {"title": "テスト記事", "tags": ["Python", "機械学習"], "private": False, "updated_at": "", "id": None,
+               "organization_url_name": None, "slide": False, "ignorePublish": False}
+
+
+def test_qiita_front_matter_clean():
+    assert check_qiita_front_matter(QIITA_FRONT) == []
+    campaign = {**QIITA_FRONT, "posting_campaign_uuid": "abc", "agreed_posting_campaign_term": True}
+    assert check_qiita_front_matter(campaign) == []
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"title": ""}, "title must be a non-empty string"),
+    ({"title": None}, "title must be a non-empty string"),
+    ({"tags": []}, "tags must list 1 to 5 tags"),
+    ({"tags": ["a"] * 6}, "tags must list 1 to 5 tags"),
+    ({"tags": "Python"}, "tags must list 1 to 5 tags"),
+    ({"tags": ["Python", ""]}, "every tag must be a non-empty string"),
+    ({"private": "false"}, "private must be true or false"),
+    ({"slide": None}, "slide must be true or false"),
+    ({"id": 12}, "id must be a string or null"),
+    ({"private": True, "organization_url_name": "org"}, "a private article cannot belong to an organization"),
+    ({"private": True, "posting_campaign_uuid": "c", "agreed_posting_campaign_term": True},
+     "a private article cannot join a posting campaign"),
+    ({"posting_campaign_uuid": "c"}, "a posting campaign needs agreed_posting_campaign_term: true"),
+    ({"posting_campaign_uuid": "c", "agreed_posting_campaign_term": "yes"}, "agreed_posting_campaign_term must be"),
+])
+def test_qiita_front_matter_rules(change, message):
+    problems = check_qiita_front_matter({**QIITA_FRONT, **change})
+    assert any(message in p for p in problems), problems
+    assert all(p.startswith("front matter: ") for p in problems)
+
+
+ZENN_FRONT = {"title": "テスト記事", "emoji": "🧪", "type": "tech", "topics": ["python", "machinelearning"],
+              "published": False}
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+
+def test_zenn_front_matter_clean():
+    assert check_zenn_front_matter(ZENN_FRONT, now=NOW) == []
+    scheduled = {**ZENN_FRONT, "published": True, "published_at": "2026-07-01 09:00", "publication_name": "team_ai"}
+    assert check_zenn_front_matter(scheduled, now=NOW) == []
+    past = {**ZENN_FRONT, "published_at": "2026-05-01"}
+    assert check_zenn_front_matter(past, now=NOW) == []
+    no_emoji = {k: v for k, v in ZENN_FRONT.items() if k != "emoji"}  # only a warning in zenn-cli
+    assert check_zenn_front_matter(no_emoji, now=NOW) == []
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"title": ""}, "title must be a non-empty string"),
+    ({"title": "あ" * 71}, "title is 71 characters"),
+    ({"title": "😀" * 36}, "title is 72 characters"),  # counted as JavaScript does
+    ({"emoji": "🧪🧪"}, "emoji must be exactly one emoji"),
+    ({"emoji": "ab"}, "emoji must be exactly one emoji"),
+    ({"type": "article"}, "type must be tech or idea"),
+    ({"topics": ["a", "b", "c", "d", "e", "f"]}, "6 topics"),
+    ({"topics": ["python", ""]}, "every topic must be a non-empty string"),
+    ({"topics": ["python", 3]}, "every topic must be a non-empty string"),
+    ({"topics": ["a" * 19]}, "longer than 18 characters"),
+    ({"published": "false"}, "published must be true or false"),
+    ({"published_at": "2026/07/01"}, "published_at must be"),
+    ({"published_at": "2026-02-30"}, "published_at must be"),
+    ({"published_at": "2026-07-01 25:00"}, "published_at must be"),
+    ({"published_at": "2026-07-01"}, "a future published_at needs published: true"),
+    ({"publication_name": "Team-AI"}, "publication_name must be"),
+    ({"publication_name": "a"}, "publication_name must be"),
+])
+def test_zenn_front_matter_rules(change, message):
+    problems = check_zenn_front_matter({**ZENN_FRONT, **change}, now=NOW)
+    assert any(message in p for p in problems), problems
+    assert all(p.startswith("front matter: ") for p in problems)
+
+
+@pytest.mark.parametrize("emoji", ["🧪", "❤️", "👍🏽", "👩‍💻", "👨‍👩‍👧‍👦", "🇯🇵", "1️⃣", "🏳️‍🌈"])
+def test_one_emoji(emoji):
+    assert is_one_emoji(emoji)
+
+
+@pytest.mark.parametrize("text", ["", "a", "🧪🧪", "🧪a", "🇯", ":smile:", "‍🧪"])
+def test_not_one_emoji(text):
+    assert not is_one_emoji(text)
+
+
+@pytest.mark.parametrize("slug, ok", [
+    ("fixture-article", True),
+    ("a1b2c3d4e5f6", True),
+    ("a" * 50, True),
+    ("short-slug", False),  # 10 characters
+    ("a" * 51, False),
+    ("Fixture-Article", False),
+    ("fixture.article", False),
+    ("記事のスラッグです十二文字", False),
+])
+def test_zenn_slug(slug, ok):
+    assert (check_zenn_slug(slug) == []) is ok
