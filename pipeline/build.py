@@ -1,9 +1,9 @@
 """``build()``: the whole pipeline as a short list of stage calls.
 
-execute (cached) -> harvest -> draft (optional LLM pass) -> render -> export.
-The draft stage imports openai only when it runs.
-Each stage writes through a temporary place, so a failure part-way leaves the
-previous article, site, cache and records as they were.
+execute (cached) -> harvest -> draft (optional LLM pass) -> export (render, check, write).
+Records, figures, the articles and the site are published together in one
+journaled step (``storage.Publication``): a build that fails or is interrupted
+before it leaves the previous outputs exactly as they were.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from .config import Config
 from .draft import draft
 from .execute import ExecuteSummary, execute
-from .export import ExportResult, export
+from .export import ExportResult, export, prune
 from .harvest import harvest
+from .layout import Layout
 from .progress import Progress
-from .qiita import check_qiita
 from .records import Drafts, ExperimentRecord
-from .render import render
+from .storage import Publication
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class BuildResult:
     exported: ExportResult
     warnings: tuple[str, ...]
     drafts: Drafts | None = None
+
+    @property
+    def failures(self):
+        return self.execution.failures
 
     def __repr__(self) -> str:
         return f"BuildResult({self.execution!r}, records={len(self.records)})"
@@ -44,24 +48,19 @@ class LlmOptions:
     base_url: str | None = None
 
 
-def build(config: Config, force: bool = False, fail_fast: bool = False, llm: LlmOptions | None = None,
-          progress: Progress | None = None) -> BuildResult:
+def build(config: Config, force: bool = False, fail_fast: bool = False, keep_going: bool | None = None,
+          llm: LlmOptions | None = None, progress: Progress | None = None, layout: Layout | None = None) -> BuildResult:
+    """Run every stage. With *keep_going* (default: ``config.keep_going``) a failed experiment
+    does not stop the build: the other chapters are published and the failed one is marked."""
     progress = progress or Progress()
+    layout = layout or config.layout
     llm = llm or LlmOptions(enabled=config.llm.enabled)
-    execution = execute(config, force=force, fail_fast=fail_fast, progress=progress)
-    records = harvest(config, progress=progress)
-    drafts = draft(records, config, model=llm.model, base_url=llm.base_url, redraft=llm.redraft,
-                   required=llm.required, progress=progress) if llm.enabled else None
-    exported = publish(records, config, progress, drafts)
+    keep_going = config.keep_going if keep_going is None else keep_going
+    execution = execute(config, force=force, fail_fast=fail_fast, keep_going=keep_going, progress=progress, layout=layout)
+    with Publication(layout.journal) as publication:
+        records = harvest(config, progress=progress, layout=layout, publication=publication)
+        drafts = draft(records, config, model=llm.model, base_url=llm.base_url, redraft=llm.redraft,
+                       required=llm.required, progress=progress) if llm.enabled else None
+        exported = export(records, config, progress, publication, layout=layout, drafts=drafts)
+        prune(records, layout, publication)
     return BuildResult(execution, tuple(records), exported, tuple(progress.warnings), drafts)
-
-
-def publish(records: list[ExperimentRecord], config: Config, progress: Progress, drafts=None) -> ExportResult:
-    """render both dialects -> check the Qiita one -> export."""
-    qiita = render(records, config, "qiita", drafts=drafts)
-    mkdocs = render(records, config, "mkdocs", drafts=drafts)
-    for warning in qiita.warnings:
-        progress.warn(warning)
-    for problem in check_qiita(qiita.markdown):
-        progress.warn(f"Qiita export: {problem}")
-    return export(qiita, mkdocs, config)

@@ -25,10 +25,10 @@ from importlib import metadata
 from pathlib import Path
 
 from .config import Config
-from .records import Experiment
+from .records import RUN_METADATA, Experiment
 from .storage import atomic_write_text
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 EXECUTION_TAGS = ("skip-execution", "raises-exception")
 HELPER_MODULES = ("glue.py", "lab.py", "kernel.py")
 KEEP_ENTRIES = 3
@@ -89,7 +89,17 @@ def key_parts(experiment: Experiment, config: Config, environment: dict | None =
 
 
 def cache_key(experiment: Experiment, config: Config, environment: dict | None = None) -> str:
-    blob = json.dumps(key_parts(experiment, config, environment), sort_keys=True, ensure_ascii=False)
+    return _digest(key_parts(experiment, config, environment))
+
+
+def stored_key(nb) -> str:
+    """The key of a notebook published with its stored outputs: its code and their outputs."""
+    cells = [{"source": c.source, "outputs": c.get("outputs", [])} for c in nb.cells if c.cell_type == "code"]
+    return _digest({"format": CACHE_FORMAT, "stored": cells})
+
+
+def _digest(parts: dict) -> str:
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
 
@@ -111,9 +121,9 @@ class Cache:
         try:
             nb = nbformat.read(str(path), as_version=4)
             nbformat.validate(nb)
-            if nb.metadata.get("pipeline", {}).get("cache_key") != key:
+            if (nb.metadata.get(RUN_METADATA) or {}).get("cache_key") != key:
                 raise ValueError("entry does not carry its own key")
-        except Exception as exc:  # any unreadable entry is re-executed, never fatal
+        except Exception as exc:  # any unreadable entry is re-executed, never fatal (nbformat raises many types)
             self.warn(f"cache entry {path} is unreadable ({type(exc).__name__}: {exc}); re-executing {name}")
             path.unlink(missing_ok=True)
             return None
@@ -129,6 +139,18 @@ class Cache:
             old.unlink(missing_ok=True)
         return path
 
+    def prune(self, names: set[str]) -> list[str]:
+        """Remove the entries of experiments not in *names* (deleted ones); returns the names removed."""
+        import shutil
+
+        removed = []
+        if self.folder.is_dir():
+            for entry in self.folder.iterdir():
+                if entry.is_dir() and not entry.name.startswith(".") and entry.name not in names:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry.name)
+        return removed
+
 
 def merge_outputs(current, cached):
     """The current notebook (fresh markdown, tags and metadata) with the cached code outputs."""
@@ -140,7 +162,7 @@ def merge_outputs(current, cached):
         new.execution_count = old.get("execution_count")
         duration = old.metadata.get("pipeline", {}).get("duration")
         new.metadata.setdefault("pipeline", {})["duration"] = duration
-    merged.metadata["pipeline"] = copy.deepcopy(cached.metadata.get("pipeline", {}))
+    merged.metadata[RUN_METADATA] = copy.deepcopy(cached.metadata.get(RUN_METADATA, {}))
     if "language_info" in cached.metadata:
         merged.metadata["language_info"] = cached.metadata["language_info"]
     return merged

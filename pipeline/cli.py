@@ -2,6 +2,8 @@
 
 Known errors (``PipelineError``) become one readable message and exit 1;
 ``--debug`` or ``PIPELINE_DEBUG=1`` re-raises them with the full traceback.
+Commands that write hold the build folder's lock and first finish any
+publication an interrupted command left half-done.
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
 
 DESCRIPTION = """\
-Turn executed ML experiments (Jupytext percent scripts in experiments/) into a
-Qiita-style article. Stages: execute -> harvest -> (draft) -> render -> export;
-`build` runs them all. Configuration: [tool.pipeline] in pyproject.toml."""
+Turn executed ML experiments (Jupytext percent scripts and .ipynb notebooks in
+experiments/) into a Qiita-style article and an MkDocs site.
+Stages: execute -> harvest -> (draft) -> render -> export; `build` runs them all.
+Configuration: [tool.pipeline] in pyproject.toml."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,23 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", default=os.environ.get("PIPELINE_DEBUG") == "1",
                         help="show full tracebacks instead of short messages (or set PIPELINE_DEBUG=1)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print warnings and errors only")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    p = sub.add_parser("execute", help="run experiments in Jupyter kernels (unchanged ones come from the cache)",
-                       description="Execute experiments in fresh Jupyter kernels. An experiment whose cache key "
-                       "(code cells, kernel, model settings, package versions, data files) is unchanged is not run again.")
-    p.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (file stems); default: all")
-    p.add_argument("--force", action="store_true", help="re-execute even when the cache holds a result")
-    p.add_argument("--fail-fast", action="store_true", help="stop at the first failing experiment")
-
-    p = sub.add_parser("harvest", help="turn executed notebooks into records (JSON) and figure files",
-                       description="Write build/records/NAME.json and build/figures/NAME/ from the executed notebooks.")
-    p.add_argument("names", nargs="*", metavar="NAME", help="experiments to harvest; default: all")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                title="commands (python -m pipeline COMMAND --help for each)")
 
     p = sub.add_parser("build", help="execute (cached) + harvest + render + export: the whole article",
-                       description="Run every stage. A failing stage leaves the previous outputs in place.")
-    p.add_argument("--force", action="store_true", help="re-execute every experiment")
-    p.add_argument("--fail-fast", action="store_true", help="stop at the first failing experiment")
+                       description="Run every stage and publish the records, the Qiita article, the qiita-cli file and "
+                       "the MkDocs page together. A failing experiment stops the build and leaves the previous outputs "
+                       "in place (unless --keep-going).")
+    _execution_options(p)
     p.add_argument("--llm", nargs="?", const="on", choices=["on", "required", "off"], default=None,
                    help="draft explanatory prose with an LLM (OpenAI-compatible endpoint from OPENAI_BASE_URL / "
                    "tool.pipeline.llm.base_url, key from OPENAI_API_KEY). 'required' fails the build when drafting "
@@ -53,6 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--redraft", action="store_true", help="ignore cached drafts and ask the LLM again")
     p.add_argument("--llm-model", metavar="NAME", help="model name for the LLM pass (default: tool.pipeline.llm.model)")
     p.add_argument("--llm-base-url", metavar="URL", help="OpenAI-compatible endpoint (default: config, then OPENAI_BASE_URL)")
+
+    p = sub.add_parser("execute", help="run experiments in Jupyter kernels (unchanged ones come from the cache)",
+                       description="Execute experiments in fresh Jupyter kernels. An experiment whose cache key "
+                       "(code cells, kernel, model settings, package versions, data files) is unchanged is not run again; "
+                       "notebooks in execution_excludes keep their stored outputs.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (names or file names); default: all")
+    _execution_options(p)
+
+    p = sub.add_parser("harvest", help="turn executed notebooks into records (JSON) and figure files",
+                       description="Write build/records/NAME.json and build/figures/NAME/ from the executed notebooks.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="experiments to harvest; default: all")
 
     sub.add_parser("export", help="render the stored records into the Qiita article, qiita-cli file and MkDocs page",
                    description="Render build/records/ into build/qiita/article.md (paste into Qiita), "
@@ -63,12 +70,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _execution_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="re-execute even when the cache holds a result")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failing experiment")
+    p.add_argument("--keep-going", action="store_true", default=None,
+                   help="when an experiment fails, go on with the others (build: publish them and mark the failed "
+                   "chapter with its error and last good outputs; the exit status is still 1). "
+                   "Config: tool.pipeline.keep_going")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    from . import storage
+
     try:
         return _run(args)
     except KeyboardInterrupt:
-        print("interrupted; the last good outputs are unchanged", file=sys.stderr)
+        if storage.PUBLISHED:
+            print("interrupted after the new outputs were published; they are complete", file=sys.stderr)
+        else:
+            print("interrupted before anything was published; the last good article, site and records are unchanged",
+                  file=sys.stderr)
         return 130
     except Exception as exc:
         from .errors import PipelineError
@@ -77,6 +100,21 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # a kill gets the same clean stop as Ctrl-C: kernels shut down, staging removed
+
+
+@contextmanager
+def _locked(config, progress, command: str):
+    """Hold the build folder's lock; finish a half-done publication first."""
+    from .storage import BuildLock, recover
+
+    layout = config.layout
+    with BuildLock(layout.lock, command=f"python -m pipeline {command}", notify=progress.info):
+        recover(layout.journal, layout.output_folders(), warn=progress.warn)
+        yield layout
 
 
 def _run(args) -> int:
@@ -88,51 +126,68 @@ def _run(args) -> int:
     if args.command == "config":
         print(json.dumps(config.describe(), indent=2, ensure_ascii=False))
         return 0
-    if args.command == "execute":
-        from .execute import execute
+    with _locked(config, progress, args.command):
+        if args.command == "execute":
+            from .execute import execute
 
-        summary = execute(config, args.names, force=args.force, fail_fast=args.fail_fast, progress=progress)
-        progress.info(f"executed {summary.count('executed')}, cached {summary.count('cached')}")
-        return 0
-    if args.command == "harvest":
-        from .harvest import harvest
+            summary = execute(config, args.names, force=args.force, fail_fast=args.fail_fast,
+                              keep_going=bool(args.keep_going), progress=progress)
+            progress.info(f"executed {summary.count('executed')}, cached {summary.count('cached')}, "
+                          f"stored {summary.count('stored')}, failed {summary.count('failed')}")
+            return 1 if summary.failures else 0
+        if args.command == "harvest":
+            from .harvest import harvest
 
-        records = harvest(config, args.names, progress=progress)
-        progress.info(f"wrote {len(records)} records to {config.records_dir}")
-        return 0
-    if args.command == "export":
-        from .build import publish
-        from .harvest import load_records
+            records = harvest(config, args.names, progress=progress)
+            progress.info(f"wrote {len(records)} records to {config.layout.records}")
+            return 0
+        if args.command == "export":
+            from .export import export
+            from .harvest import load_records
+            from .storage import Publication
 
-        exported = publish(load_records(config), config, progress)
-        _report_export(exported, progress)
-        return 0
-    if args.command == "build":
-        from .build import LlmOptions, build
+            records = load_records(config)
+            with Publication(config.layout.journal) as publication:
+                exported = export(records, config, progress, publication)
+            _report_export(exported, progress)
+            return 0
+        if args.command == "build":
+            from .build import LlmOptions, build
 
-        mode = args.llm or ("on" if config.llm.enabled else "off")
-        llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
-                         model=args.llm_model, base_url=args.llm_base_url)
-        result = build(config, force=args.force, fail_fast=args.fail_fast, llm=llm, progress=progress)
-        _summary(result, config, progress)
-        return 0
+            mode = args.llm or ("on" if config.llm.enabled else "off")
+            llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
+                             model=args.llm_model, base_url=args.llm_base_url)
+            result = build(config, force=args.force, fail_fast=args.fail_fast, keep_going=args.keep_going,
+                           llm=llm, progress=progress)
+            _summary(result, config, progress)
+            return 1 if result.failures else 0
     raise AssertionError(args.command)
 
 
 def _summary(result, config, progress) -> None:
     figures = sum(len(r.figures) for r in result.records)
+    execution = result.execution
     progress.info(
-        f"build finished: {result.execution.count('executed')} executed, {result.execution.count('cached')} cached, "
-        f"{figures} figures, {len(result.warnings)} warnings"
+        f"build finished: {execution.count('executed')} executed, {execution.count('cached')} cached, "
+        f"{execution.count('stored')} stored, {execution.count('failed')} failed, {figures} figures, "
+        f"{len(result.warnings)} warnings"
     )
     if result.drafts is not None:
         d = result.drafts
         progress.info(f"  LLM drafts ({d.model}): {d.requests} requests, {d.cached} from the cache, "
-                      f"{len(d.unsupported)} unsupported claims")
+                      f"{len(d.rejected)} rejected, {len(d.unsupported)} unsupported claims")
+        for rejection in d.rejected:
+            progress.info(f"    rejected {rejection.section}: {rejection.reason}")
     for warning in result.warnings:
         progress.info(f"  warning: {warning}")
-    progress.info(f"  records: {config.records_dir}")
+    progress.info(f"  records: {config.layout.records}")
     _report_export(result.exported, progress)
+    if result.failures:
+        from .errors import ExecutionFailed
+
+        progress.info("")
+        progress.info(f"published with {len(result.failures)} failed chapter(s) (--keep-going):")
+        progress.info(str(ExecutionFailed(result.failures)))
 
 
 def _report_export(exported, progress) -> None:

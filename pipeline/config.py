@@ -14,9 +14,12 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .layout import Layout
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -74,6 +77,9 @@ class ArticleConfig:
     references: tuple[Reference, ...] = ()
     #: where `export` writes; relative to the project root.
     export_dir: str = "build/qiita"
+    #: a URL serving the project's files (e.g. https://github.com/USER/REPO/blob/main/): relative links
+    #: in the author's markdown to files that are not experiments point there. Empty: they become plain text.
+    source_base_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,10 @@ class LlmConfig:
     max_retries: int = 3
     #: "warn": unsupported numbers are listed and marked; "fail": the build stops
     fact_check: Literal["warn", "fail"] = "warn"
+    #: seconds the whole pass may take; sections not drafted by then use the author's text
+    deadline: float = 600.0
+    #: a draft whose share of unsupported numbers/tokens exceeds this is rejected (0 to 1)
+    max_unsupported_share: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,8 @@ class Config:
     build_dir: Path
     #: where converted model weights are cached (shared between experiments)
     models_dir: Path
+    #: the MkDocs docs_dir: the pipeline writes index.md and figures/ there.
+    site_dir: Path
     #: explicit experiment order by name (file stem); unlisted ones follow by file name.
     order: tuple[str, ...] = ()
     kernel: str = "python3"
@@ -119,28 +131,29 @@ class Config:
     cache_packages: tuple[str, ...] = ("torch", "transformers")
     #: values injected after each experiment's `parameters` cell (papermill style).
     parameters: dict[str, Any] = field(default_factory=dict)
-    #: outputs longer than this many characters are cut in the records.
+    #: outputs longer than this many characters are cut (with a marker) in the executed notebook,
+    #: the records and the article.
     max_output_chars: int = 200_000
+    #: experiments whose stored outputs are published as they are, never run here (globs on the
+    #: file name or the name, e.g. "*-colab.ipynb"); a notebook can also say so in its own metadata.
+    execution_excludes: tuple[str, ...] = ()
+    #: when an experiment fails, publish the others and mark it (same as `build --keep-going`).
+    keep_going: bool = False
+    #: environment variables kernels may see although they look like credentials (e.g. "HF_TOKEN").
+    kernel_env_allow: tuple[str, ...] = ()
     model: ModelConfig = field(default_factory=ModelConfig)
     article: ArticleConfig = field(default_factory=ArticleConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
 
-    # Derived locations under build_dir -----------------------------------
     @property
-    def executed_dir(self) -> Path:
-        return self.build_dir / "executed"
+    def layout(self) -> "Layout":
+        """Where every output goes (see pipeline/layout.py)."""
+        from .layout import Layout
 
-    @property
-    def cache_dir(self) -> Path:
-        return self.build_dir / "cache"
-
-    @property
-    def records_dir(self) -> Path:
-        return self.build_dir / "records"
-
-    @property
-    def figures_dir(self) -> Path:
-        return self.build_dir / "figures"
+        return Layout(root=self.root, experiments=self.experiments_dir, templates=self.root / "templates",
+                      build=self.build_dir, models=self.models_dir,
+                      qiita=(self.root / self.article.export_dir).resolve(),
+                      zenn=(self.root / "build" / "zenn").resolve(), site=self.site_dir)
 
     def describe(self) -> dict[str, Any]:
         """Plain values for `python -m pipeline config`."""
@@ -163,7 +176,7 @@ def plain_values(value: Any) -> Any:
 # Loading and validation
 # ---------------------------------------------------------------------------
 
-_PATH_KEYS = {"experiments_dir": "experiments", "build_dir": "build", "models_dir": "build/models"}
+_PATH_KEYS = {"experiments_dir": "experiments", "build_dir": "build", "models_dir": "build/models", "site_dir": "site"}
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -212,11 +225,23 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
             problems.append(f"tool.pipeline.article.slug: use letters, digits, '-' and '_' only, got {article.slug!r}")
         if article.max_output_lines <= 0:
             problems.append("tool.pipeline.article.max_output_lines: must be a positive whole number")
+    llm = values.get("llm")
+    if isinstance(llm, LlmConfig):
+        if llm.deadline <= 0 or llm.timeout <= 0:
+            problems.append("tool.pipeline.llm: deadline and timeout must be positive numbers of seconds")
+        if not 0 <= llm.max_unsupported_share <= 1:
+            problems.append("tool.pipeline.llm.max_unsupported_share: must be between 0 and 1")
     if problems:
         raise ConfigError(str(pyproject), problems)
     for key, default in _PATH_KEYS.items():
         values[key] = (root / values.get(key, default)).resolve()
-    return Config(root=root, **values)
+    config = Config(root=root, **values)
+    from .layout import path_problems
+
+    problems = path_problems(config.layout)
+    if problems:
+        raise ConfigError(str(pyproject), problems)
+    return config
 
 
 def _validate(cls: type, table: Any, where: str, problems: list[str], skip: set[str] = frozenset()) -> dict:

@@ -32,17 +32,34 @@ class ExperimentFormatError(PipelineError):
 class ExecutionFailed(PipelineError):
     """One or more experiments failed; each failure's report is kept in ``failures``."""
 
+    HOW_TO_GO_ON = (
+        "How to go on: fix the cell; or, if the error is expected, tag the cell raises-exception "
+        "(it may fail), or skip-execution (it is shown but not run); to publish a notebook's stored outputs "
+        "instead of running it here, list it in tool.pipeline.execution_excludes; to publish the other "
+        "chapters anyway, run build --keep-going. The last good article is unchanged."
+    )
+
     def __init__(self, failures: list, summary=None):
         self.failures = list(failures)
         self.summary = summary
         body = "\n\n".join(f.describe() for f in self.failures)
         n = len(self.failures)
-        super().__init__(f"{n} experiment{'s' if n != 1 else ''} failed:\n\n{body}")
+        super().__init__(f"{n} experiment{'s' if n != 1 else ''} failed:\n\n{body}\n\n{self.HOW_TO_GO_ON}")
 
 
 class HarvestError(PipelineError):
-    """An executed notebook is missing or unreadable."""
+    """An executed notebook, a record or a figure folder is missing or unreadable, or an
+    output is malformed; the message names the file (and cell) and what to run."""
 
 
 class ModelLoadError(PipelineError):
     """The model named in the configuration could not be loaded."""
+
+
+class BuildLocked(PipelineError):
+    """Another command holds the build folder."""
+
+
+class OutputPathError(PipelineError):
+    """An output folder is outside the project, or holds files the pipeline did not write."""
+

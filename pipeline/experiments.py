@@ -1,7 +1,17 @@
-"""Stage 0: find the experiments and read each Jupytext percent script into a notebook.
+"""Stage 0: find the experiments and read each one into a notebook.
 
-Each notebook cell gets ``metadata.pipeline.lines`` (its 1-based line range in
-the .py file) so that errors and records can point back into the source.
+An experiment is a Jupytext percent script (``NAME.py``) or a notebook
+(``NAME.ipynb``) in ``experiments/``; jupytext reads both. For scripts, each
+cell gets ``metadata.pipeline.lines``, its 1-based line range in the file, taken
+from jupytext's own cell reader. Other files in the folder are reported, never
+silently skipped.
+
+Settings an experiment gives itself (the Jupytext header of a script, or the
+notebook's metadata) live under ``pipeline:``: ``data`` (files whose bytes are
+part of the cache key), ``after`` (experiments that must run first) and
+``execute: false`` (publish the stored outputs, never run it here; the same as
+listing it in ``execution_excludes``).
+
 Parameters follow papermill: a cell tagged ``parameters`` holds defaults, and
 values from ``[tool.pipeline.parameters]`` are injected after it in a cell
 tagged ``injected-parameters``.
@@ -11,30 +21,33 @@ from __future__ import annotations
 
 import ast
 import copy
+import fnmatch
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .config import Config
 from .errors import ExperimentFormatError, ExperimentNotFound
 from .records import Experiment
 
+SUFFIXES = (".py", ".ipynb")
 _MARKER = re.compile(r"^\s*#\s*%%")
-_HEADER_FENCE = "# ---"
 
 
-def discover(config: Config, names: list[str] | tuple[str, ...] | None = None) -> list[Experiment]:
-    """The experiments to run, in configured order (then by file name).
+def discover(config: Config, names: list[str] | tuple[str, ...] | None = None,
+             warn: Callable[[str], None] | None = None) -> list[Experiment]:
+    """The experiments to run, in configured order (then by name).
 
-    *names* may be file stems ("01_model") or file names; an unknown name is an
-    error listing the known ones.
+    *names* may be names ("01_model", "04.01-Simple-Line-Plots") or file names;
+    an unknown name is an error listing the known ones. Files of other kinds are
+    reported through *warn*.
     """
     folder = config.experiments_dir
     if not folder.is_dir():
         raise ExperimentNotFound(
             f"{folder}: experiments folder not found; create it or set tool.pipeline.experiments_dir"
         )
-    paths = {p.stem: p for p in sorted(folder.glob("*.py")) if not p.name.startswith(("_", "."))}
+    paths, others = _experiment_files(config)
     rank = {name: i for i, name in enumerate(config.order)}
     unknown_order = [n for n in config.order if n not in paths]
     if unknown_order:
@@ -43,109 +56,189 @@ def discover(config: Config, names: list[str] | tuple[str, ...] | None = None) -
         )
     ordered = sorted(paths, key=lambda n: (rank.get(n, len(rank)), n))
     if names:
-        wanted = []
-        for raw in names:
-            stem = Path(raw).stem
-            if stem not in paths:
-                known = ", ".join(ordered) or "(none)"
-                raise ExperimentNotFound(f"no experiment named {raw!r} in {folder}; known: {known}")
-            wanted.append(stem)
+        wanted = {_match_name(raw, paths, ordered, folder) for raw in names}
         ordered = [n for n in ordered if n in wanted]
-    return [read_experiment(paths[n], config) for n in ordered]
+    experiments = [read_experiment(paths[n], config) for n in ordered]
+    if warn is not None:
+        declared = {p for e in experiments for p in e.data_files}
+        for path in others:
+            if path.resolve() not in declared:
+                warn(f"{_relative(path, config.root)}: not an experiment (only .py percent scripts and .ipynb "
+                     "notebooks are), so it is not in the article; declare it as data in the experiment "
+                     "that reads it, or move it to a subfolder")
+    return experiments
+
+
+def _match_name(raw: str, paths: dict[str, Path], ordered: list[str], folder: Path) -> str:
+    candidates = [raw, Path(raw).name]
+    candidates += [c[: -len(s)] for c in list(candidates) for s in SUFFIXES if c.endswith(s)]
+    for candidate in candidates:
+        if candidate in paths:
+            return candidate
+    known = ", ".join(ordered) or "(none)"
+    raise ExperimentNotFound(f"no experiment named {raw!r} in {folder}; known: {known}")
+
+
+def _experiment_files(config: Config) -> tuple[dict[str, Path], list[Path]]:
+    """(name -> file, other files). Where a paired NAME.py and NAME.ipynb both exist (jupytext
+    pairing), the script is the experiment, unless the notebook's stored outputs are published."""
+    folder = config.experiments_dir
+    expected = {(config.root / p).resolve() for p in (config.article.background, config.article.summary) if p}
+    found: dict[str, list[Path]] = {}
+    others = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith((".", "_")) or path.is_dir():
+            continue
+        if path.suffix in SUFFIXES:
+            found.setdefault(path.name[: -len(path.suffix)], []).append(path)
+        elif path.resolve() not in expected:
+            others.append(path)
+    chosen = {}
+    for name, files in found.items():
+        if len(files) == 1:
+            chosen[name] = files[0]
+        else:
+            notebook = next(p for p in files if p.suffix == ".ipynb")
+            script = next(p for p in files if p.suffix == ".py")
+            chosen[name] = notebook if excluded_by_config(notebook, config) else script
+    return chosen, others
+
+
+def excluded_by_config(path: Path, config: Config) -> bool:
+    """True when ``execution_excludes`` lists the file (a glob on its file name or its name)."""
+    name = path.name[: -len(path.suffix)] if path.suffix in SUFFIXES else path.name
+    return any(fnmatch.fnmatch(path.name, g) or fnmatch.fnmatch(name, g) for g in config.execution_excludes)
 
 
 def read_experiment(path: Path, config: Config) -> Experiment:
-    import jupytext
-
-    text = path.read_text(encoding="utf-8")
     rel = _relative(path, config.root)
-    if not any(_MARKER.match(line) for line in text.splitlines()):
-        raise ExperimentFormatError(
-            f"{rel}: no '# %%' cell markers found; experiments are Jupytext percent scripts "
-            "(start each cell with a '# %%' line, markdown cells with '# %% [markdown]')"
-        )
     try:
-        nb = jupytext.reads(text, fmt="py:percent")
-    except Exception as exc:  # jupytext raises many types for malformed headers
-        raise ExperimentFormatError(f"{rel}: jupytext could not read it: {exc}") from exc
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExperimentFormatError(
+            f"{rel}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    if path.suffix == ".ipynb":
+        nb = _read_notebook(text, rel)
+    else:
+        nb = _read_script(text, rel)
 
-    ranges = cell_line_ranges(text)
-    if len(ranges) != len(nb.cells):
-        ranges = [None] * len(nb.cells)
-    for cell, lines in zip(nb.cells, ranges):
-        cell.metadata.setdefault("pipeline", {})["lines"] = list(lines) if lines else None
-
-    settings = dict(nb.metadata.get("pipeline", {}) or {})
+    settings = nb.metadata.get("pipeline", {}) or {}
+    if not isinstance(settings, dict):
+        raise ExperimentFormatError(f"{rel}: 'pipeline' metadata must be a table (data, after, execute)")
+    stored = excluded_by_config(path, config) or settings.get("execute") is False
+    if stored and path.suffix != ".ipynb":
+        raise ExperimentFormatError(
+            f"{rel}: marked to publish its stored outputs, but a script stores none; "
+            "use the executed .ipynb, or take it out of tool.pipeline.execution_excludes")
     data_files = tuple(_data_files(path, settings.get("data", []), rel))
+    after = settings.get("after", [])
+    after = (after,) if isinstance(after, str) else tuple(str(a) for a in after or ())
     defaults = _parameter_defaults(nb, rel)
-    injected = {k: v for k, v in config.parameters.items() if k in defaults}
+    injected = {k: v for k, v in config.parameters.items() if k in defaults} if not stored else {}
     if injected:
         nb = _inject_parameters(nb, injected)
     return Experiment(
-        name=path.stem,
+        name=path.name[: -len(path.suffix)],
         path=path,
         source=rel,
         notebook=nb,
-        title=notebook_title(nb) or path.stem,
+        title=notebook_title(nb) or path.name[: -len(path.suffix)],
         parameters={**defaults, **injected},
         data_files=data_files,
+        stored=stored,
+        after=after,
     )
 
 
-def cell_line_ranges(text: str) -> list[tuple[int, int]]:
-    """1-based inclusive line ranges of the cells jupytext makes from a percent script.
+def _read_notebook(text: str, rel: str):
+    import nbformat
 
-    A cell runs from its ``# %%`` marker to its last non-blank line; text before
-    the first marker (after any YAML header) is a cell of its own when non-blank.
-    """
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat raises JSON, validation and version errors of many types
+        raise ExperimentFormatError(f"{rel}: not a readable Jupyter notebook ({type(exc).__name__}: {exc})") from None
+    for cell in nb.cells:
+        cell.metadata.setdefault("pipeline", {})["lines"] = None
+    return nb
+
+
+def _read_script(text: str, rel: str):
+    """A percent script through jupytext's own reader, recording where each cell starts and ends."""
+    from jupytext.formats import long_form_one_format, rearrange_jupytext_metadata
+    from jupytext.jupytext import TextNotebookConverter
+
     lines = text.splitlines()
-    start = 0
-    if lines and lines[0].rstrip() == _HEADER_FENCE:
-        for i in range(1, len(lines)):
-            if lines[i].rstrip() == _HEADER_FENCE:
-                start = i + 1
-                break
-    markers = [i for i in range(start, len(lines)) if _MARKER.match(lines[i])]
-    bounds = []
-    if markers and any(lines[j].strip() for j in range(start, markers[0])):
-        bounds.append(start)
-    bounds.extend(markers)
-    ranges = []
-    for k, first in enumerate(bounds):
-        stop = bounds[k + 1] if k + 1 < len(bounds) else len(lines)
-        last = stop - 1
-        while last > first and not lines[last].strip():
-            last -= 1
-        while first < last and not lines[first].strip():
-            first += 1
-        ranges.append((first + 1, last + 1))
-    return ranges
+    if not any(_MARKER.match(line) for line in lines):
+        raise ExperimentFormatError(
+            f"{rel}: no '# %%' cell markers found; experiments are Jupytext percent scripts "
+            "(start each cell with a '# %%' line, markdown cells with '# %% [markdown]'); "
+            "a helper module imported by experiments should be named with a leading '_'"
+        )
+    converter = TextNotebookConverter(long_form_one_format("py:percent"), None)
+    spans: list[tuple[int, int]] = []
+
+    class Recording(converter.implementation.cell_reader_class):
+        def read(self, remaining):
+            cell, consumed = super().read(remaining)
+            spans.append((len(remaining), consumed))
+            return cell, consumed
+
+    converter.implementation = copy.copy(converter.implementation)
+    converter.implementation.cell_reader_class = Recording
+    try:
+        nb = converter.reads(text)
+    except Exception as exc:  # jupytext raises many types for malformed headers
+        raise ExperimentFormatError(f"{rel}: jupytext could not read it: {exc}") from exc
+    rearrange_jupytext_metadata(nb.metadata)
+    offset = len(nb.cells) - len(spans)  # a header cell comes first
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i + 1}"  # jupytext makes random ids; stable ones keep rebuilds byte-identical
+        cell.metadata.setdefault("pipeline", {})["lines"] = None
+        if i >= offset:
+            remaining, consumed = spans[i - offset]
+            cell.metadata["pipeline"]["lines"] = list(_trimmed(lines, len(lines) - remaining, consumed))
+    return nb
+
+
+def _trimmed(lines: list[str], first: int, count: int) -> tuple[int, int]:
+    last = first + count - 1
+    while last > first and not lines[last].strip():
+        last -= 1
+    while first < last and not lines[first].strip():
+        first += 1
+    return first + 1, last + 1
 
 
 def notebook_title(nb) -> str:
+    """The notebook's first H1 heading."""
+    from .markdown import headings
+
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
+            for _, level, text in headings(cell.source):
+                if level == 1:
+                    return text
+    return ""
+
+
+def cell_title(cell) -> str:
+    """The author's title for a cell: the text after ``# %%`` (jupytext's ``title``) or cell metadata."""
+    for key in ("title", "name"):
+        value = cell.metadata.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
     return ""
 
 
 def cell_label(cell) -> str:
-    """A short human label: the cell's jupytext title, else its first non-comment line."""
-    title = cell.metadata.get("title")
+    """A short label for progress output: the author's title, else the first code line."""
+    title = cell_title(cell)
     if title:
-        return str(title)
-    if cell.cell_type == "markdown":
-        first = next((line for line in cell.source.splitlines() if line.strip()), "")
-        return first.lstrip("#").strip()[:60]
+        return title
     for line in cell.source.splitlines():
         stripped = line.strip()
         if stripped and not stripped.startswith("#"):
             return stripped[:60]
-    for line in cell.source.splitlines():
-        if line.strip():
-            return line.strip().lstrip("#").strip()[:60]
     return ""
 
 
@@ -183,11 +276,11 @@ def _data_files(path: Path, declared: Any, rel: str) -> list[Path]:
         declared = [declared]
     files = []
     for item in declared or []:
-        candidate = (path.parent / item).resolve()
+        candidate = (path.parent / str(item)).resolve()
         if not candidate.is_file():
             raise ExperimentFormatError(
                 f"{rel}: declared data file {item!r} not found (looked for {candidate}); "
-                "fix the path under 'pipeline: data:' in the file's jupytext header"
+                "fix the path under 'pipeline: data:' in the experiment's header or metadata"
             )
         files.append(candidate)
     return files

@@ -1,29 +1,34 @@
-"""Stage 5: write the rendered articles where people use them.
+"""Stage 5: render the records and write the articles where people use them.
 
 - ``build/qiita/article.md``: paste-ready Qiita Markdown (title goes in Qiita's title field);
-- ``build/qiita/public/<slug>.md``: the same body with the front matter that
-  Qiita's official CLI (npm ``@qiita/qiita-cli``) expects, so ``npx qiita publish
-  <slug>`` publishes it. ``id`` and ``updated_at`` that qiita-cli wrote back
-  after a publish are kept, so re-exporting never forgets the published article;
-- ``site/index.md`` + ``site/figures/``: the MkDocs page (``mkdocs serve``);
-- ``build/qiita/figures/``: the figure files, for upload when no image_base_url is set.
+- ``build/qiita/public/<slug>.md``: the same body with the front matter of
+  Qiita's official CLI (npm ``@qiita/qiita-cli``), so ``npx qiita publish <slug>``
+  publishes it. What qiita-cli or the user set in that file (``id``,
+  ``updated_at``, campaign fields, ...) is kept;
+- ``build/qiita/figures/``: the figure files, for upload when no image_base_url is set;
+- ``site/index.md`` + ``site/figures/``: the MkDocs page (``mkdocs serve``).
 
-Everything is staged first and swapped in, so a failure leaves the last export.
+Everything is staged into the build's ``Publication`` and appears together.
+Files outside build/ that the pipeline did not write before are never replaced
+(``layout.check_owned``). Every export runs the dialect checks.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config
-from .render import UPLOAD_MARK, RenderedArticle
-from .storage import atomic_write_text, copy_item, replacing_dir
+from .layout import Layout, check_owned
+from .progress import Progress
+from .records import Drafts, ExperimentRecord
+from .render import UPLOAD_MARK, RenderedArticle, render
+from .storage import Publication
 
-FRONT_MATTER_KEYS = ("title", "tags", "private", "updated_at", "id", "organization_url_name", "slide", "ignorePublish")
+#: qiita-cli's front matter, in its order; the first group comes from the config
+QIITA_KEYS = ("title", "tags", "private", "updated_at", "id", "organization_url_name", "slide", "ignorePublish")
 
 
 @dataclass(frozen=True)
@@ -38,99 +43,123 @@ class ExportResult:
         return (self.article, self.qiita_cli, self.site_page)
 
 
-def export_dir(config: Config) -> Path:
-    return (config.root / config.article.export_dir).resolve()
+def export(records: list[ExperimentRecord], config: Config, progress: Progress, publication: Publication,
+           layout: Layout | None = None, drafts: Drafts | None = None, preview: bool = False) -> ExportResult:
+    from .dialects import check_qiita
+
+    layout = layout or config.layout
+    qiita = render(records, config, "qiita", drafts=drafts)
+    mkdocs = render(records, config, "mkdocs", drafts=drafts, preview=preview)
+    for warning in dict.fromkeys(qiita.warnings + mkdocs.warnings):
+        progress.warn(warning)
+    for problem in check_qiita(qiita.markdown):
+        progress.warn(f"Qiita export: {problem}")
+
+    article = layout.qiita / "article.md"
+    cli_file = layout.qiita / "public" / f"{config.article.slug}.md"
+    page = layout.site / "index.md"
+    targets = [article, cli_file, layout.qiita / "figures", page, layout.site / "figures"]
+    check_owned(targets, layout)
+
+    publication.write(article, qiita.markdown)
+    publication.write(cli_file, qiita_front_matter(config, existing=cli_file) + qiita.markdown)
+    _stage_figures(qiita, layout.qiita / "figures", layout, publication)
+    publication.write(page, mkdocs.markdown)
+    _stage_figures(mkdocs, layout.site / "figures", layout, publication)
+    _record_manifest(targets, layout, publication)
+    uploads = tuple(layout.qiita / f.file for f in qiita.figures if f.src.startswith(UPLOAD_MARK))
+    return ExportResult(article, cli_file, page, uploads)
 
 
-def site_dir(config: Config) -> Path:
-    """The MkDocs docs_dir (``site/``)."""
-    return config.root / "site"
+def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publication: Publication) -> None:
+    folder = publication.folder(target)
+    for figure in rendered.figures:
+        source = publication.resolve(layout.build / figure.file)
+        destination = folder / Path(figure.file).relative_to("figures")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(source.read_bytes())
 
 
-def export(qiita: RenderedArticle, mkdocs: RenderedArticle, config: Config) -> ExportResult:
-    target = export_dir(config)
-    public = target / "public" / f"{config.article.slug}.md"
-    front = front_matter(config, existing=public)
-
-    uploads = []
-    with replacing_dir(target) as staging:
-        (staging / "public").mkdir(parents=True)
-        (staging / "article.md").write_text(qiita.markdown, encoding="utf-8")
-        (staging / "public" / public.name).write_text(front + qiita.markdown, encoding="utf-8")
-        for figure in qiita.figures:
-            _copy_figure(config, figure.file, staging / figure.file)
-            if figure.src.startswith(UPLOAD_MARK):
-                uploads.append(target / figure.file)
-        _keep_other_qiita_files(target, staging)
-
-    site = site_dir(config)
-    with replacing_dir(site / "figures") as staging:
-        for figure in mkdocs.figures:
-            _copy_figure(config, figure.file, staging / Path(figure.file).relative_to("figures"))
-    page = atomic_write_text(site / "index.md", mkdocs.markdown)
-    return ExportResult(target / "article.md", target / "public" / public.name, page, tuple(uploads))
+def _record_manifest(targets: list[Path], layout: Layout, publication: Publication) -> None:
+    root = layout.root.resolve()
+    mine = sorted(t.resolve().relative_to(root).as_posix() for t in targets)
+    publication.write(layout.manifest, json.dumps(mine, indent=1) + "\n")
 
 
-def _copy_figure(config: Config, relative: str, destination: Path) -> None:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(config.build_dir / relative, destination)
+def prune(records: list[ExperimentRecord], layout: Layout, publication: Publication) -> list[str]:
+    """Remove what deleted experiments left: records, figures, executed notebooks, reports, cache entries."""
+    import shutil
+
+    names = {r.name for r in records}
+    gone: set[str] = set()
+    if layout.records.is_dir():
+        for path in layout.records.glob("*.json"):
+            if path.stem not in names:
+                publication.remove(path)
+                gone.add(path.stem)
+    if layout.figures.is_dir():
+        for path in layout.figures.iterdir():
+            if path.is_dir() and not path.name.startswith(".") and path.name not in names:
+                publication.remove(path)
+                gone.add(path.name)
+    for folder in (layout.executed, layout.failed):
+        if folder.is_dir():
+            for path in folder.iterdir():
+                name = path.name.split(".failure.json")[0].removesuffix(".ipynb")
+                if path.is_file() and not path.name.startswith(".") and name not in names:
+                    path.unlink()
+                    gone.add(name)
+    if layout.cache.is_dir():
+        for path in layout.cache.iterdir():
+            if path.is_dir() and not path.name.startswith(".") and path.name not in names:
+                shutil.rmtree(path, ignore_errors=True)
+                gone.add(path.name)
+    return sorted(gone)
 
 
-def _keep_other_qiita_files(old: Path, new: Path) -> None:
-    """qiita-cli keeps its own files (qiita.config.json, other articles) beside ours: carry them over."""
-    if not old.is_dir():
-        return
-    for item in old.iterdir():
-        if item.name not in ("article.md", "public", "figures"):
-            copy_item(item, new / item.name)
-    if (old / "public").is_dir():
-        for item in (old / "public").iterdir():
-            if not (new / "public" / item.name).exists():
-                copy_item(item, new / "public" / item.name)
+# ---------------------------------------------------------------------------
+# qiita-cli front matter
+# ---------------------------------------------------------------------------
 
-
-def front_matter(config: Config, existing: Path | None = None) -> str:
-    """YAML front matter in qiita-cli's layout; values qiita-cli wrote back are kept."""
+def qiita_front_matter(config: Config, existing: Path | None = None) -> str:
+    """YAML front matter in qiita-cli's layout. The title, tags, privacy and organization come
+    from the config; every other field an existing file has (id and updated_at that qiita-cli
+    wrote back, slide, ignorePublish, campaign fields of newer qiita-cli versions) is kept as written."""
     article = config.article
     kept = read_front_matter(existing) if existing and existing.is_file() else {}
-    values = {
-        "title": article.title,
-        "tags": list(article.tags),
-        "private": article.private,
-        "updated_at": kept.get("updated_at", "''"),
-        "id": kept.get("id", "null"),
-        "organization_url_name": article.organization_url_name or "null",
-        "slide": "false",
-        "ignorePublish": "false",
+    ours = {
+        "title": _yaml_str(article.title),
+        "tags": None,
+        "private": "true" if article.private else "false",
+        "organization_url_name": _yaml_str(article.organization_url_name) if article.organization_url_name else "null",
     }
+    defaults = {"updated_at": "''", "id": "null", "slide": "false", "ignorePublish": "false"}
     lines = ["---"]
-    for key in FRONT_MATTER_KEYS:
-        value = values[key]
+    for key in QIITA_KEYS + tuple(k for k in kept if k not in QIITA_KEYS):
         if key == "tags":
             lines.append("tags:")
-            lines += [f"  - {_yaml_str(tag)}" for tag in value]
-        elif key == "title":
-            lines.append(f"title: {_yaml_str(value)}")
-        elif isinstance(value, bool):
-            lines.append(f"{key}: {'true' if value else 'false'}")
-        elif key == "organization_url_name" and value != "null":
-            lines.append(f"{key}: {_yaml_str(value)}")
+            lines += [f"  - {_yaml_str(tag)}" for tag in article.tags]
+        elif key in ours:
+            lines.append(f"{key}: {ours[key]}")
         else:
-            lines.append(f"{key}: {value}")
+            lines.append(f"{key}: {kept.get(key, defaults.get(key, 'null'))}")
     lines.append("---")
     return "\n".join(lines) + "\n"
 
 
 def read_front_matter(path: Path) -> dict[str, str]:
-    """The raw scalar values of an existing qiita-cli file's front matter."""
-    text = path.read_text(encoding="utf-8")
+    """The raw scalar values (as written) of an existing front matter's top-level keys."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
     match = re.match(r"---\n(.*?)\n---\n", text, re.S)
     if not match:
         return {}
     values = {}
     for line in match.group(1).splitlines():
-        m = re.match(r"([A-Za-z_]+):\s*(.*)$", line)
-        if m and m.group(2):
+        m = re.match(r"([A-Za-z_][\w-]*):\s*(.*)$", line)
+        if m and m.group(2).strip():
             values[m.group(1)] = m.group(2).strip()
     return values
 

@@ -75,3 +75,30 @@ def _text(value: Any) -> str:
     if type(value).__name__ == "Size":  # torch.Size prints as "torch.Size([...])"
         return str(tuple(value))
     return str(value)
+
+
+# ---------------------------------------------------------------------------
+# Reading glue back (the harvester's side)
+# ---------------------------------------------------------------------------
+
+def read_glue(payload: Any) -> tuple[str, Any, str]:
+    """``(name, value, text)`` from a glue payload found in a notebook; ValueError when malformed."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"glue output is not a table: {type(payload).__name__}")
+    name = payload.get("name")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"glue output without a valid name (got {name!r})")
+    if "value" not in payload:
+        raise ValueError(f"glue output {name!r} has no value")
+    text = payload.get("text")
+    return name, payload["value"], text if isinstance(text, str) else str(payload["value"])
+
+
+def read_model(payload: Any, fields: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of a model payload (see ``pipeline.lab``); ValueError when a required one is missing."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"model output is not a table: {type(payload).__name__}")
+    missing = [k for k in required if not isinstance(payload.get(k), str) or not payload.get(k)]
+    if missing:
+        raise ValueError(f"model output lacks {', '.join(missing)}")
+    return {k: payload[k] for k in fields if k in payload}

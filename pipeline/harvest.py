@@ -1,25 +1,33 @@
-"""Stage 2: turn each executed notebook into an ``ExperimentRecord`` (JSON) plus figure files.
+"""Stage 2: turn each executed notebook into an ``ExperimentRecord`` plus figure files.
 
-Writes ``build/records/NAME.json`` and ``build/figures/NAME/NAME-cellNN-K.png``.
-Figures are written to a staging folder and swapped in whole, and the record is
-written atomically, so a harvest that fails half-way leaves the previous ones.
+Writes ``build/records/NAME.json`` and ``build/figures/NAME/`` through a
+``Publication``: inside ``build`` they are published together with the article;
+``python -m pipeline harvest`` publishes them on its own. A malformed output (an
+image that is not valid base64, glue without a name, an incomplete model
+payload) stops the harvest with the file and cell named, before any record is
+written. Stored outputs (notebooks run elsewhere) are read exactly like fresh ones.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import re
 from pathlib import Path
 
 from .config import Config
 from .errors import HarvestError
-from .execute import executed_path, read_failure
-from .experiments import cell_label, discover
-from .glue import GLUE_MIME, MODEL_MIME
+from .experiments import cell_title, discover
+from .glue import GLUE_MIME, MODEL_MIME, read_glue, read_model
+from .layout import Layout
+from .observations import check_citations, model_mismatch
 from .progress import Progress
 from .records import (
+    RUN_METADATA,
     Cell,
     Environment,
     ErrorOutput,
+    ExecutionInfo,
     Experiment,
     ExperimentRecord,
     GlueValue,
@@ -28,141 +36,146 @@ from .records import (
     Output,
     ResultOutput,
     StreamOutput,
+    load_failure,
 )
-from .storage import atomic_write_text, replacing_dir
+from .storage import Publication
 from .text import clean_traceback, path_replacements, scrub_paths, strip_ansi
 
-IMAGE_TYPES = {"image/png": "png", "image/svg+xml": "svg", "image/jpeg": "jpg"}
-#: user metadata kept on cells (the rest is execution bookkeeping)
-SKIP_METADATA = {"pipeline", "execution", "tags", "title", "jupyter", "collapsed", "scrolled"}
+IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp",
+               "image/svg+xml": "svg"}
+_MAGIC = {"png": (b"\x89PNG\r\n\x1a\n",), "jpg": (b"\xff\xd8\xff",), "gif": (b"GIF87a", b"GIF89a"), "webp": (b"RIFF",)}
+#: author metadata kept on cells (the rest is editor and execution bookkeeping)
+KEPT_METADATA = ("written_for", "alt")
+_REPR_ONLY = re.compile(r"<[\w.]+ (object|at 0x[0-9a-f]+)[^>]*>|<Figure size [^>]*>")
+_WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-def record_path(config: Config, name: str) -> Path:
-    return config.records_dir / f"{name}.json"
-
-
-def harvest(config: Config, names: list[str] | None = None, progress: Progress | None = None) -> list[ExperimentRecord]:
+def harvest(config: Config, names: list[str] | None = None, progress: Progress | None = None,
+            layout: Layout | None = None, publication: Publication | None = None) -> list[ExperimentRecord]:
+    """Harvest the named experiments (all by default). With *publication*, records and figures
+    are staged into it (the caller commits); without, they are published here."""
     progress = progress or Progress()
+    layout = layout or config.layout
+    own = publication is None
+    pub = publication or Publication(layout.journal)
+    records = []
+    try:
+        for experiment in discover(config, names, warn=progress.warn if own else None):
+            record = harvest_one(experiment, config, layout, pub)
+            progress.info(f"harvested {experiment.name}: {len(record.cells)} cells, {len(record.figures)} figures, "
+                          f"{len(record.glue)} glue values{' (last run FAILED)' if record.failure else ''}")
+            for warning in record.warnings:
+                progress.warn(warning)
+            records.append(record)
+    except BaseException:
+        if own:
+            pub.discard()
+        raise
+    if own:
+        pub.commit()
+    return records
+
+
+def load_records(config: Config, names: list[str] | None = None, layout: Layout | None = None) -> list[ExperimentRecord]:
+    """The stored records of the experiments, in experiment order, with their figure files checked."""
+    layout = layout or config.layout
     records = []
     for experiment in discover(config, names):
-        record = harvest_one(experiment, config)
-        progress.info(f"harvested {experiment.name}: {len(record.cells)} cells, {len(record.figures)} figures, "
-                      f"{len(record.glue)} glue values{' (last run FAILED)' if record.failure else ''}")
-        for warning in record.warnings:
-            progress.warn(warning)
+        path = layout.record(experiment.name)
+        if not path.is_file():
+            raise HarvestError(f"{path}: no record for {experiment.name}; run `python -m pipeline build` "
+                               f"(or `python -m pipeline harvest {experiment.name}`)")
+        try:
+            record = ExperimentRecord.load(path)
+        except ValueError as exc:
+            raise HarvestError(f"{exc}; run `python -m pipeline harvest {experiment.name}` to write it again") from None
+        missing = [f.path for f in record.figures if not (layout.build / f.path).is_file()]
+        if missing:
+            raise HarvestError(f"{layout.build / missing[0]}: figure file missing ({len(missing)} of {len(record.figures)} "
+                               f"for {experiment.name}); run `python -m pipeline harvest {experiment.name}` to write them again")
         records.append(record)
     return records
 
 
-def load_records(config: Config, names: list[str] | None = None) -> list[ExperimentRecord]:
-    """The stored records of the experiments, in experiment order."""
-    records = []
-    for experiment in discover(config, names):
-        path = record_path(config, experiment.name)
-        if not path.is_file():
-            raise HarvestError(f"{path}: no record for {experiment.name}; run `python -m pipeline harvest`")
-        records.append(ExperimentRecord.load(path))
-    return records
-
-
-def harvest_one(experiment: Experiment, config: Config) -> ExperimentRecord:
+def harvest_one(experiment: Experiment, config: Config, layout: Layout, pub: Publication) -> ExperimentRecord:
     import nbformat
 
-    failure = read_failure(config, experiment.name)
-    path = executed_path(config, experiment.name)
-    if not path.is_file():
-        if failure is None:
-            raise HarvestError(f"{experiment.source}: not executed yet; run `python -m pipeline execute {experiment.name}`")
-        nb = None
-    else:
+    failure = load_failure(layout.failure_report(experiment.name))
+    path = layout.executed_notebook(experiment.name)
+    if path.is_file():
         try:
-            nb = nbformat.read(str(path), as_version=4)
-        except Exception as exc:
-            raise HarvestError(f"{path}: unreadable executed notebook ({exc}); run `python -m pipeline execute --force {experiment.name}`") from exc
-
-    with replacing_dir(config.figures_dir / experiment.name) as staging:
-        record = build_record(experiment, nb, failure, config, staging)
-    atomic_write_text(record_path(config, experiment.name), record.to_json())
+            nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+            execution = ExecutionInfo.from_metadata(nb.metadata.get(RUN_METADATA))
+        except Exception as exc:  # JSON, Unicode, nbformat and metadata errors all mean: run it again
+            raise HarvestError(f"{path}: unreadable executed notebook ({type(exc).__name__}: {exc}); "
+                               f"run `python -m pipeline execute --force {experiment.name}` to write it again") from None
+    elif failure is not None:  # it never ran through: show its code with the error
+        nb, execution = experiment.notebook, ExecutionInfo(mode="failed")
+    else:
+        raise HarvestError(f"{experiment.source}: not executed yet; run `python -m pipeline execute {experiment.name}`")
+    figures = pub.folder(layout.figures_of(experiment.name))
+    record = build_record(experiment, nb, execution, failure, config, figures, str(path))
+    pub.write(layout.record(experiment.name), record.to_json())
     return record
 
 
-def build_record(experiment: Experiment, nb, failure, config: Config, figures: Path) -> ExperimentRecord:
-    """The record for *nb* (an executed notebook, or None when it never ran); images go to *figures*."""
-    meta = nb.metadata.get("pipeline", {}) if nb is not None else {}
+def build_record(experiment: Experiment, nb, execution: ExecutionInfo, failure, config: Config, figures: Path,
+                 origin: str) -> ExperimentRecord:
+    """The record for *nb*; images are written to *figures*. Raises HarvestError on malformed outputs."""
     glue: dict[str, GlueValue] = {}
     models: list[ModelInfo] = []
-    source_cells = list(nb.cells) if nb is not None else []
     paths = path_replacements(config.root)
-    outputs = [_outputs(cell, i, experiment.name, config, paths, figures, glue, models)
-               for i, cell in enumerate(source_cells)]
+    outputs = [_outputs(cell, i, experiment.name, paths, figures, glue, models, origin) for i, cell in enumerate(nb.cells)]
     model = models[-1] if models else None
     warnings: list[str] = []
     cells = []
-    for index, (cell, cell_outputs) in enumerate(zip(source_cells, outputs)):
-        info = cell.metadata.get("pipeline", {})
+    for index, (cell, cell_outputs) in enumerate(zip(nb.cells, outputs)):
+        info = cell.metadata.get("pipeline", {}) or {}
         lines = info.get("lines")
-        metadata = {k: v for k, v in cell.metadata.items() if k not in SKIP_METADATA}
+        tags = tuple(str(t) for t in cell.metadata.get("tags", []) or [])
+        metadata = {k: cell.metadata[k] for k in KEPT_METADATA if k in cell.metadata}
         if cell.cell_type == "markdown":
             where = f"{experiment.source}, cell {index + 1}" + (f" (lines {lines[0]}-{lines[1]})" if lines else "")
-            warnings += check_observation(cell.source, glue, where)
-            written_for = metadata.get("written_for")
-            if written_for and model and written_for != model.id:
-                metadata["model_mismatch"] = {"written_for": written_for, "model": model.id}
-                warnings.append(f"{where}: observation written for {written_for} but the experiment ran {model.id}; "
-                                "re-read it against the new outputs and update written_for")
-        cells.append(
-            Cell(
-                index=index,
-                kind=cell.cell_type,
-                source=cell.source,
-                tags=tuple(cell.metadata.get("tags", [])),
-                label=cell_label(cell),
-                lines=tuple(lines) if lines else None,
-                execution_time=info.get("duration"),
-                outputs=tuple(cell_outputs),
-                metadata=metadata,
-            )
-        )
-    environment = Environment(
-        python=meta.get("python", ""),
-        packages=dict(meta.get("packages", {})),
-        device=model.device if model else None,
-        model=model,
-    )
+            warnings += check_citations(cell.source, glue, where)
+            images = _author_images(cell, index, experiment, config, figures, where, warnings)
+            if images:
+                metadata["images"] = images
+            mismatch = model_mismatch(metadata.get("written_for"), model.id if model else None)
+            if mismatch:
+                metadata["model_mismatch"] = mismatch
+                warnings.append(f"{where}: observation written for {mismatch['written_for']} but the experiment ran "
+                                f"{mismatch['model']}; re-read it against the new outputs and update written_for")
+        cells.append(Cell(
+            index=index,
+            kind=cell.cell_type,
+            source=cell.source,
+            tags=tags,
+            title=cell_title(cell),
+            lines=tuple(lines) if lines else None,
+            execution_time=info.get("duration"),
+            outputs=tuple(cell_outputs),
+            metadata=metadata,
+        ))
+    environment = Environment(python=execution.python, packages=dict(execution.packages),
+                              device=model.device if model else None, model=model)
     return ExperimentRecord(
         name=experiment.name,
         source=experiment.source,
         title=experiment.title,
-        parameters=dict(meta.get("parameters", experiment.parameters)),
         environment=environment,
         cells=tuple(cells),
         glue=glue,
-        executed_at=meta.get("executed_at", ""),
-        duration=meta.get("duration"),
-        cache_key=meta.get("cache_key", ""),
+        execution=execution,
         failure=failure,
         warnings=tuple(warnings),
     )
 
 
-def check_observation(source: str, glue: dict, where: str) -> list[str]:
-    """Problems with the Jinja placeholders in an observation: bad syntax, unknown glue names."""
-    import jinja2
-    from jinja2 import meta
-
-    try:
-        names = meta.find_undeclared_variables(jinja2.Environment().parse(source))
-    except jinja2.TemplateSyntaxError as exc:
-        return [f"{where}: template syntax error in the observation: {exc.message} (line {exc.lineno} of the cell)"]
-    missing = sorted(n for n in names if n not in glue)
-    return [f"{where}: cites {{{{ {n} }}}} but the experiment glued no value named {n!r}; "
-            "add glue(...) in a code cell or fix the name" for n in missing]
-
-
-def _outputs(cell, index, name, config, paths: list[tuple[str, str]], figures: Path, glue: dict,
-             models: list) -> list[Output]:
+def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures: Path, glue: dict,
+             models: list, origin: str) -> list[Output]:
     if cell.cell_type != "code":
         return []
+    where = f"{origin}, cell {index + 1}"
 
     def clean(text: str) -> str:
         return scrub_paths(strip_ansi(text), paths)
@@ -172,59 +185,144 @@ def _outputs(cell, index, name, config, paths: list[tuple[str, str]], figures: P
     for out in cell.get("outputs", []):
         kind = out.get("output_type")
         if kind == "stream":
-            result.append(StreamOutput(out.get("name", "stdout"), _cap(clean(out.get("text", "")), config)))
+            result.append(StreamOutput(str(out.get("name", "stdout")), clean(_text(out.get("text", "")))))
         elif kind == "error":
-            result.append(ErrorOutput(out.get("ename", ""), clean(out.get("evalue", "")),
-                                      scrub_paths(clean_traceback(out.get("traceback", [])), paths)))
+            result.append(ErrorOutput(str(out.get("ename", "")), clean(_text(out.get("evalue", ""))),
+                                      scrub_paths(clean_traceback(out.get("traceback", []) or []), paths)))
         elif kind in ("display_data", "execute_result"):
-            data = out.get("data", {})
+            data = out.get("data", {}) or {}
             if GLUE_MIME in data:
-                payload = data[GLUE_MIME]
-                glue[payload["name"]] = GlueValue(payload.get("value"), payload.get("text", str(payload.get("value"))))
+                try:
+                    key, value, text = read_glue(data[GLUE_MIME])
+                except ValueError as exc:
+                    raise HarvestError(f"{where}: {exc}; call glue(\"name\", value) with a Python identifier as name") from None
+                glue[key] = GlueValue(value, text)
                 if data.get("text/plain"):
-                    result.append(ResultOutput(_text(data["text/plain"])))
+                    result.append(ResultOutput(clean(_text(data["text/plain"]))))
                 continue
             if MODEL_MIME in data:
-                payload = data[MODEL_MIME]
-                models.append(ModelInfo(**{k: payload[k] for k in ModelInfo.__dataclass_fields__ if k in payload}))
+                try:
+                    fields = read_model(data[MODEL_MIME], tuple(ModelInfo.__dataclass_fields__),
+                                        ("id", "source", "dtype", "quantization", "device"))
+                except ValueError as exc:
+                    raise HarvestError(f"{where}: {exc}; the model payload comes from pipeline.lab.load_model()") from None
+                models.append(ModelInfo(**fields))
                 continue
             mime = next((m for m in IMAGE_TYPES if m in data), None)
             if mime:
                 images += 1
-                result.append(_image(data[mime], mime, cell, index, images, name, figures))
+                image = _image(data[mime], mime, cell, index, images, name, figures, where)
+                if image is not None:
+                    result.append(image)
                 continue
+            if _WIDGET in data:
+                continue  # interactive widgets have no static form; their text/plain is a repr
             text = clean(_text(data.get("text/plain", "")))
             markdown = clean(_text(data["text/markdown"])) if "text/markdown" in data else None
             html = _text(data["text/html"]) if "text/html" in data and markdown is None else None
-            if text or markdown or html:
-                result.append(ResultOutput(_cap(text, config), markdown, html))
+            if not markdown and _REPR_ONLY.fullmatch(text.strip()):
+                text = ""  # only a Python repr of something the article cannot show (a JavaScript view, a widget)
+            if text or markdown:
+                result.append(ResultOutput(text, markdown, html))
     return result
 
 
-def _image(raw, mime: str, cell, index: int, number: int, name: str, figures: Path) -> ImageOutput:
-    ext = IMAGE_TYPES[mime]
-    filename = f"{name}-cell{index + 1:02d}-{number}.{ext}"
-    data = _text(raw).encode("utf-8") if mime == "image/svg+xml" else base64.b64decode(_text(raw))
-    (figures / filename).write_bytes(data)
+def _image(raw, mime: str, cell, index: int, number: int, name: str, figures: Path, where: str) -> ImageOutput | None:
+    filename = f"{name}-cell{index + 1:02d}-{number}.{IMAGE_TYPES[mime]}"
+    (figures / filename).write_bytes(_decode(raw, mime, f"{where}, image {number}"))
     return ImageOutput(path=f"figures/{name}/{filename}", mime=mime, alt=_alt(cell, number))
 
 
+AUTHOR_IMAGE_TYPES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".gif": "gif", ".webp": "webp", ".svg": "svg"}
+
+
+def _author_images(cell, index: int, experiment: Experiment, config: Config, figures: Path, where: str,
+                   warnings: list[str]) -> dict[str, str]:
+    """Copy the images a markdown cell shows (relative files next to the notebook, and the cell's
+    own attachments) into the figures folder; returns {reference as written: path under build/}."""
+    from urllib.parse import unquote, urlparse
+
+    from .sanitize import sanitize_markdown
+    from .urls import rewrite_urls
+
+    found: dict[str, str] = {}
+    attachments = cell.get("attachments") or {}
+
+    def seen(kind: str, url: str) -> str:
+        if kind != "image" or url in found:
+            return url
+        parts = urlparse(url)
+        if parts.scheme == "attachment":
+            name = unquote(parts.path)
+            bundle = attachments.get(name) or {}
+            mime = next((m for m in IMAGE_TYPES if m in bundle), None)
+            if mime is None:
+                warnings.append(f"{where}: attachment {name!r} is not in the cell (or not an image); it is shown as its alt text")
+                return url
+            target = f"attachments/cell{index + 1:02d}-{_safe_name(name)}"
+            data = _decode(bundle[mime], mime, f"{where}: attachment {name!r}")
+        elif parts.scheme or url.startswith(("/", "#")) or not parts.path:
+            return url
+        else:
+            source = (experiment.path.parent / unquote(parts.path)).resolve()
+            ext = AUTHOR_IMAGE_TYPES.get(source.suffix.lower())
+            try:
+                relative = source.relative_to(config.root)
+            except ValueError:
+                warnings.append(f"{where}: image {url!r} lies outside the project; it is shown as its alt text")
+                return url
+            if ext is None or not source.is_file():
+                warnings.append(f"{where}: image {url!r} not found (looked for {relative}); it is shown as its alt text")
+                return url
+            target = "images/" + "/".join(_safe_name(p) for p in relative.parts)
+            data = source.read_bytes()
+            if ext == "svg":
+                from .svg import sanitize_svg
+
+                data = sanitize_svg(data)
+                if data is None:
+                    warnings.append(f"{where}: SVG image {url!r} cannot be made safe; it is shown as its alt text")
+                    return url
+        destination = figures / target
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(data)
+        found[url] = f"figures/{experiment.name}/{target}"
+        return url
+
+    rewrite_urls(sanitize_markdown(cell.source), seen)  # as the renderer will see the URLs
+    return found
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "image"
+
+
+def _decode(raw, mime: str, where: str) -> bytes:
+    if mime == "image/svg+xml":
+        from .svg import sanitize_svg
+
+        data = sanitize_svg(_text(raw).encode("utf-8"))
+        if data is None:
+            raise HarvestError(f"{where}: SVG image cannot be made safe (it does not parse, or declares entities); "
+                               "save the figure as PNG instead")
+        return data
+    try:
+        data = base64.b64decode(re.sub(r"\s+", "", _text(raw)), validate=True)
+    except (binascii.Error, ValueError):
+        raise HarvestError(f"{where}: image ({mime}) is not valid base64; re-run the cell, "
+                           "or clear its output if it came from another tool") from None
+    if not data.startswith(_MAGIC[IMAGE_TYPES[mime]]):
+        raise HarvestError(f"{where}: image claims to be {mime} but its bytes are not; re-run the cell, or clear its output")
+    return data
+
+
 def _alt(cell, number: int) -> str:
+    """The author's alt text for the figure (``alt="..."`` on the cell, or a list for several), else ""."""
     alt = cell.metadata.get("alt")
     if isinstance(alt, list) and alt:
         alt = alt[min(number, len(alt)) - 1]
-    if isinstance(alt, str) and alt.strip():
-        return alt.strip()
-    label = cell_label(cell)
-    return f"Figure {number}: {label}" if label else f"Figure {number}"
+    return alt.strip() if isinstance(alt, str) else ""
 
 
 def _text(value) -> str:
-    return "".join(value) if isinstance(value, list) else str(value)
-
-
-def _cap(text: str, config: Config) -> str:
-    limit = config.max_output_chars
-    if len(text) <= limit:
-        return text
-    return text[:limit] + f"\n... [output cut at {limit} characters of {len(text)}; tool.pipeline.max_output_chars]\n"
+    return "".join(str(v) for v in value) if isinstance(value, list) else str(value)

@@ -37,12 +37,16 @@ class Progress:
     def experiment_cached(self, position: int, total: int, name: str) -> None:
         self.info(f"[{position}/{total}] {name}: cached (unchanged since the last run)")
 
+    def experiment_stored(self, position: int, total: int, name: str) -> None:
+        self.info(f"[{position}/{total}] {name}: stored outputs (published as the notebook holds them, not run here)")
+
     def experiment_finished(self, name: str, seconds: float, ok: bool) -> None:
         self.info(f"      {name}: {'done' if ok else 'FAILED'} in {seconds:.1f}s")
 
     # cells -------------------------------------------------------------
-    def cell_started(self, number: int, total: int, label: str) -> None:
-        text = f"      cell {number}/{total} {label}"
+    def cell_started(self, cell: int, position: int, total: int, label: str) -> None:
+        """*cell*: the cell's number in the notebook (as errors name it); *position* of *total* code cells."""
+        text = f"      cell {cell} [{position}/{total}] {label}"
         with self._lock:
             self._running = (text, time.monotonic())
         if self.live and not self.quiet:

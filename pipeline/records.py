@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """An experiment as read from ``experiments/NAME.py`` (before execution).
+    """An experiment as read from ``experiments/NAME.py`` or ``NAME.ipynb`` (before execution).
 
-    ``notebook`` is the nbformat notebook jupytext made, with line ranges and any
-    injected parameters; stages copy it before changing it.
+    ``notebook`` is the nbformat notebook jupytext read, with line ranges (for .py
+    files) and any injected parameters; stages copy it before changing it.
+    ``stored``: its outputs are published as stored, never run here (``execution_excludes``
+    or the notebook's own ``pipeline: execute: false``); ``after``: experiments it runs after.
     """
 
     name: str
@@ -32,9 +34,63 @@ class Experiment:
     title: str
     parameters: dict[str, Any]
     data_files: tuple[Path, ...] = ()
+    stored: bool = False
+    after: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        return f"Experiment({self.name!r}, cells={len(self.notebook.cells)})"
+        return f"Experiment({self.name!r}, cells={len(self.notebook.cells)}{', stored' if self.stored else ''})"
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """What a notebook run elsewhere records about that run (its outputs are used as stored)."""
+
+    kernel: str = ""  # the kernelspec's display name
+    language: str = ""  # e.g. "Python 3.10.12"
+    first_executed: str = ""  # from the cells' execution timing metadata, when the notebook kept it
+    last_executed: str = ""
+    why: str = ""  # "execution_excludes" | "notebook metadata"
+
+
+#: where an executed notebook keeps its ExecutionInfo (metadata key)
+RUN_METADATA = "pipeline_run"
+
+
+@dataclass(frozen=True)
+class ExecutionInfo:
+    """How an executed notebook got its outputs; execute writes it into the notebook's
+    metadata (``to_metadata``) and harvest reads it back (``from_metadata``)."""
+
+    mode: str  # "executed" (a fresh kernel here) | "stored" (outputs as the notebook stored them) | "warm" (preview)
+    cache_key: str = ""
+    executed_at: str = ""
+    duration: float | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    python: str = ""
+    #: versions of the packages the experiment imported, as its kernel saw them
+    packages: dict[str, str] = field(default_factory=dict)
+    kernel: str = ""
+    #: where it ran: "local", or the gateway URL (never with credentials)
+    host: str = "local"
+    stored: StoredRun | None = None
+
+    def to_metadata(self) -> dict[str, Any]:
+        return encode(self)
+
+    @classmethod
+    def from_metadata(cls, data: Any) -> "ExecutionInfo":
+        """Raises ValueError when *data* is not what ``to_metadata`` wrote."""
+        if not isinstance(data, dict) or "mode" not in data:
+            raise ValueError("no execution information (pipeline metadata) in the notebook")
+        try:
+            fields = dict(data)
+            fields["stored"] = StoredRun(**fields["stored"]) if fields.get("stored") else None
+            info = cls(**fields)
+        except TypeError as exc:
+            raise ValueError(f"malformed execution information: {exc}") from None
+        if not isinstance(info.packages, dict) or not isinstance(info.parameters, dict):
+            raise ValueError("malformed execution information: packages and parameters must be tables")
+        return info
 
 
 @dataclass(frozen=True)
@@ -103,13 +159,14 @@ class GlueValue:
 
 @dataclass(frozen=True)
 class Cell:
-    """One cell in notebook order. ``lines`` is the 1-based inclusive line range in the .py source."""
+    """One cell in notebook order. ``lines`` is the 1-based inclusive line range in the .py source;
+    ``title`` is the author's title for the cell (after ``# %%``, or cell metadata), else empty."""
 
     index: int
-    kind: str  # "code" | "markdown"
+    kind: str  # "code" | "markdown" | "raw"
     source: str
     tags: tuple[str, ...] = ()
-    label: str = ""
+    title: str = ""
     lines: tuple[int, int] | None = None
     execution_time: float | None = None
     outputs: tuple[Output, ...] = ()
@@ -172,15 +229,12 @@ class ExperimentRecord:
     """Everything the later stages know about one experiment."""
 
     name: str
-    source: str  # path of the .py, relative to the project root
+    source: str  # path of the .py/.ipynb, relative to the project root
     title: str
-    parameters: dict[str, Any]
     environment: Environment
     cells: tuple[Cell, ...]
     glue: dict[str, GlueValue]
-    executed_at: str = ""
-    duration: float | None = None
-    cache_key: str = ""
+    execution: ExecutionInfo
     failure: Failure | None = None
     #: problems the harvester found: observations citing unknown glue values,
     #: observations written for another model than the one that ran
@@ -201,18 +255,28 @@ class ExperimentRecord:
 
     @classmethod
     def from_json(cls, text: str, origin: str = "<record>") -> "ExperimentRecord":
-        data = json.loads(text)
-        version = data.get("schema_version")
+        """Raises ValueError naming *origin* for anything that is not a record of this schema."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{origin}: not valid JSON ({exc})") from None
+        version = data.get("schema_version") if isinstance(data, dict) else None
         if version != SCHEMA_VERSION:
             raise ValueError(
-                f"{origin}: record schema version {version!r}, this package reads {SCHEMA_VERSION}; "
-                "run `python -m pipeline harvest` again"
+                f"{origin}: record schema version {version!r}, this package reads {SCHEMA_VERSION}"
             )
-        return _decode_record(data)
+        try:
+            return _decode_record(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"{origin}: malformed record ({type(exc).__name__}: {exc})") from None
 
     @classmethod
     def load(cls, path: Path) -> "ExperimentRecord":
-        return cls.from_json(Path(path).read_text(encoding="utf-8"), origin=str(path))
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text") from None
+        return cls.from_json(text, origin=str(path))
 
 
 def encode(value: Any) -> Any:
@@ -233,6 +297,14 @@ def _decode_output(data: dict) -> Output:
     data = dict(data)
     cls = _OUTPUT_TYPES[data.pop("kind")]
     return cls(**data)
+
+
+def load_failure(path: Path) -> Failure | None:
+    """The failure report at *path*, or None (none there, or unreadable: it is only a report)."""
+    try:
+        return decode_failure(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def decode_failure(data: dict | None) -> Failure | None:
@@ -259,6 +331,7 @@ def _decode_record(data: dict) -> ExperimentRecord:
     fields["warnings"] = tuple(data.get("warnings", ()))
     fields["failure"] = decode_failure(data.get("failure"))
     fields["glue"] = {k: GlueValue(**v) for k, v in data.get("glue", {}).items()}
+    fields["execution"] = ExecutionInfo.from_metadata(data["execution"])
     return ExperimentRecord(**fields)
 
 
@@ -278,6 +351,14 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """A drafted section that was not published, and why (the author's text stands instead)."""
+
+    section: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class SectionDraft:
     """Drafted prose for one experiment: what was tried, and notes that expand the observations."""
 
@@ -294,6 +375,7 @@ class Drafts:
     summary: str = ""
     sections: dict[str, SectionDraft] = field(default_factory=dict)
     unsupported: tuple[Claim, ...] = ()
+    rejected: tuple[Rejection, ...] = ()
     requests: int = 0
     cached: int = 0
 

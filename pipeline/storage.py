@@ -1,18 +1,50 @@
-"""Writing files so that a failed run never leaves a half-written one behind.
+"""Writing outputs so that nothing is ever half-written or lost.
 
-Every file goes to a temporary sibling first and is moved into place with
-``os.replace`` (atomic on one file system); a folder is built beside its
-target and swapped in whole.
+- ``atomic_write_*``: a file goes to a temporary sibling and is moved into place
+  with ``os.replace`` (atomic on one file system).
+- ``Publication``: the records, figures, articles and site of a build are staged
+  beside their targets and swapped in together. The swap is journaled
+  (``build/.publish.json``): an interrupted swap is finished by the next command
+  (``recover``), so readers see either the previous outputs or the new ones.
+  Folders are exchanged with Linux's ``renameat2(RENAME_EXCHANGE)`` where
+  available, so a published folder is never missing, even for a moment.
+- ``BuildLock``: one command at a time per build folder; the second one waits
+  and says which process it waits for.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import json
 import os
 import shutil
+import signal
+import sys
 import tempfile
+import threading
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+#: suffixes of the temporary siblings this module makes (cleaned up by ``recover``)
+STAGING_SUFFIXES = (".new", ".old", ".tmp")
+#: journals of the publications this process committed (so an interrupt message can tell the truth)
+PUBLISHED: list[Path] = []
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _public(path: Path, folder: bool = False) -> Path:
+    """Give a temporary file or folder (made private by mkstemp/mkdtemp) the usual permissions."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
+    return path
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
@@ -22,6 +54,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        _public(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -33,41 +66,353 @@ def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def replace_dir(staging: Path, target: Path) -> None:
-    """Move the finished folder *staging* to *target*, removing what was there."""
-    target = Path(target)
-    old = target.with_name(f".{target.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old.exists():
-        shutil.rmtree(old)
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write *text* atomically unless the file already holds exactly that; True when written."""
+    path = Path(path)
+    try:
+        if path.is_file() and path.read_bytes() == text.encode("utf-8"):
+            return False
+    except OSError:
+        pass
+    atomic_write_text(path, text)
+    return True
 
 
 def staging_dir(target: Path) -> Path:
     """A fresh empty folder beside *target* for building its replacement."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
+    return _public(Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)), folder=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------
+# Exchanging two paths atomically
+# ---------------------------------------------------------------------------
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+_libc = None
+
+
+def _renameat2():
+    global _libc
+    if _libc is None:
+        _libc = False
+        if sys.platform.startswith("linux"):
+            try:
+                lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+                _libc = lib if hasattr(lib, "renameat2") else False
+            except OSError:
+                _libc = False
+    return _libc or None
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step; False where the system cannot."""
+    lib = _renameat2()
+    if lib is None:
+        return False
+    result = lib.renameat2(_AT_FDCWD, os.fsencode(str(a)), _AT_FDCWD, os.fsencode(str(b)), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: file system or kernel without it
+        return False
+    raise OSError(errno, os.strerror(errno), str(a))
+
+
+def _swap_in(staged: Path, target: Path) -> None:
+    """Put *staged* at *target*; what was at *target* ends up at *staged* (or is gone)."""
+    if staged.is_dir() and target.is_dir() and exchange(staged, target):
+        return
+    if target.is_dir() and not target.is_symlink():
+        old = target.with_name(f".{target.name}.{os.getpid()}.old")
+        os.replace(target, old)
+        os.replace(staged, target)
+        os.replace(old, staged)
+    else:
+        os.replace(staged, target)
+
+
+# ---------------------------------------------------------------------------
+# Publications
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    """One path of a publication: ``staged`` replaces ``target`` (None: ``target`` is removed)."""
+
+    target: Path
+    staged: Path | None
+    inode: int = 0  # of the staged path, so recovery can tell whether the swap happened
+
+
+class Publication:
+    """Everything one command publishes, staged first and swapped in as one journaled step.
+
+        with Publication(journal) as pub:
+            pub.write(path, text)            # a file
+            folder = pub.folder(path)        # a folder to fill
+            pub.remove(path)                 # a stale file or folder
+        # leaving the block without an error commits; an error discards the staging
+
+    Nothing outside the staging siblings changes before ``commit``.
+    """
+
+    def __init__(self, journal: Path):
+        self.journal = Path(journal)
+        self._changes: dict[Path, Change] = {}
+        self._staged: list[Path] = []
+        self.committed = False
+
+    def __enter__(self) -> "Publication":
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
+
+    # staging -------------------------------------------------------------
+    def write(self, target: Path, data: str | bytes) -> Path:
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        return self._add(target, _public(Path(tmp)))
+
+    def folder(self, target: Path) -> Path:
+        staged = staging_dir(Path(target))
+        self._add(Path(target), staged)
+        return staged
+
+    def copy_file(self, source: Path, target: Path) -> Path:
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)
+        os.close(fd)
+        shutil.copy2(source, tmp)
+        return self._add(target, _public(Path(tmp)))
+
+    def remove(self, target: Path) -> None:
+        target = Path(target)
+        if target.exists() or target.is_symlink():
+            self._changes[target] = Change(target, None)
+
+    def _add(self, target: Path, staged: Path) -> Path:
+        previous = self._changes.get(target)
+        if previous is not None and previous.staged is not None:
+            _remove(previous.staged)
+        self._staged.append(staged)
+        self._changes[target] = Change(target, staged, os.stat(staged).st_ino)
+        return staged
+
+    @property
+    def targets(self) -> list[Path]:
+        return list(self._changes)
+
+    def resolve(self, path: Path) -> Path:
+        """Where *path* is to be read now: inside its staged replacement when one is staged."""
+        path = Path(path)
+        for target, change in self._changes.items():
+            if change.staged is None:
+                continue
+            if path == target:
+                return change.staged
+            try:
+                return change.staged / path.relative_to(target)
+            except ValueError:
+                continue
+        return path
+
+    # the one step ----------------------------------------------------------
+    def commit(self) -> None:
+        """Write the journal, swap everything in, then drop the old contents and the journal.
+        Ctrl-C during the swap is held back until it is done."""
+        if self.committed:
+            return
+        changes = []
+        for change in self._changes.values():
+            if change.staged is not None and _same(change.staged, change.target):
+                _remove(change.staged)  # nothing changed: leave the published copy (and its mtime) alone
+            else:
+                changes.append(change)
+        with _interrupts_deferred():
+            atomic_write_text(self.journal, json.dumps(
+                {"pid": os.getpid(), "changes": [[str(c.target), str(c.staged) if c.staged else None, c.inode]
+                                                 for c in changes]}, indent=1))
+            _apply(changes)
+            self.journal.unlink(missing_ok=True)
+            self.committed = True
+            if changes:
+                PUBLISHED.append(self.journal)
+        for change in changes:
+            if change.staged is not None and (change.staged.exists() or change.staged.is_symlink()):
+                _remove(change.staged)  # the previous contents
+
+    def discard(self) -> None:
+        for path in self._staged:
+            if path.exists() and not self.committed:
+                _remove(path)
+        self._changes.clear()
+
+
+def _same(staged: Path, target: Path) -> bool:
+    """Whether *target* already holds exactly what *staged* holds (files and folders)."""
+    if staged.is_dir() and not staged.is_symlink():
+        if not target.is_dir() or target.is_symlink():
+            return False
+        mine = sorted(p.relative_to(staged) for p in staged.rglob("*"))
+        theirs = sorted(p.relative_to(target) for p in target.rglob("*"))
+        return mine == theirs and all(_same(staged / p, target / p) for p in mine if not (staged / p).is_dir())
+    try:
+        return target.is_file() and staged.stat().st_size == target.stat().st_size and staged.read_bytes() == target.read_bytes()
+    except OSError:
+        return False
+
+
+def _apply(changes: list[Change]) -> None:
+    for change in changes:
+        target, staged = change.target, change.staged
+        if staged is None:
+            if target.exists() or target.is_symlink():
+                trash = target.with_name(f".{target.name}.{os.getpid()}.old")
+                os.replace(target, trash)
+                _remove(trash)
+            continue
+        if not staged.exists():
+            continue  # already swapped (recovery) and its old contents removed
+        if os.stat(staged).st_ino != change.inode:
+            continue  # staged now holds the previous contents: the swap happened
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _swap_in(staged, target)
+
+
+def recover(journal: Path, folders: list[Path], warn: Callable[[str], None] = print) -> None:
+    """Finish a publication that an interrupted command left half-done, then remove
+    staging leftovers (``.*.new``/``.old``/``.tmp``) in *folders*. Call it holding the build lock."""
+    journal = Path(journal)
+    if journal.is_file():
+        try:
+            data = json.loads(journal.read_text(encoding="utf-8"))
+            changes = [Change(Path(t), Path(s) if s else None, int(i)) for t, s, i in data["changes"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            warn(f"{journal}: unreadable publication journal ({exc}); the last publication may be incomplete, "
+                 "run the build again")
+            changes = []
+        if changes:
+            warn(f"finishing the publication that an interrupted command (pid {data.get('pid')}) left half-done")
+            _apply(changes)
+            for change in changes:
+                if change.staged is not None and change.staged.exists():
+                    _remove(change.staged)
+        journal.unlink(missing_ok=True)
+    for folder in folders:
+        _clean_leftovers(Path(folder))
+
+
+def _clean_leftovers(folder: Path, depth: int = 0) -> None:
+    if not folder.is_dir() or depth > 3:
+        return
+    for item in folder.iterdir():
+        name = item.name
+        if name.startswith(".") and name.endswith(STAGING_SUFFIXES):
+            _remove(item)
+        elif item.is_dir() and not item.is_symlink() and name not in ("node_modules", ".git"):
+            _clean_leftovers(item, depth + 1)
 
 
 @contextmanager
-def replacing_dir(target: Path) -> Iterator[Path]:
-    """Fill the yielded staging folder; on success it replaces *target*, on error it is discarded."""
-    staging = staging_dir(target)
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back for the duration (main thread only); re-raise after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {}
+
+    def hold(signum, frame):
+        received.append(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, hold)
     try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    replace_dir(staging, target)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            if received[0] == signal.SIGINT:
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), received[0])
 
 
-def copy_item(source: Path, destination: Path) -> None:
-    """Copy a file or a whole folder."""
-    if source.is_dir():
-        shutil.copytree(source, destination)
-    else:
-        shutil.copy2(source, destination)
+# ---------------------------------------------------------------------------
+# One build at a time
+# ---------------------------------------------------------------------------
+
+class BuildLock:
+    """An exclusive lock on the build folder (``build/.lock``), held for a whole command.
+
+    A second command waits for it, saying which process holds it."""
+
+    def __init__(self, path: Path, command: str = "", wait: bool = True,
+                 notify: Callable[[str], None] = print):
+        self.path = Path(path)
+        self.command = command
+        self.wait = wait
+        self.notify = notify
+        self._handle = None
+
+    def __enter__(self) -> "BuildLock":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self.holder()
+            if not self.wait:
+                handle.close()
+                from .errors import BuildLocked
+
+                raise BuildLocked(f"{self.path}: another command holds the build folder ({holder}); "
+                                  "wait for it to finish") from None
+            self.notify(f"waiting for another command to finish: {holder}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "command": self.command,
+                                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def holder(self) -> str:
+        try:
+            info = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            info = {}
+        if not info:
+            return "unknown process"
+        return f"pid {info.get('pid')} ({info.get('command') or 'a pipeline command'}, since {info.get('since')})"
+
+    def __exit__(self, *exc) -> None:
+        import fcntl
+
+        if self._handle is not None:
+            self._handle.seek(0)
+            self._handle.truncate()
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None

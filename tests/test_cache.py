@@ -5,7 +5,11 @@ import pytest
 
 import pipeline.execute as execute_module
 from pipeline import cache as cache_module
-from pipeline.execute import executed_path, execute
+from pipeline.execute import execute
+
+
+def executed_path(config, name):
+    return config.layout.executed_notebook(name)
 
 SOURCE = '''
 # %% [markdown]
@@ -37,10 +41,12 @@ def _no_kernel(monkeypatch):
     monkeypatch.setattr(execute_module, "run_notebook", refuse)
 
 
-def test_unchanged_experiment_starts_no_kernel(cached_project, quiet, monkeypatch):
+def test_unchanged_experiment_starts_no_kernel_and_rewrites_nothing(cached_project, quiet, monkeypatch):
     _, _, config = cached_project
     _no_kernel(monkeypatch)
+    before = executed_path(config, "01_cached").stat().st_mtime_ns
     assert _statuses(config, quiet) == ["cached"]
+    assert executed_path(config, "01_cached").stat().st_mtime_ns == before
 
 
 def test_markdown_only_change_is_merged_without_running(cached_project, quiet, monkeypatch):
@@ -107,6 +113,7 @@ def test_declared_data_file_change_reruns(project, quiet):
     config = project.config()
     assert _statuses(config, quiet) == ["executed"]
     assert _statuses(config, quiet) == ["cached"]
+    assert quiet.warnings == []  # a declared data file is not reported as a stray file
     data.write_text("king\nqueen\nprince\n", encoding="utf-8")
     assert _statuses(config, quiet) == ["executed"]
 
@@ -118,7 +125,7 @@ def test_force_reruns(cached_project, quiet):
 
 def test_corrupt_entry_is_reexecuted_with_a_warning(cached_project, quiet):
     _, _, config = cached_project
-    [entry] = (config.cache_dir / "01_cached").glob("*.ipynb")
+    [entry] = (config.layout.cache / "01_cached").glob("*.ipynb")
     entry.write_text("{ not json", encoding="utf-8")
     assert _statuses(config, quiet) == ["executed"]
     assert any("unreadable" in w and "re-executing 01_cached" in w for w in quiet.warnings)

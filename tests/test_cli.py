@@ -1,6 +1,7 @@
 """The command line as a user runs it: a real subprocess."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -15,8 +16,9 @@ def _run(args, cwd, **env):
 def test_help_lists_the_commands(tmp_path):
     result = _run(["--help"], tmp_path)
     assert result.returncode == 0
-    for command in ("execute", "harvest", "build", "config"):
-        assert command in result.stdout
+    listed = result.stdout.split("commands (python -m pipeline COMMAND --help for each):")[1]
+    found = re.findall(r"^    (\w+) ", listed, re.M)
+    assert found == ["build", "execute", "harvest", "export", "config"]
 
 
 def test_help_does_not_import_heavy_libraries(tmp_path):
@@ -48,7 +50,7 @@ def test_execute_then_harvest_plain_log_lines(project):
     first = _run(["execute"], project.root)
     assert first.returncode == 0, first.stderr
     assert "[1/1] 01_hello: executing 1 code cell" in first.stderr
-    assert "cell 1/1 print('hi')" in first.stderr
+    assert "cell 2 [1/1] print('hi')" in first.stderr  # the notebook's cell number, as errors give it
     assert "\r" not in first.stderr  # not a TTY: plain lines
     second = _run(["execute"], project.root)
     assert "[1/1] 01_hello: cached" in second.stderr

@@ -7,11 +7,18 @@ import pytest
 
 from article_fixtures import make_project, records
 from fake_openai import FakeOpenAI, completion
-from pipeline.build import publish
 from pipeline.config import load_config
-from pipeline.draft import DraftError, draft, mark_claims, resolve_endpoint, unsupported_claims
+from pipeline.draft import DraftError, draft, resolve_endpoint, safe_url
+from pipeline.export import export
+from pipeline.factcheck import assess, mark_claims, unsupported_claims
 from pipeline.harvest import load_records
 from pipeline.records import GlueValue
+from pipeline.storage import Publication
+
+
+def publish(records, config, progress, drafts=None):
+    with Publication(config.layout.journal) as publication:
+        return export(records, config, progress, publication, drafts=drafts)
 
 SECRET = "sk-test-THIS-MUST-NEVER-BE-WRITTEN-0123456789"
 
@@ -42,6 +49,9 @@ def test_endpoint_lookup_order_and_key_hiding(config, monkeypatch):
     assert endpoint.base_url == "https://env.example/v1" and endpoint.api_key == SECRET
     assert resolve_endpoint(config, base_url="https://arg.example/v1").base_url == "https://arg.example/v1"
     assert SECRET not in repr(endpoint)
+    with_password = resolve_endpoint(config, base_url="https://user:hunter2-pass@proxy.example:8443/v1")
+    assert "hunter2" not in repr(with_password) and "proxy.example:8443" in repr(with_password)
+    assert safe_url("https://user:pw@h.example/v1") == "https://***@h.example/v1"
 
 
 def test_drafts_are_cached_and_only_changed_sections_are_redrafted(config, quiet):
@@ -76,7 +86,7 @@ def test_retries_429_and_5xx_then_succeeds(config, quiet):
 
 @pytest.mark.parametrize("reply, expected", [
     ((500, {"error": {"message": "boom"}}), "InternalServerError"),
-    ((200, "this is not json"), "drafting"),
+    ((200, "this is not json"), "malformed"),
     ((200, completion("")), "no usable text"),
     ((200, {"id": "x", "choices": []}), "no message content"),
 ])
@@ -86,6 +96,59 @@ def test_faults_fall_back_to_the_author_text(config, quiet, reply, expected):
     assert result.sections == {} and result.introduction == ""
     assert quiet.warnings and all("the author's text is used" in w for w in quiet.warnings)
     assert any(expected in w for w in quiet.warnings), quiet.warnings
+
+
+@pytest.mark.parametrize("reply", [(200, completion("")), (200, "this is not json"),
+                                   (200, completion("def f(x):\n    return x[0] + {'a': 1}\nprint(f([1]))"))])
+def test_an_unusable_answer_is_cached_so_a_rebuild_asks_nothing(config, quiet, reply):
+    with FakeOpenAI([reply]) as server:
+        first = draft(load_records(config), config, base_url=server.base_url, progress=quiet)
+        asked = len(server.requests)
+        again = draft(load_records(config), config, base_url=server.base_url, progress=quiet)
+        assert len(server.requests) == asked and again.requests == 0
+    assert len(first.rejected) == len(again.rejected) == first.requests > 0
+
+
+def test_transport_failures_are_asked_again_on_the_next_build(config, quiet):
+    config = dataclasses.replace(config, llm=dataclasses.replace(config.llm, max_retries=0))
+    with FakeOpenAI([(503, {"error": {"message": "busy"}}), _good]) as server:
+        first = draft(load_records(config)[:1], config, base_url=server.base_url, progress=quiet)
+        assert "introduction" not in [r.section for r in first.rejected] and first.introduction == ""
+        second = draft(load_records(config)[:1], config, base_url=server.base_url, progress=quiet)
+        assert second.requests == 1 and second.introduction.startswith("下書き")
+
+
+def test_garbage_is_not_published(config, quiet):
+    code = "def f(x):\n    return x[0] + {'a': 1}\nprint(f([1]))"
+    english = "This section explains the results of the experiment in plain English words."
+    with FakeOpenAI([lambda p, h: (200, completion(english if "導入" in p["messages"][1]["content"] else code))]) as server:
+        drafts = draft(load_records(config), config, base_url=server.base_url, progress=quiet)
+        text = publish(load_records(config), config, quiet, drafts).article.read_text(encoding="utf-8")
+    assert drafts.sections == {} and drafts.introduction == "" and drafts.summary == ""
+    reasons = {r.section: r.reason for r in drafts.rejected}
+    assert "not prose in the article's language" in reasons["introduction"]
+    assert "looks like code" in reasons["01_first:notes"]
+    assert "return x[0]" not in text and "plain English" not in text
+    assert any("rejected" in w and "01_first:notes" in w for w in quiet.warnings)
+
+
+def test_a_draft_with_too_many_unsupported_claims_is_rejected():
+    evidence = "vocab 49152 prob 0.7031"
+    reason, claims = assess("語彙は 49152 で、確率は 0.9 と 0.8 と 0.6 だった。", evidence, "ja", 0.25)
+    assert reason and "3 of its 4 numbers" in reason and claims == ["0.9", "0.8", "0.6"]
+    assert assess("語彙は 49152 で、確率は 0.7031 だった。", evidence, "ja", 0.25) == (None, [])
+
+
+def test_an_unresponsive_endpoint_costs_at_most_the_deadline(config, quiet):
+    import time
+
+    config = dataclasses.replace(config, llm=dataclasses.replace(config.llm, timeout=1.0, max_retries=3, deadline=3.0))
+    started = time.monotonic()
+    with FakeOpenAI([_good], delay=5) as server:
+        result = draft(load_records(config), config, base_url=server.base_url, progress=quiet)
+    assert time.monotonic() - started < 5
+    assert result.sections == {} and result.requests <= 2
+    assert any("did not answer the last sections" in w or "deadline" in w for w in quiet.warnings)
 
 
 def test_required_mode_fails_the_build_instead(config, quiet):
@@ -126,21 +189,26 @@ def test_api_key_is_never_written(config, quiet, monkeypatch, capsys):
     assert SECRET not in captured.out + captured.err + "".join(quiet.warnings)
 
 
+MOSTLY_SUPPORTED = "語彙数は 49152 で、比率は 0.1235、表の値は 1 だった。トークン `xyz` が現れた。"
+
+
 def test_article_marks_drafted_prose_and_names_the_model(config, quiet):
     recs = load_records(config)
-    with FakeOpenAI([lambda p, h: (200, completion("補足の説明。トークン `xyz` は 12345 個。"))]) as server:
+    with FakeOpenAI([lambda p, h: (200, completion(MOSTLY_SUPPORTED))]) as server:
         drafts = draft(recs, config, base_url=server.base_url, progress=quiet)
     text = publish(recs, config, quiet, drafts).article.read_text(encoding="utf-8")
     assert "LLM (fake-model) が実行記録をもとに下書きしたもの" in text
     assert "**考察(補足)**" in text
     assert "- 語彙数は 49152 で" in text  # the author's observation is still there
-    assert "`xyz`<sup>要確認</sup>" in text and "12345<sup>要確認</sup>" in text
-    assert {c.text for c in drafts.unsupported} == {"`xyz`", "12345"}
+    assert "`xyz`<sup>要確認</sup>" in text
+    assert {c.text for c in drafts.unsupported} == {"`xyz`"}
+    # the hostile chapter's evidence has none of these numbers: its drafts were rejected
+    assert {r.section for r in drafts.rejected} == {"02_hostile:intro", "02_hostile:notes"}
 
 
 def test_fact_check_fail_mode_stops_before_export(config, quiet):
     config = dataclasses.replace(config, llm=dataclasses.replace(config.llm, fact_check="fail"))
-    with FakeOpenAI([lambda p, h: (200, completion("値は 31337 だった。"))]) as server:
+    with FakeOpenAI([lambda p, h: (200, completion(MOSTLY_SUPPORTED))]) as server:
         with pytest.raises(DraftError, match="not supported by the records"):
             draft(load_records(config), config, base_url=server.base_url, progress=quiet)
 

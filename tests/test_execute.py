@@ -6,8 +6,16 @@ import nbformat
 import pytest
 
 from pipeline.errors import ExecutionFailed
-from pipeline.execute import executed_path, execute, failure_path
+from pipeline.execute import execute
 from pipeline.harvest import harvest
+
+
+def executed_path(config, name):
+    return config.layout.executed_notebook(name)
+
+
+def failure_path(config, name):
+    return config.layout.failure_report(name)
 from pipeline.records import ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StreamOutput
 
 KITCHEN_SINK = '''
@@ -63,16 +71,19 @@ def test_kitchen_sink_outputs_are_recorded(project, quiet):
     assert summary.count("executed") == 1
 
     nb = nbformat.read(str(executed_path(config, "01_sink")), as_version=4)
-    assert nb.metadata["pipeline"]["cache_key"]
+    assert nb.metadata["pipeline_run"]["cache_key"] and nb.metadata["pipeline_run"]["mode"] == "executed"
     [record] = harvest(config, progress=quiet)
     assert record.title == "出力のいろいろ"
-    assert record.parameters == {"repeat": 3}
+    assert record.execution.parameters == {"repeat": 3}
+    # the packages listed are the ones the experiment imported (as its kernel saw them)
+    assert {"matplotlib", "pandas", "nbformat"} <= set(record.environment.packages)
+    assert "torch" not in record.environment.packages and "ml-article-pipeline" not in record.environment.packages
     assert record.glue["answer"].value == 42
     assert record.glue["ratio"].text == "0.1235"
 
     cells = record.cells
     assert [c.kind for c in cells][:3] == ["markdown", "code", "code"]
-    assert cells[2].label == "Print things"
+    assert cells[2].title == "Print things" and cells[3].title == ""
     assert cells[2].lines == (8, 17)
     streams = [o for o in cells[2].outputs if isinstance(o, StreamOutput)]
     stdout = next(o for o in streams if o.name == "stdout")
@@ -89,7 +100,7 @@ def test_kitchen_sink_outputs_are_recorded(project, quiet):
     assert isinstance(image, ImageOutput)
     assert image.alt == "Straight line"
     assert image.path == "figures/01_sink/01_sink-cell04-1.png"
-    png = (config.build_dir / image.path).read_bytes()
+    png = (config.layout.build / image.path).read_bytes()
     assert png.startswith(b"\x89PNG")
 
     [table] = cells[4].outputs
@@ -207,7 +218,7 @@ def test_parameters_from_config_are_injected(project, quiet):
     config = project.config()
     execute(config, progress=quiet)
     [record] = harvest(config, progress=quiet)
-    assert record.parameters == {"words": 5}
+    assert record.execution.parameters == {"words": 5}
     assert record.cells[1].tags == ("injected-parameters",)
     assert record.cells[2].outputs[0].text == "xxxxx\n"
 

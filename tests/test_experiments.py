@@ -1,9 +1,10 @@
-"""Reading Jupytext percent scripts: discovery, order, line ranges, parameters."""
+"""Reading experiments: percent scripts and notebooks, discovery, order, line ranges, parameters."""
 
+import nbformat
 import pytest
 
 from pipeline.errors import ExperimentFormatError, ExperimentNotFound
-from pipeline.experiments import cell_line_ranges, discover
+from pipeline.experiments import discover
 
 SCRIPT = """# ---
 # jupyter:
@@ -25,12 +26,64 @@ name = "x"
 """
 
 
-def test_line_ranges_skip_header_and_trailing_blanks():
-    assert cell_line_ranges(SCRIPT) == [(7, 9), (11, 12), (15, 17)]
+def _lines(project, name, text):
+    project.add(name, text)
+    [exp] = discover(project.config(), [name])
+    return [c.metadata["pipeline"]["lines"] for c in exp.notebook.cells]
 
 
-def test_text_before_the_first_marker_is_its_own_cell():
-    assert cell_line_ranges("import os\n\n# %%\nx = 1\n") == [(1, 1), (3, 4)]
+def test_line_ranges_come_from_jupytext_and_skip_header_and_trailing_blanks(project):
+    assert _lines(project, "01_s", SCRIPT) == [[7, 9], [11, 12], [15, 17]]
+
+
+def test_text_before_the_first_marker_is_its_own_cell(project):
+    assert _lines(project, "01_t", "import os\n\n# %%\nx = 1\n") == [[1, 1], [3, 4]]
+
+
+def test_a_coding_header_keeps_line_ranges(project):
+    """jupytext writes `# -*- coding: utf-8 -*-` first for notebooks with non-ASCII text."""
+    text = "# -*- coding: utf-8 -*-\n" + SCRIPT
+    assert _lines(project, "01_c", text) == [[8, 10], [12, 13], [16, 18]]
+
+
+def test_notebooks_and_dotted_names_are_experiments_and_other_files_are_reported(project, quiet):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# ノート\n本文"),
+                                         nbformat.v4.new_code_cell("print(1)")])
+    nbformat.write(nb, str(project.root / "experiments" / "04.01-Simple-Line-Plots.ipynb"))
+    project.add("02_script", "# %%\nx = 1\n")
+    (project.root / "experiments" / "notes.txt").write_text("not an experiment", encoding="utf-8")
+    warnings = []
+    found = discover(project.config(), warn=warnings.append)
+    assert [e.name for e in found] == ["02_script", "04.01-Simple-Line-Plots"]
+    assert found[1].title == "ノート" and found[1].notebook.cells[0].metadata["pipeline"]["lines"] is None
+    assert len(warnings) == 1 and "experiments/notes.txt: not an experiment" in warnings[0]
+    [picked] = discover(project.config(), ["04.01-Simple-Line-Plots"])
+    assert picked.name == "04.01-Simple-Line-Plots"
+    [picked] = discover(project.config(), ["04.01-Simple-Line-Plots.ipynb"])
+    assert picked.path.suffix == ".ipynb"
+
+
+def test_stored_outputs_by_config_or_notebook_metadata(project):
+    for name, meta in (("01_colab", {}), ("02_gpu", {"pipeline": {"execute": False}}), ("03_here", {})):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")], metadata=meta)
+        nbformat.write(nb, str(project.root / "experiments" / f"{name}.ipynb"))
+    project.write_config('execution_excludes = ["*colab*"]\n')
+    assert [(e.name, e.stored) for e in discover(project.config())] == [
+        ("01_colab", True), ("02_gpu", True), ("03_here", False)]
+    project.add("04_script", "# %%\nx = 1\n")
+    project.write_config('execution_excludes = ["04_*"]\n')
+    with pytest.raises(ExperimentFormatError, match="a script stores none"):
+        discover(project.config())
+
+
+def test_non_utf8_and_broken_notebooks_name_the_file(project):
+    (project.root / "experiments" / "01_latin.py").write_bytes("# %%\nx = 'caf\xe9'\n".encode("latin-1"))
+    with pytest.raises(ExperimentFormatError, match=r"experiments/01_latin.py: not UTF-8 text"):
+        discover(project.config())
+    (project.root / "experiments" / "01_latin.py").unlink()
+    (project.root / "experiments" / "02_broken.ipynb").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ExperimentFormatError, match=r"experiments/02_broken.ipynb: not a readable Jupyter notebook"):
+        discover(project.config())
 
 
 def test_discover_reads_title_parameters_and_ranges(project):

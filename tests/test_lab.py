@@ -147,7 +147,7 @@ def repo_experiments(tmp_path_factory, models_dir):
 
 
 def _stdout(record, title):
-    [cell] = [c for c in record.cells if c.label == title]
+    [cell] = [c for c in record.cells if c.title == title]
     return "".join(o.text for o in cell.outputs if getattr(o, "name", None) == "stdout")
 
 
@@ -168,7 +168,7 @@ def test_glue_values_match_the_printed_outputs(repo_experiments):
     assert voc.glue["vocab_size"].value == int(_stdout(voc, "Vocabulary size").splitlines()[0])
     shape = re.search(r"torch.Size\(\[(\d+), (\d+)\]\)", _stdout(voc, "Embedding matrix"))
     assert (voc.glue["emb_rows"].value, voc.glue["emb_dim"].value) == (int(shape[1]), int(shape[2]))
-    [table] = [c for c in voc.cells if c.label == "Token table"][0].outputs
+    [table] = [c for c in voc.cells if c.title == "Token table"][0].outputs
     assert f"{voc.glue['table_rows'].value} rows" in table.markdown
 
     top_p = records["06_top_p"]

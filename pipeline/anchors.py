@@ -1,0 +1,139 @@
+"""Heading anchors, as each platform makes them, and links resolved to them.
+
+A link in an author's notebook to another experiment (``02_tokenizer.ipynb``)
+or to a heading (``#Two-Interfaces``, Jupyter's anchor form) is written into the
+article as a reference (``#pipeline-ref-N``) while rendering; once the whole
+article is rendered, ``resolve_refs`` computes the anchor each platform gives
+that heading (duplicates included) and puts it in place.
+
+- Qiita (qiita-markdown ``filters/heading_anchor.rb``): lower-case, drop
+  everything but letters, marks, digits, connector punctuation, ``-`` and
+  spaces; each space becomes ``-``; duplicates get ``-1``, ``-2``.
+- Zenn (markdown-it-anchor's default slugify): trim, lower-case, whitespace
+  runs become ``-``, then ``encodeURIComponent``; only h1-h4 get an id;
+  duplicates get ``-1``, ``-2``.
+- MkDocs with ``pymdownx.slugs.slugify(case="lower")`` (set in mkdocs.yml):
+  NFC, lower-case, drop ``[^\\w\\- ]``, spaces become ``-``; duplicates get ``_1``.
+- Jupyter (JupyterLab, nbconvert): the heading text with spaces as ``-``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+REF = "#pipeline-ref-{}"
+_REF = re.compile(r"#pipeline-ref-(\d+)")
+
+
+def _plain(text: str) -> str:
+    """Heading text as the reader sees it (inline Markdown and tags dropped)."""
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"<[^>]+>", "", text)
+    text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+    return re.sub(r"[`*]|(?<!\w)_|_(?!\w)", "", text).strip()
+
+
+def _is_qiita_word(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return ch.isalpha() or category.startswith("M") or category == "Nd" or category == "Pc"
+
+
+def qiita_slug(text: str) -> str:
+    return "".join(ch for ch in text.lower() if _is_qiita_word(ch) or ch in "- ").replace(" ", "-")
+
+
+def zenn_slug(text: str) -> str:
+    text = re.sub(r"\s+", "-", text.strip().lower())
+    return quote(text, safe="-_.!~*'()")
+
+
+def mkdocs_slug(text: str) -> str:
+    text = unicodedata.normalize("NFC", " ".join(text.split())).strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def jupyter_ids(text: str) -> set[str]:
+    """The anchors JupyterLab and nbconvert give a heading (links inside notebooks use them)."""
+    plain = _plain(text)
+    dashed = plain.replace(" ", "-")
+    return {dashed, quote(dashed, safe="?/:@!$&'()*+,;="), unquote(dashed)}
+
+
+_SLUGS = {"qiita": qiita_slug, "zenn": zenn_slug, "mkdocs": mkdocs_slug}
+
+
+def anchors(headings: list[tuple[int, int, str]], dialect: str) -> list[str]:
+    """The id of each heading (line, level, text) in document order; "" where the platform gives none."""
+    slug = _SLUGS[dialect]
+    seen: dict[str, int] = {}
+    taken: set[str] = set()
+    out = []
+    for _, level, text in headings:
+        if dialect == "zenn" and level > 4:
+            out.append("")
+            continue
+        base = slug(_plain(text))
+        anchor = base
+        if dialect == "mkdocs":  # Python-Markdown's toc.unique()
+            while anchor in taken or not anchor:
+                match = re.match(r"^(.*)_([0-9]+)$", anchor)
+                anchor = f"{match.group(1)}_{int(match.group(2)) + 1}" if match else f"{anchor}_1"
+        else:
+            count = seen.get(base, 0)
+            seen[base] = count + 1
+            anchor = f"{base}-{count}" if count else base
+            while dialect == "zenn" and anchor in taken:
+                anchor += "-1"
+        taken.add(anchor)
+        out.append(anchor)
+    return out
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A link target: chapter *chapter* (its heading), or the heading with *heading* text inside it."""
+
+    chapter: int
+    heading: str = ""
+
+
+def resolve_refs(markdown: str, dialect: str, refs: list[Ref]) -> str:
+    """Replace ``#pipeline-ref-N`` with the anchor of ``refs[N]`` in the rendered *markdown*.
+
+    Chapters are the level-2 headings "N. Title"; a heading reference that matches no
+    heading of its chapter (Jupyter's anchor form is accepted) points at the chapter."""
+    from .markdown import headings as find_headings
+
+    if not refs or "#pipeline-ref-" not in markdown:
+        return markdown
+    found = find_headings(markdown)
+    ids = anchors(found, dialect)
+    chapters: dict[int, int] = {}  # chapter number -> index in found
+    for i, (_, level, text) in enumerate(found):
+        match = re.match(r"(\d+)\. ", _plain(text))
+        if level == 2 and match and int(match.group(1)) not in chapters:
+            chapters[int(match.group(1))] = i
+    starts = sorted(chapters.values())
+
+    def target(ref: Ref) -> str:
+        start = chapters.get(ref.chapter)
+        if start is None:
+            return ""
+        end = next((s for s in starts if s > start), len(found))
+        if ref.heading:
+            for i in range(start + 1, end):
+                text = found[i][2]
+                if ids[i] and (ref.heading in jupyter_ids(text) or _plain(text) == _plain(ref.heading)):
+                    return ids[i]
+        return ids[start]
+
+    def replace(match: re.Match) -> str:
+        index = int(match.group(1))
+        anchor = target(refs[index]) if index < len(refs) else ""
+        return f"#{anchor}" if anchor else "#"
+
+    return _REF.sub(replace, markdown)

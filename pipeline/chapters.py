@@ -1,0 +1,327 @@
+"""Records -> the template context (``pipeline.context``), for one dialect.
+
+``build_context`` walks each record's cells in order (see the context module for
+the rules). Prose goes through ``Prose``: glue values filled (escaped), headings
+nested, links and images pointed where the dialect needs them, sanitized,
+unwrapped for platforms that turn every newline into a line break, and math
+written the way the dialect renders it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlparse
+
+from .anchors import REF, Ref
+from .config import Config
+from .context import ArticleContext, Block, Chapter, FailureView, FigureView, MadeWith, ModelView, OutputView
+from .markdown import (
+    display_math_to_fences,
+    escape_inline,
+    fence_for,
+    headings,
+    inline_math_to_qiita,
+    set_heading_level,
+    unwrap,
+    visible_controls,
+)
+from .observations import fill, glue_context, is_observation, observation_body
+from .records import Cell, ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StreamOutput
+from .sanitize import sanitize_markdown
+from .urls import rewrite_urls
+
+HIDDEN_CELL_TAGS = ("remove-cell",)
+UPLOAD_MARK = "FIGURE-TO-UPLOAD:"
+
+
+def figure_src(path: str, dialect: str, config: Config) -> str:
+    """Where a figure file (``figures/...`` under build/) is linked from the article."""
+    if dialect == "qiita":
+        base = config.article.image_base_url
+        return base.rstrip("/") + "/" + path if base else UPLOAD_MARK + path
+    if dialect == "zenn":
+        return f"/images/{config.article.slug}/" + str(PurePosixPath(path).relative_to("figures"))
+    return path
+
+
+@dataclass
+class Prose:
+    """Turns Markdown from any source into Markdown that is safe and right for one dialect."""
+
+    dialect: str
+    config: Config
+    names: dict[str, int]  # experiment name -> chapter number
+    refs: list[Ref] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    figures: list[FigureView] = field(default_factory=list)
+
+    def finish(self, markdown: str) -> str:
+        """Sanitize, then write it for the dialect."""
+        return self._dialect(sanitize_markdown(markdown.strip()))
+
+    def _dialect(self, markdown: str) -> str:
+        """Join hard-wrapped lines (Qiita and Zenn turn every newline into a line break), and
+        write math the way the dialect renders it."""
+        text = unwrap(markdown)
+        if self.dialect == "qiita":
+            text = inline_math_to_qiita(display_math_to_fences(text))
+        return text
+
+    def untrusted(self, markdown: str) -> str:
+        """Markdown an output or an LLM wrote: its headings become bold lines, so they never
+        enter the article's outline."""
+        lines = markdown.split("\n")
+        for number, _, text in reversed(headings(markdown)):
+            setext = number < len(lines) and set(lines[number].strip()) <= set("=-") and lines[number].strip() != ""
+            lines[number - 1: number + (1 if setext else 0)] = [f"**{text}**" if text else ""]
+        return self.finish("\n".join(lines))
+
+    def author(self, markdown: str, record: ExperimentRecord, cell: Cell | None, shift: int,
+               glue: dict | None = None) -> str:
+        """The author's own Markdown (a notebook cell, the background or summary file)."""
+        import jinja2
+
+        where = f"{record.source}, cell {cell.index + 1}" if cell else record.source
+        if glue:
+            try:
+                markdown = fill(markdown, glue, finalize=lambda v: escape_inline(str(v)))
+            except jinja2.TemplateError as exc:
+                self.warnings.append(f"{where}: {getattr(exc, 'message', exc)}; the text is shown without its values")
+        if shift:
+            markdown = _shift_headings(markdown, shift)
+        images = (cell.metadata.get("images") or {}) if cell else {}
+        markdown = sanitize_markdown(markdown.strip())
+        markdown = rewrite_urls(markdown, lambda kind, url: self._url(kind, url, record, images, where))
+        return self._dialect(markdown)
+
+    def _url(self, kind: str, url: str, record: ExperimentRecord, images: dict, where: str) -> str | None:
+        parts = urlparse(url)
+        if kind == "image" and url in images:  # copied by the harvester (relative files, attachments)
+            self.figures.append(FigureView(0, figure_src(images[url], self.dialect, self.config), "", images[url]))
+            return figure_src(images[url], self.dialect, self.config)
+        if parts.scheme or url.startswith("//"):
+            return url  # absolute: the sanitizer decides whether it may stay
+        if kind == "image":
+            return None  # the harvester warned: missing, or outside the project
+        path = unquote(parts.path)
+        if not path:  # "#heading" inside this notebook
+            return self._ref(self.names.get(record.name, 0), parts.fragment)
+        stem = PurePosixPath(path).name
+        for suffix in (".ipynb", ".py"):
+            if stem.endswith(suffix) and stem[: -len(suffix)] in self.names:
+                return self._ref(self.names[stem[: -len(suffix)]], parts.fragment)
+        base = self.config.article.source_base_url
+        if base:
+            folder = PurePosixPath(record.source).parent
+            return base.rstrip("/") + "/" + str(folder / path).lstrip("/") + (f"#{parts.fragment}" if parts.fragment else "")
+        self.warnings.append(f"{where}: link to {url!r} (not an experiment of this project) is shown as plain text; "
+                             "set tool.pipeline.article.source_base_url to link it to where the files are published")
+        return None
+
+    def _ref(self, chapter: int, fragment: str) -> str:
+        self.refs.append(Ref(chapter, unquote(fragment)))
+        return REF.format(len(self.refs) - 1)
+
+
+def _shift_headings(markdown: str, shift: int) -> str:
+    for number, level, _ in reversed(headings(markdown)):
+        markdown = set_heading_level(markdown, number, min(6, level + shift))
+    return markdown
+
+
+def _drop_heading(markdown: str, number: int) -> str:
+    lines = markdown.split("\n")
+    setext = number < len(lines) and lines[number].strip() and set(lines[number].strip()) <= set("=-")
+    del lines[number - 1: number + (1 if setext else 0)]
+    return "\n".join(lines).strip("\n")
+
+
+def build_context(records: list[ExperimentRecord], config: Config, dialect: str, drafts=None,
+                  now: datetime | None = None, preview: bool = False) -> tuple[ArticleContext, Prose]:
+    article = config.article
+    prose = Prose(dialect, config, {r.name: i for i, r in enumerate(records, 1)})
+    counter = [0]
+    chapters = tuple(_chapter(number, record, config, prose, counter, drafts)
+                     for number, record in enumerate(records, 1))
+    model = next((r.environment.model for r in records if r.environment.model), None)
+    packages: dict[str, str] = {}
+    for record in records:
+        packages.update(record.environment.packages)
+    dates = [r.execution.executed_at[:10] for r in records if r.execution.executed_at]
+    made_with = MadeWith(
+        model=ModelView(*(escape_inline(str(v)) for v in (model.id, model.source, model.device, model.quantization,
+                                                         model.dtype))) if model else None,
+        date=max(dates, default=(now or datetime.now(timezone.utc)).strftime("%Y-%m-%d")),
+        python=escape_inline(next((r.environment.python for r in records if r.execution.mode != "stored"
+                                   and r.environment.python), "")),
+        packages={escape_inline(k): escape_inline(v) for k, v in sorted(packages.items())},
+        cites_outputs=any(fill_cited(r) for r in records),
+        executed=any(r.execution.mode in ("executed", "warm") for r in records),
+        stored=tuple(ch.title for ch in chapters if ch.stored),
+        llm_model=escape_inline(drafts.model) if drafts else "",
+    )
+    context = ArticleContext(
+        dialect=dialect,
+        language=article.language,
+        title=article.title,
+        tags=article.tags,
+        made_with=made_with,
+        audience=tuple(prose.finish(a) for a in article.audience),
+        chapters=chapters,
+        background=_author_file(config, article.background, prose, "background"),
+        summary=_author_file(config, article.summary, prose, "summary"),
+        references=article.references,
+        drafted_introduction=prose.untrusted(drafts.introduction) if drafts else "",
+        drafted_summary=prose.untrusted(drafts.summary) if drafts else "",
+        preview=preview,
+        warnings=tuple(dict.fromkeys(prose.warnings)),
+    )
+    return context, prose
+
+
+def fill_cited(record: ExperimentRecord) -> bool:
+    from .observations import cites_glue
+
+    return any(c.kind == "markdown" and cites_glue(c.source, record.glue) for c in record.cells)
+
+
+def _author_file(config: Config, relative: str, prose: Prose, what: str) -> str:
+    if not relative:
+        return ""
+    path = config.root / relative
+    if not path.is_file():
+        from .errors import PipelineError
+
+        raise PipelineError(f"tool.pipeline.article.{what} names {relative}, which does not exist; create it or clear the setting")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        from .errors import PipelineError
+
+        raise PipelineError(f"{relative}: not UTF-8 text; save it as UTF-8") from None
+    return prose.finish(text)
+
+
+def _chapter(number: int, record: ExperimentRecord, config: Config, prose: Prose, counter: list[int], drafts) -> Chapter:
+    glue = glue_context(record.glue)
+    cells = [c for c in record.cells if not set(c.tags) & set(HIDDEN_CELL_TAGS) and c.kind in ("markdown", "code")
+             and c.source.strip()]
+    sources = {c.index: c.source for c in cells}
+    # the notebook's first H1 is the chapter title: take it out of its cell
+    for cell in cells:
+        if cell.kind == "markdown":
+            first = next(((n, lvl) for n, lvl, _ in headings(cell.source) if lvl == 1), None)
+            if first:
+                sources[cell.index] = _drop_heading(cell.source, first[0])
+                break
+    notes = {c.index for c in cells if c.kind == "markdown" and is_observation(c.source, c.tags)}
+    levels = [lvl for c in cells if c.kind == "markdown" and c.index not in notes for _, lvl, _ in headings(sources[c.index])]
+    standard = not levels
+    shift = 3 - min(levels) if levels else 0
+    blocks: list[Block] = []
+    intro: list[str] = []
+    heading = 3 if standard else 2
+    seen_code = False
+    for cell in cells:
+        source = sources[cell.index]
+        if not source.strip():
+            continue
+        if cell.index in notes:
+            body = prose.author(observation_body(source), record, cell, 0, glue)
+            if body.strip():
+                blocks.append(Block("observation", markdown=body, caution=_caution(cell)))
+        elif cell.kind == "markdown":
+            text = prose.author(source, record, cell, shift, glue)
+            for _, level, _ in headings(text):
+                heading = level
+            if standard and not seen_code:
+                intro.append(text)
+            elif text.strip():
+                blocks.append(Block("prose", markdown=text, caution=_caution(cell)))
+        else:
+            seen_code = True
+            blocks.append(_code_block(cell, record, config, prose, counter, min(6, heading + 1)))
+    draft = drafts.sections.get(record.name) if drafts else None
+    return Chapter(
+        number=number, name=record.name, title=escape_inline(record.title), source=record.source,
+        standard=standard, intro="\n\n".join(t for t in intro if t.strip()), blocks=tuple(blocks),
+        failure=_failure_view(record), stored=record.execution.stored,
+        drafted_intro=prose.untrusted(draft.intro) if draft else "",
+        drafted_notes=prose.untrusted(draft.notes) if draft else "",
+    )
+
+
+def _caution(cell: Cell) -> dict[str, str] | None:
+    mismatch = cell.metadata.get("model_mismatch")
+    return {k: escape_inline(str(v)) for k, v in mismatch.items()} if isinstance(mismatch, dict) else None
+
+
+def _failure_view(record: ExperimentRecord) -> FailureView | None:
+    failure = record.failure
+    if failure is None:
+        return None
+    where = failure.source + (f", cell {failure.cell_index + 1}" if failure.cell_index is not None else "")
+    if failure.lines:
+        where += f" (lines {failure.lines[0]}-{failure.lines[1]})"
+    traceback = visible_controls(failure.traceback.rstrip())
+    return FailureView(escape_inline(failure.ename), escape_inline(failure.evalue), escape_inline(where), traceback,
+                       fence_for(traceback), has_outputs=record.execution.mode != "failed")
+
+
+def _code_block(cell: Cell, record: ExperimentRecord, config: Config, prose: Prose, counter: list[int],
+                level: int) -> Block:
+    tags = set(cell.tags)
+    outputs: list[OutputView] = []
+    figures: list[FigureView] = []
+    if "remove-output" not in tags:
+        for out in cell.outputs:
+            if isinstance(out, ImageOutput):
+                counter[0] += 1
+                figures.append(FigureView(counter[0], figure_src(out.path, prose.dialect, config),
+                                          escape_inline(out.alt), out.path))
+            else:
+                view = _output_view(out, config.article.max_output_lines, prose)
+                if view is not None:
+                    # hide-output folds the cell's outputs as a whole; no second fold inside
+                    outputs.append(replace(view, folded=False) if "hide-output" in tags else view)
+    prose.figures.extend(figures)
+    code = None if "remove-input" in tags else visible_controls(cell.source)
+    return Block(
+        kind="code",
+        title=escape_inline(cell.title),
+        title_level=level,
+        code=code,
+        code_fence=fence_for(code or ""),
+        filename=record.source,
+        lines=cell.lines,
+        outputs=tuple(outputs),
+        figures=tuple(figures),
+        folded="hide-output" in tags,
+        skipped="skip-execution" in tags,
+    )
+
+
+def _output_view(out, max_lines: int, prose: Prose) -> OutputView | None:
+    if isinstance(out, StreamOutput):
+        kind, text = out.name, out.text
+    elif isinstance(out, ErrorOutput):
+        kind, text = "error", out.traceback or f"{out.ename}: {out.evalue}"
+    elif isinstance(out, ResultOutput):
+        if out.markdown and out.markdown.strip():
+            table = prose.untrusted(out.markdown)
+            return OutputView("table", table, table.count("\n") + 1, folded=False)
+        kind, text = "result", out.text
+    else:
+        return None
+    text = visible_controls(text.rstrip("\n"))
+    if not text.strip():
+        return None
+    lines = text.split("\n")
+    hard_cap = max_lines * 10  # beyond this even a folded block is too long for an article
+    if len(lines) > hard_cap:
+        cut = len(lines) - hard_cap
+        lines = lines[:hard_cap] + [f"... ({cut} more lines; the full output is in build/executed/)"]
+        text = "\n".join(lines)
+    return OutputView(kind, text, len(lines), folded=len(lines) > max_lines, fence=fence_for(text))

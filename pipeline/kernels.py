@@ -1,0 +1,163 @@
+"""What a kernel gets and what it leaves behind.
+
+- ``kernel_environment``: the environment an experiment's kernel starts with.
+  Credentials are removed by default (``OPENAI_*``, ``*_TOKEN``, ``*_KEY``,
+  ``*_SECRET``, ``*PASSWORD*``, URLs with ``user:password@``); names listed in
+  ``kernel_env_allow`` pass (for example ``HF_TOKEN`` for gated hub models).
+- ``redact_outputs``: any credential value of this process's environment that an
+  output still shows (an allowed token printed by mistake) becomes ``[redacted]``
+  before the notebook is written anywhere.
+- ``runtime_dir``: a private folder (mode 0700) per run for the kernel's
+  connection file and IPC sockets; removed when the run ends, and by the next
+  run when a kill prevented that (with any kernel left running from it).
+- ``imported_modules``: the top-level modules a notebook's code imports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+_SECRET_NAME = re.compile(
+    r"^(OPENAI_.*|.*_TOKEN|.*_TOKEN_.*|.*_KEY|.*_SECRET|.*_SECRET_.*|.*SECRET_KEY.*|.*ACCESS_KEY.*"
+    r"|.*PASSWORD.*|.*PASSWD.*|.*_CREDENTIALS?)$",
+    re.IGNORECASE,
+)
+_URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def is_secret(name: str, value: str) -> bool:
+    return bool(_SECRET_NAME.match(name) or _URL_PASSWORD.search(value or ""))
+
+
+def kernel_environment(base: dict[str, str], allow: tuple[str, ...] = (), extra: dict[str, str] | None = None) -> dict[str, str]:
+    """*base* without credentials (except the names in *allow*), plus *extra*."""
+    env = {k: v for k, v in base.items() if k in allow or not is_secret(k, v)}
+    env.update(extra or {})
+    return env
+
+
+def secret_values(environ: dict[str, str] | None = None) -> list[str]:
+    """The credential values of *environ* (longest first); short ones are left alone."""
+    environ = os.environ if environ is None else environ
+    values = {v for k, v in environ.items() if v and len(v) >= 6 and is_secret(k, v)}
+    for match in (_URL_PASSWORD.search(v) for v in environ.values()):
+        if match:
+            password = match.group(0).rsplit(":", 1)[-1].rstrip("@")
+            if len(password) >= 4:
+                values.add(password)
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_outputs(cell, secrets: list[str]) -> None:
+    """Replace credential values in a code cell's outputs, in place (the cell is the run's own copy)."""
+    if not secrets:
+        return
+    for out in cell.get("outputs", []):
+        for key in ("text", "evalue"):
+            if isinstance(out.get(key), str):
+                out[key] = redact(out[key], secrets)
+        if isinstance(out.get("traceback"), list):
+            out["traceback"] = [redact(line, secrets) for line in out["traceback"]]
+        for mime, value in list(out.get("data", {}).items()):
+            if isinstance(value, str):
+                out["data"][mime] = redact(value, secrets)
+            elif isinstance(value, list):
+                out["data"][mime] = [redact(v, secrets) if isinstance(v, str) else v for v in value]
+            elif isinstance(value, dict):
+                out["data"][mime] = json.loads(redact(json.dumps(value, ensure_ascii=False), secrets))
+
+
+# ---------------------------------------------------------------------------
+# Private runtime folders
+# ---------------------------------------------------------------------------
+
+def runtime_base() -> Path:
+    base = Path(tempfile.gettempdir()) / f"ml-article-pipeline-{os.getuid()}"
+    base.mkdir(mode=0o700, exist_ok=True)
+    return base
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def runtime_dir() -> Iterator[Path]:
+    """A private folder for one kernel's connection file and sockets, removed afterwards."""
+    clean_stale_runtimes()
+    folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runtime_base()))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remember_kernel(folder: Path, pid: int | None) -> None:
+    """Note a local kernel's pid, so that a later run can stop it if this process is killed."""
+    if pid:
+        (folder / "kernel.pid").write_text(str(pid), encoding="utf-8")
+
+
+def clean_stale_runtimes() -> int:
+    """Remove runtime folders of runs whose process is gone (killed), stopping their kernels. Returns how many."""
+    removed = 0
+    for folder in runtime_base().iterdir():
+        owner = folder.name.split("-", 1)[0]
+        if not owner.isdigit() or _alive(int(owner)):
+            continue
+        pid_file = folder / "kernel.pid"
+        if pid_file.is_file():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except (ValueError, ProcessLookupError, PermissionError):
+                pass
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+# ---------------------------------------------------------------------------
+# What a notebook imports
+# ---------------------------------------------------------------------------
+
+def imported_modules(sources: list[str]) -> list[str]:
+    """Top-level module names imported by these code cells (IPython magics understood), in order."""
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    transformer = TransformerManager()
+    names: list[str] = []
+    for source in sources:
+        try:
+            tree = ast.parse(transformer.transform_cell(source))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.append(node.module.split(".")[0])
+    return list(dict.fromkeys(names))

@@ -1,0 +1,158 @@
+"""Publications swap everything in at once, recover after a kill, and one command runs at a time."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from conftest import REPO
+from pipeline.errors import BuildLocked
+from pipeline.storage import BuildLock, Publication, exchange, recover
+
+
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_publication_swaps_files_and_folders_in_together(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.txt").write_text("old")
+    (tmp_path / "page.md").write_text("old page")
+    (tmp_path / "stale.json").write_text("{}")
+    with Publication(tmp_path / ".publish.json") as pub:
+        folder = pub.folder(tmp_path / "out")
+        (folder / "new.txt").write_text("new")
+        pub.write(tmp_path / "page.md", "new page")
+        pub.remove(tmp_path / "stale.json")
+        assert (tmp_path / "page.md").read_text() == "old page"  # nothing changes before the commit
+        assert pub.resolve(tmp_path / "out" / "new.txt") == folder / "new.txt"
+    assert _tree(tmp_path / "out") == {"new.txt": "new"}
+    assert (tmp_path / "page.md").read_text() == "new page"
+    assert not (tmp_path / "stale.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "page.md"]  # no staging left, no journal
+
+
+def test_an_error_discards_the_staging_and_changes_nothing(tmp_path):
+    (tmp_path / "page.md").write_text("old page")
+    with pytest.raises(RuntimeError):
+        with Publication(tmp_path / ".publish.json") as pub:
+            pub.write(tmp_path / "page.md", "new page")
+            pub.folder(tmp_path / "figures")
+            raise RuntimeError("a later stage failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.md"]
+    assert (tmp_path / "page.md").read_text() == "old page"
+
+
+def test_unchanged_outputs_are_not_rewritten(tmp_path):
+    (tmp_path / "page.md").write_text("same")
+    before = (tmp_path / "page.md").stat().st_mtime_ns
+    time.sleep(0.01)
+    with Publication(tmp_path / ".publish.json") as pub:
+        pub.write(tmp_path / "page.md", "same")
+    assert (tmp_path / "page.md").stat().st_mtime_ns == before
+
+
+def test_exchange_swaps_two_folders_atomically(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x").write_text("a")
+    (tmp_path / "b" / "x").write_text("b")
+    if not exchange(tmp_path / "a", tmp_path / "b"):
+        pytest.skip("this file system has no renameat2(RENAME_EXCHANGE)")
+    assert (tmp_path / "a" / "x").read_text() == "b" and (tmp_path / "b" / "x").read_text() == "a"
+
+
+KILLED_MID_COMMIT = """
+import os, signal, sys
+from pathlib import Path
+from pipeline import storage
+
+root = Path(sys.argv[1])
+calls = []
+real = storage._swap_in
+def swap_then_die(staged, target):
+    real(staged, target)
+    calls.append(target)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+storage._swap_in = swap_then_die
+with storage.Publication(root / ".publish.json") as pub:
+    for name in ("a", "b", "c"):
+        folder = pub.folder(root / name)
+        (folder / "v").write_text("new")
+    pub.write(root / "page.md", "new")
+"""
+
+
+def test_a_kill_in_the_middle_of_a_commit_is_finished_by_the_next_command(tmp_path):
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "v").write_text("old")
+    (tmp_path / "page.md").write_text("old")
+    script = tmp_path.parent / "kill.py"
+    script.write_text(textwrap.dedent(KILLED_MID_COMMIT))
+    result = subprocess.run([sys.executable, str(script), str(tmp_path)], env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == -9
+    journal = json.loads((tmp_path / ".publish.json").read_text())
+    assert len(journal["changes"]) == 4
+    assert [(tmp_path / n / "v").read_text() for n in "abc"] == ["new", "new", "old"]  # half-done
+
+    messages = []
+    recover(tmp_path / ".publish.json", [tmp_path], warn=messages.append)
+    assert [(tmp_path / n / "v").read_text() for n in "abc"] == ["new", "new", "new"]
+    assert (tmp_path / "page.md").read_text() == "new"
+    assert "finishing the publication" in messages[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "c", "page.md"]  # no leftovers
+
+
+def test_recover_removes_staging_leftovers(tmp_path):
+    (tmp_path / "records").mkdir()
+    (tmp_path / "records" / ".x.json.abc.tmp").write_text("partial")
+    (tmp_path / ".figures.123.new").mkdir()
+    (tmp_path / ".figures.123.old").mkdir()
+    (tmp_path / "keep.txt").write_text("keep")
+    recover(tmp_path / ".publish.json", [tmp_path])
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["keep.txt", "records"]
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from pipeline.storage import BuildLock
+with BuildLock(Path(sys.argv[1]), command="python -m pipeline build"):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold(tmp_path, seconds):
+    script = tmp_path / "hold.py"
+    script.write_text(HOLD_LOCK)
+    holder = subprocess.Popen([sys.executable, str(script), str(tmp_path / ".lock"), str(seconds)],
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_second_command_waits_for_the_lock_and_names_the_holder(tmp_path):
+    with _hold(tmp_path, 1.5) as holder:
+        messages = []
+        started = time.monotonic()
+        with BuildLock(tmp_path / ".lock", notify=messages.append):
+            waited = time.monotonic() - started
+    assert waited > 0.5
+    assert f"pid {holder.pid} (python -m pipeline build" in messages[0]
+
+
+def test_without_waiting_the_second_command_stops_with_the_holder_named(tmp_path):
+    with _hold(tmp_path, 30) as holder:
+        try:
+            with pytest.raises(BuildLocked, match=f"another command holds the build folder \\(pid {holder.pid}"):
+                with BuildLock(tmp_path / ".lock", wait=False):
+                    pass
+        finally:
+            holder.kill()
