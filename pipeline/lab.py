@@ -152,21 +152,48 @@ def _load_embedded(models_dir: Path, device: str, conf: dict):
 
 
 def _converted_embedded(models_dir: Path) -> Path:
-    """The safetensors copy of the embedded GGUF, converting it on first use."""
+    """The safetensors copy of the embedded GGUF, converting it on first use.
+
+    The conversion prints nothing (its progress bar would make a cold run's outputs differ
+    from a warm one's), and a lock lets experiments running in parallel share one conversion."""
+    import fcntl
+
     gguf = embedded_gguf_path()
     folder = models_dir / f"smollm2-{file_sha256(gguf)[:16]}"
-    if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")):
+    if _converted(folder):
         return folder
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / ".convert.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _converted(folder):  # another kernel may have converted it while this one waited
+            _convert(gguf, folder, models_dir)
+    return folder
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+
+def _converted(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+
+
+def _convert(gguf: Path, folder: Path, models_dir: Path) -> None:
+    import contextlib
+    import io
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    finally:
+        hf_logging.set_verbosity(verbosity)
     # transformers refuses to save a model that still carries its GGUF quantizer marker;
     # the weights are already dequantized, so drop the marker.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    models_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=models_dir))
     try:
         model.save_pretrained(staging)
@@ -176,7 +203,6 @@ def _converted_embedded(models_dir: Path) -> Path:
         os.replace(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return folder
 
 
 def _load_pretrained(model_id: str, device: str, conf: dict, display_id: str | None = None):

@@ -22,6 +22,7 @@ from pathlib import Path
 from .anchors import resolve_refs
 from .chapters import UPLOAD_MARK, build_context
 from .config import Config
+from .errors import PipelineError
 from .context import ArticleContext, FigureView
 from .markdown import fence_for, tidy_blank_lines
 from .records import ExperimentRecord
@@ -43,12 +44,18 @@ class RenderedArticle:
         return f"RenderedArticle({self.dialect}, {len(self.markdown)} chars, figures={len(self.figures)})"
 
 
+#: the templates this package ships with, used for any template a project does not have
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
 def make_environment(templates_dir: Path):
-    """The one Jinja environment for the article templates (filters live here)."""
+    """The one Jinja environment for the article templates (filters live here). A project's
+    own ``templates/`` wins; a template it lacks comes from the package's defaults."""
     import jinja2
 
+    folders = [str(templates_dir)] + ([str(DEFAULT_TEMPLATES)] if DEFAULT_TEMPLATES != Path(templates_dir).resolve() else [])
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        loader=jinja2.FileSystemLoader(folders),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -64,9 +71,21 @@ def render(records: list[ExperimentRecord], config: Config, dialect: str, drafts
     """Render the article in *dialect* from *records*."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
+    import jinja2
+
     context, prose = build_context(records, config, dialect, drafts=drafts, now=now, preview=preview)
     env = make_environment(config.layout.templates)
-    markdown = env.get_template("article.md.j2").render(**context.as_dict())
+    try:
+        markdown = env.get_template("article.md.j2").render(**context.as_dict())
+    except jinja2.TemplateNotFound as exc:
+        raise PipelineError(f"template {exc.name} not found in {config.layout.templates} (or the package's "
+                            f"defaults in {DEFAULT_TEMPLATES}); restore it from the project's repository") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise PipelineError(f"{exc.filename or exc.name}, line {exc.lineno}: template syntax error: {exc.message}; "
+                            "fix the template") from None
+    except jinja2.TemplateError as exc:
+        raise PipelineError(f"rendering the {dialect} article failed in the templates: {exc}; fix the template "
+                            "(templates/article.md.j2 sees the fields listed in pipeline/context.py)") from None
     markdown = tidy_blank_lines(resolve_refs(markdown, dialect, prose.refs))
     figures = tuple({f.file: f for f in prose.figures}.values())
     return RenderedArticle(dialect, markdown, figures, context.warnings, context)

@@ -1,11 +1,10 @@
 """The LLM pass against a scripted server at the HTTP boundary, and the fact check."""
 
 import dataclasses
-import os
 
 import pytest
 
-from article_fixtures import make_project, records
+from article_fixtures import make_project
 from fake_openai import FakeOpenAI, completion
 from pipeline.config import load_config
 from pipeline.draft import DraftError, draft, resolve_endpoint, safe_url
@@ -226,7 +225,7 @@ def test_no_key_and_no_local_server_builds_without_drafts(config, quiet, monkeyp
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     assert draft(load_records(config), config, progress=quiet) is None
     assert any("OPENAI_API_KEY" in w and "building without drafted prose" in w for w in quiet.warnings)
-    assert os.environ.get("OPENAI_API_KEY") is None
+    assert not config.layout.drafts.exists()  # nothing was asked, nothing cached
 
 
 def test_without_a_configured_audience_the_introduction_drafts_one(config, quiet):
