@@ -18,6 +18,7 @@ from .anchors import REF, Ref
 from .config import Config
 from .context import ArticleContext, Block, Chapter, FailureView, FigureView, MadeWith, ModelView, OutputView
 from .markdown import (
+    code_span,
     display_math_to_fences,
     escape_inline,
     fence_for,
@@ -266,7 +267,7 @@ def _failure_view(record: ExperimentRecord) -> FailureView | None:
     if failure.lines:
         where += f" (lines {failure.lines[0]}-{failure.lines[1]})"
     traceback = visible_controls(failure.traceback.rstrip())
-    return FailureView(escape_inline(failure.ename), escape_inline(failure.evalue), escape_inline(where), traceback,
+    return FailureView(escape_inline(failure.ename), escape_inline(failure.evalue), code_span(where), traceback,
                        fence_for(traceback), has_outputs=record.execution.mode != "failed")
 
 

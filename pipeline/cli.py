@@ -183,11 +183,10 @@ def _summary(result, config, progress) -> None:
     progress.info(f"  records: {config.layout.records}")
     _report_export(result.exported, progress)
     if result.failures:
-        from .errors import ExecutionFailed
-
         progress.info("")
-        progress.info(f"published with {len(result.failures)} failed chapter(s) (--keep-going):")
-        progress.info(str(ExecutionFailed(result.failures)))
+        progress.info(f"published with {len(result.failures)} failed chapter(s), marked in the article (--keep-going):")
+        for failure in result.failures:
+            progress.info(failure.describe())
 
 
 def _report_export(exported, progress) -> None:

@@ -50,8 +50,6 @@ def check_qiita(markdown: str) -> list[str]:
     notes: list[int] = []
     for line in lines:
         stripped = line.text.strip()
-        if line.opens and line.info.split(":")[0] == "python" and ":" not in line.info:
-            problems.append(f"line {line.number}: python fence without a file name (```python:path)")
         if line.code:
             continue
         if stripped.startswith(":::") and not line.math:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import re
 from pathlib import Path
 
@@ -101,6 +102,10 @@ def harvest_one(experiment: Experiment, config: Config, layout: Layout, pub: Pub
     import nbformat
 
     failure = load_failure(layout.failure_report(experiment.name))
+    if failure is not None:  # the report is kept as the terminal showed it; the article gets no machine paths
+        paths = path_replacements(config.root)
+        failure = dataclasses.replace(failure, evalue=scrub_paths(failure.evalue, paths),
+                                      traceback=scrub_paths(failure.traceback, paths))
     path = layout.executed_notebook(experiment.name)
     if path.is_file():
         try:

@@ -349,3 +349,12 @@ def escape_inline(text: str) -> str:
     return re.sub(r"^([ \t]*)(?:(\d+)\.(?=[ \t]|$)|([-+#])(?=[ \t#]|$)|(:)|([=?!]))",
                   lambda m: m.group(1) + (m.group(2) + "\\." if m.group(2) else "\\" + m.group(3) if m.group(3)
                                           else f"&#{ord(m.group(4) or m.group(5))};"), text)
+
+
+def code_span(text: str) -> str:
+    """Plain text as an inline code span (a path, a command): shown literally, on one line."""
+    text = visible_controls(text.replace("\r\n", " ").replace("\n", " "))
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
