@@ -19,6 +19,7 @@ from .config import Config
 from .context import ArticleContext, Block, Chapter, FailureView, FigureView, MadeWith, ModelView, OutputView
 from .markdown import (
     code_span,
+    display_math_apart,
     display_math_to_fences,
     escape_inline,
     fence_for,
@@ -30,7 +31,7 @@ from .markdown import (
 )
 from .observations import fill, glue_context, is_observation, observation_body
 from .records import Cell, ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StreamOutput
-from .sanitize import sanitize_markdown
+from .sanitize import html_for_zenn, sanitize_markdown
 from .urls import rewrite_urls
 
 HIDDEN_CELL_TAGS = ("remove-cell",)
@@ -43,7 +44,7 @@ def figure_src(path: str, dialect: str, config: Config) -> str:
         base = config.article.image_base_url
         return base.rstrip("/") + "/" + path if base else UPLOAD_MARK + path
     if dialect == "zenn":
-        return f"/images/{config.article.slug}/" + str(PurePosixPath(path).relative_to("figures"))
+        return f"/images/{config.zenn_slug}/" + str(PurePosixPath(path).relative_to("figures"))
     return path
 
 
@@ -68,6 +69,8 @@ class Prose:
         text = unwrap(markdown)
         if self.dialect == "qiita":
             text = inline_math_to_qiita(display_math_to_fences(text))
+        elif self.dialect == "zenn":
+            text = display_math_apart(html_for_zenn(text))
         return text
 
     def untrusted(self, markdown: str) -> str:

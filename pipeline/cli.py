@@ -192,7 +192,9 @@ def _summary(result, config, progress) -> None:
 def _report_export(exported, progress) -> None:
     progress.info(f"  Qiita article (paste): {exported.article}")
     progress.info(f"  qiita-cli file:        {exported.qiita_cli}")
-    progress.info(f"  MkDocs page:           {exported.site_page}  (preview: mkdocs serve)")
+    progress.info(f"  MkDocs page:           {exported.site_page}  (preview: python -m pipeline preview)")
+    if exported.zenn:
+        progress.info(f"  Zenn article:          {exported.zenn}  (push with its images/ to a Zenn-linked repository)")
     if exported.uploads:
         progress.info(f"  {len(exported.uploads)} figures to upload to Qiita (no image_base_url set); "
                       "replace each FIGURE-TO-UPLOAD: link with the uploaded image's URL:")

@@ -83,6 +83,27 @@ class ArticleConfig:
 
 
 @dataclass(frozen=True)
+class ZennConfig:
+    """The Zenn export (``[tool.pipeline.zenn]``): zenn-cli's layout, for a GitHub-linked repository.
+
+    ``published``, ``published_at`` and ``publication_name`` already in the exported file
+    (set by you or zenn-cli) win over these settings, so a build never unpublishes an article."""
+
+    #: write build/zenn/ on every build
+    enabled: bool = True
+    #: the folder zenn-cli works in (articles/ and images/ go there); relative to the project root
+    export_dir: str = "build/zenn"
+    #: articles/<slug>.md; 12-50 of a-z, 0-9, - and _. Empty: article.slug (lengthened when too short)
+    slug: str = ""
+    emoji: str = "🧪"
+    type: Literal["tech", "idea"] = "tech"
+    #: at most 5. Empty: article.tags, lower-cased
+    topics: tuple[str, ...] = ()
+    published: bool = False
+    publication_name: str = ""
+
+
+@dataclass(frozen=True)
 class LlmConfig:
     """The optional drafting pass (``[tool.pipeline.llm]``). The API key is never read from here:
     it comes from the environment (OPENAI_API_KEY), see ``pipeline.draft.resolve_endpoint``."""
@@ -144,6 +165,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     article: ArticleConfig = field(default_factory=ArticleConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
+    zenn: ZennConfig = field(default_factory=ZennConfig)
 
     @property
     def layout(self) -> "Layout":
@@ -153,7 +175,27 @@ class Config:
         return Layout(root=self.root, experiments=self.experiments_dir, templates=self.root / "templates",
                       build=self.build_dir, models=self.models_dir,
                       qiita=(self.root / self.article.export_dir).resolve(),
-                      zenn=(self.root / "build" / "zenn").resolve(), site=self.site_dir)
+                      zenn=(self.root / self.zenn.export_dir).resolve(), site=self.site_dir)
+
+    @property
+    def zenn_slug(self) -> str:
+        """The Zenn article's slug: zenn.slug, else article.slug made to fit Zenn's rule."""
+        import hashlib
+        import re
+
+        if self.zenn.slug:
+            return self.zenn.slug
+        slug = re.sub(r"[^0-9a-z_-]+", "-", self.article.slug.lower()).strip("-")[:50]
+        if len(slug) < 12:
+            slug = f"{slug}-{hashlib.sha1(self.article.title.encode()).hexdigest()[:8]}".strip("-")[:50]
+        return slug
+
+    @property
+    def zenn_topics(self) -> tuple[str, ...]:
+        import re
+
+        topics = self.zenn.topics or tuple(re.sub(r"[\s\W]+", "", t.lower()) for t in self.article.tags)
+        return tuple(t for t in topics if t)[:5]
 
     def describe(self) -> dict[str, Any]:
         """Plain values for `python -m pipeline config`."""
@@ -225,6 +267,21 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
             problems.append(f"tool.pipeline.article.slug: use letters, digits, '-' and '_' only, got {article.slug!r}")
         if article.max_output_lines <= 0:
             problems.append("tool.pipeline.article.max_output_lines: must be a positive whole number")
+        if any(not tag.strip() for tag in article.tags):
+            problems.append("tool.pipeline.article.tags: Qiita refuses empty tags")
+        if article.private and article.organization_url_name:
+            problems.append("tool.pipeline.article: a private (limited-sharing) Qiita article cannot belong to an "
+                            "Organization; set private = false or clear organization_url_name")
+    zenn = values.get("zenn")
+    if isinstance(zenn, ZennConfig):
+        import re
+
+        if zenn.slug and not re.fullmatch(r"[0-9a-z_-]{12,50}", zenn.slug):
+            problems.append(f"tool.pipeline.zenn.slug: Zenn wants 12 to 50 of a-z, 0-9, '-' and '_', got {zenn.slug!r}")
+        if len(zenn.topics) > 5 or any(not t or len(t) > 18 for t in zenn.topics):
+            problems.append("tool.pipeline.zenn.topics: Zenn takes at most 5 topics of 1 to 18 characters")
+        if zenn.publication_name and not re.fullmatch(r"[0-9a-z_]{2,15}", zenn.publication_name):
+            problems.append(f"tool.pipeline.zenn.publication_name: must match [0-9a-z_]{{2,15}}, got {zenn.publication_name!r}")
     llm = values.get("llm")
     if isinstance(llm, LlmConfig):
         if llm.deadline <= 0 or llm.timeout <= 0:

@@ -6,7 +6,11 @@
   publishes it. What qiita-cli or the user set in that file (``id``,
   ``updated_at``, campaign fields, ...) is kept;
 - ``build/qiita/figures/``: the figure files, for upload when no image_base_url is set;
-- ``site/index.md`` + ``site/figures/``: the MkDocs page (``mkdocs serve``).
+- ``site/index.md`` + ``site/figures/``: the MkDocs page (``mkdocs serve``);
+- ``build/zenn/articles/<slug>.md`` + ``build/zenn/images/<slug>/``: the Zenn article in
+  zenn-cli's layout; figures are linked as ``/images/<slug>/...``, which Zenn serves from a
+  GitHub-linked repository. ``published`` (and ``published_at``, ``publication_name``) already
+  in the file are kept, so a build never unpublishes an article.
 
 Everything is staged into the build's ``Publication`` and appears together.
 Files outside build/ that the pipeline did not write before are never replaced
@@ -31,21 +35,27 @@ from .storage import Publication
 QIITA_KEYS = ("title", "tags", "private", "updated_at", "id", "organization_url_name", "slide", "ignorePublish")
 
 
+#: Zenn's front matter, in zenn-cli's order; the last three are kept from an existing file
+ZENN_KEYS = ("title", "emoji", "type", "topics", "published", "published_at", "publication_name")
+ZENN_IMAGE_LIMIT = 3 * 1024 * 1024  # zenn-cli's preview refuses larger local images
+
+
 @dataclass(frozen=True)
 class ExportResult:
     article: Path
     qiita_cli: Path
     site_page: Path
     uploads: tuple[Path, ...]  # figure files still to upload (no image_base_url)
+    zenn: Path | None = None
 
     @property
     def paths(self) -> tuple[Path, ...]:
-        return (self.article, self.qiita_cli, self.site_page)
+        return (self.article, self.qiita_cli, self.site_page) + ((self.zenn,) if self.zenn else ())
 
 
 def export(records: list[ExperimentRecord], config: Config, progress: Progress, publication: Publication,
            layout: Layout | None = None, drafts: Drafts | None = None, preview: bool = False) -> ExportResult:
-    from .dialects import check_qiita
+    from .dialects import check_qiita, check_qiita_front_matter
 
     layout = layout or config.layout
     qiita = render(records, config, "qiita", drafts=drafts)
@@ -59,16 +69,45 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     cli_file = layout.qiita / "public" / f"{config.article.slug}.md"
     page = layout.site / "index.md"
     targets = [article, cli_file, layout.qiita / "figures", page, layout.site / "figures"]
+
+    zenn_file = layout.zenn / "articles" / f"{config.zenn_slug}.md"
+    if config.zenn.enabled:
+        targets += [zenn_file, layout.zenn / "images" / config.zenn_slug]
     check_owned(targets, layout)
 
+    front = qiita_front_matter(config, existing=cli_file)
+    for problem in check_qiita_front_matter(_front_values(front)):
+        progress.warn(f"qiita-cli file: {problem}")
     publication.write(article, qiita.markdown)
-    publication.write(cli_file, qiita_front_matter(config, existing=cli_file) + qiita.markdown)
+    publication.write(cli_file, front + qiita.markdown)
     _stage_figures(qiita, layout.qiita / "figures", layout, publication)
     publication.write(page, mkdocs.markdown)
     _stage_figures(mkdocs, layout.site / "figures", layout, publication)
+    if config.zenn.enabled:
+        _export_zenn(records, config, progress, publication, layout, drafts, zenn_file)
     _record_manifest(targets, layout, publication)
     uploads = tuple(layout.qiita / f.file for f in qiita.figures if f.src.startswith(UPLOAD_MARK))
-    return ExportResult(article, cli_file, page, uploads)
+    return ExportResult(article, cli_file, page, uploads, zenn_file if config.zenn.enabled else None)
+
+
+def _export_zenn(records, config: Config, progress: Progress, publication: Publication, layout: Layout,
+                 drafts, target: Path) -> None:
+    from .dialects import check_zenn, check_zenn_front_matter, check_zenn_slug
+
+    zenn = render(records, config, "zenn", drafts=drafts)
+    front = zenn_front_matter(config, existing=target)
+    problems = check_zenn(zenn.markdown) + check_zenn_front_matter(_front_values(front)) + check_zenn_slug(config.zenn_slug)
+    for problem in problems:
+        progress.warn(f"Zenn export: {problem}")
+    publication.write(target, front + zenn.markdown)
+    folder = publication.folder(layout.zenn / "images" / config.zenn_slug)
+    for figure in zenn.figures:
+        source = publication.resolve(layout.build / figure.file)
+        if source.stat().st_size > ZENN_IMAGE_LIMIT:
+            progress.warn(f"Zenn export: {figure.file} is over 3 MB, which Zenn does not show; save the figure smaller")
+        destination = folder / Path(figure.file).relative_to("figures")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(source.read_bytes())
 
 
 def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publication: Publication) -> None:
@@ -145,6 +184,37 @@ def qiita_front_matter(config: Config, existing: Path | None = None) -> str:
             lines.append(f"{key}: {kept.get(key, defaults.get(key, 'null'))}")
     lines.append("---")
     return "\n".join(lines) + "\n"
+
+
+def zenn_front_matter(config: Config, existing: Path | None = None) -> str:
+    """YAML front matter for zenn-cli. Title, emoji, type and topics come from the config;
+    published, published_at and publication_name already in the file are kept."""
+    zenn = config.zenn
+    kept = read_front_matter(existing) if existing and existing.is_file() else {}
+    values = {
+        "title": _yaml_str(config.article.title),
+        "emoji": _yaml_str(zenn.emoji),
+        "type": _yaml_str(zenn.type),
+        "topics": "[" + ", ".join(_yaml_str(t) for t in config.zenn_topics) + "]",
+        "published": "true" if zenn.published else "false",
+        "publication_name": _yaml_str(zenn.publication_name) if zenn.publication_name else None,
+    }
+    for key in ("published", "published_at", "publication_name"):
+        if key in kept:
+            values[key] = kept[key]
+    lines = ["---"] + [f"{key}: {values[key]}" for key in ZENN_KEYS if values.get(key) is not None] + ["---"]
+    return "\n".join(lines) + "\n"
+
+
+def _front_values(front: str) -> dict:
+    """The front matter as YAML reads it (for the dialect checks)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(front.strip().strip("-").strip()) or {}
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def read_front_matter(path: Path) -> dict[str, str]:

@@ -187,6 +187,18 @@ def math_blocks(lines: list[Line]) -> list[tuple[int, int, bool]]:
     return blocks
 
 
+def display_math_apart(markdown: str) -> str:
+    """``$$`` blocks with a blank line before and after them (Zenn's KaTeX needs them apart)."""
+    lines = scan(markdown)
+    texts = [line.text for line in lines]
+    for first, last, _ in reversed(math_blocks(lines)):
+        if last + 1 < len(texts) and texts[last + 1].strip():
+            texts.insert(last + 1, "")
+        if first > 0 and texts[first - 1].strip():
+            texts.insert(first, "")
+    return "\n".join(texts)
+
+
 def display_math_to_fences(markdown: str) -> str:
     """Qiita: ``$$ ... $$`` blocks (one or more lines) become ```` ```math ```` fences, at the
     block's indentation. An unclosed block is left as it is."""

@@ -330,3 +330,27 @@ def sanitize_markdown(markdown: str) -> str:
     allow-listed HTML tags and attributes only, safe URLs only, fences, $$ blocks and
     tags closed, ':::'/'!!!'/'???' lines escaped, control characters visible."""
     return sanitize_report(markdown)[0]
+
+
+def html_for_zenn(markdown: str) -> str:
+    """Zenn escapes raw HTML (only ``<br>`` passes): sanitized tags become Markdown where they
+    can (an image) and are dropped, keeping their text, where they cannot."""
+    out = []
+    for line in scan(markdown):
+        if line.code or "<" not in line.text:
+            out.append(line.text)
+            continue
+
+        def replace(match: re.Match) -> str:
+            name = match.group(1).lower()
+            if name == "br":
+                return match.group()
+            if name == "img":
+                attributes = {k.lower(): html.unescape(v.strip("\"'")) for k, v in TAG_ATTRS.findall(match.group(2))}
+                alt = re.sub(r"[\[\]]", "", attributes.get("alt", ""))
+                return f"![{alt}]({attributes['src']})" if attributes.get("src") else alt
+            return ""
+
+        text = OPEN_TAG.sub(replace, line.text)
+        out.append(re.sub(r"</([A-Za-z][A-Za-z0-9-]*)\s*>", lambda m: "" if m.group(1).lower() in ALLOWED_TAGS else m.group(), text))
+    return "\n".join(out)

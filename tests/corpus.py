@@ -27,7 +27,7 @@ TUTORIAL = [
     ("code", "x = np.arange(6)\nx"),
     ("code", "x.shape"),
     ("markdown", "### Shapes\n\nReshaping keeps the data. See [the plotting notebook](01.02-Plotting-on-Colab.ipynb) "
-                 "and [a missing one](99-Missing.ipynb)."),
+                 "and [a missing one](99-Missing.ipynb). The [Japanese script](02_script.py#考察) comes last."),
     ("code", "x.reshape(2, 3)"),
     ("markdown", ""),
     ("code", ""),

@@ -184,7 +184,10 @@ def test_mkdocs_build_strict(article_project):
 
 
 @pytest.mark.requires("chromium")
-def test_browser_shows_figures_and_japanese_headings(article_project):
+def test_browser_shows_figures_math_and_japanese_headings_offline(article_project):
+    """The built site in Chromium: figures load, Japanese headings show, the formula is typeset by
+    the MathJax copy served with the site, no script from an output runs, and the page asks
+    nothing from any host but the local server."""
     from playwright.sync_api import sync_playwright
 
     publish(load_records(article_project), article_project, Progress(quiet=True, live=False))
@@ -192,14 +195,21 @@ def test_browser_shows_figures_and_japanese_headings(article_project):
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_port}/"
+    requests = []
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--proxy-server=http://127.0.0.1:9"])  # any host but loopback fails
             page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{server.server_port}/", wait_until="load")
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(origin, wait_until="load")
+            page.wait_for_selector("mjx-container", timeout=20_000)
             images = page.eval_on_selector_all("article img", "xs => xs.map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
             headings = page.eval_on_selector_all("article h2", "xs => xs.map(h => h.textContent.trim())")
+            formulas = page.eval_on_selector_all(".arithmatex > mjx-container", "xs => xs.map(x => [x.getAttribute('display'), x.textContent])")
+            raw_tex = page.evaluate("() => document.querySelector('article').innerText.includes('$$')")
             hacked = page.evaluate("() => window.hacked === undefined")
             shot = article_project.root / "build" / "screenshot.png"
             page.screenshot(path=str(shot), full_page=True)
@@ -209,7 +219,10 @@ def test_browser_shows_figures_and_japanese_headings(article_project):
         server.server_close()
     assert images == [["figures/01_first/01_first-cell03-1.png", True, 40]]
     assert "1. 最初の実験" in headings and "想定読者" in headings
+    assert formulas == [["true", "T=1"]] and not raw_tex  # T = 1, typeset as display math
     assert hacked
+    assert requests and all(url.startswith(origin) for url in requests), [u for u in requests if not u.startswith(origin)]
+    assert any("javascripts/mathjax/es5/tex-mml-chtml.js" in url for url in requests)
     assert shot.stat().st_size > 10_000
 
 

@@ -12,7 +12,7 @@ from markdown_it import MarkdownIt
 from corpus import write_corpus
 from pipeline.build import build
 from pipeline.config import load_config
-from pipeline.dialects import check_qiita
+from pipeline.dialects import check_qiita, check_zenn
 from pipeline.progress import Progress
 
 
@@ -26,8 +26,13 @@ def built(tmp_path_factory):
 
 
 def _article(config, dialect):
-    path = {"qiita": config.layout.qiita / "article.md", "mkdocs": config.layout.site / "index.md"}[dialect]
-    return path.read_text(encoding="utf-8")
+    path = {"qiita": config.layout.qiita / "article.md", "mkdocs": config.layout.site / "index.md",
+            "zenn": config.layout.zenn / "articles" / f"{config.zenn_slug}.md"}[dialect]
+    text = path.read_text(encoding="utf-8")
+    return text.split("\n---\n", 1)[1] if dialect == "zenn" else text  # without the front matter
+
+
+DIALECTS = ["qiita", "mkdocs", "zenn"]
 
 
 def _headings(markdown):
@@ -41,11 +46,11 @@ def test_every_experiment_ran_or_was_published_as_stored(built):
         ("01.01-NumPy-Tutorial", "executed"), ("01.02-Plotting-on-Colab", "stored"), ("02_script", "executed")]
 
 
-@pytest.mark.parametrize("dialect", ["qiita", "mkdocs"])
+@pytest.mark.parametrize("dialect", DIALECTS)
 def test_the_authors_headings_are_kept_at_their_relative_levels(built, dialect):
     config, _, _ = built
     headings = _headings(_article(config, dialect))
-    top = 2 if dialect == "qiita" else 1  # the MkDocs page has the title as its H1
+    top = 1 if dialect == "mkdocs" else 2  # the MkDocs page has the title as its H1
     assert (2, "1. NumPy Tutorial") in headings and (2, "2. Plotting on Colab") in headings
     chapter = headings[headings.index((2, "1. NumPy Tutorial")) + 1: headings.index((2, "2. Plotting on Colab"))]
     assert chapter == [(3, "Creating arrays"), (4, "Shapes"), (3, "Tables and plots")]
@@ -57,21 +62,20 @@ def test_the_authors_headings_are_kept_at_their_relative_levels(built, dialect):
     assert headings.count((3, "試したこと")) == 2 and headings.count((3, "実行コード")) == 2
 
 
-@pytest.mark.parametrize("dialect", ["qiita", "mkdocs"])
+@pytest.mark.parametrize("dialect", DIALECTS)
 def test_boxes_only_where_the_author_marked_an_observation(built, dialect):
     config, _, _ = built
     text = _article(config, dialect)
-    label = "**考察**" if dialect == "qiita" else '"考察"'
+    label = '"考察"' if dialect == "mkdocs" else "**考察**"
     assert text.count(label) == 2  # the tagged cell and the 考察 cell
     assert "Squares grow fast: the last value is 25." in text
     assert "平均は 2.5 だった。" in text
     # every prose cell stays prose, in order, and no box is empty
     assert text.index("This notebook walks through") < text.index("We start with") < text.index("Reshaping keeps")
-    if dialect == "qiita":
-        assert not re.search(r":::note \w+\n(\*\*[^*]+\*\*\n\n)?:::", text)
+    assert not re.search(r"(:::note \w+|::::message( alert)?)\n+(\*\*[^*]+\*\*\n+)?::::?\n", text)
 
 
-@pytest.mark.parametrize("dialect", ["qiita", "mkdocs"])
+@pytest.mark.parametrize("dialect", DIALECTS)
 def test_figures_are_numbered_through_the_article_and_images_are_copied(built, dialect):
     config, _, _ = built
     text = _article(config, dialect)
@@ -79,9 +83,13 @@ def test_figures_are_numbered_through_the_article_and_images_are_copied(built, d
     assert "図 1(NumPy Tutorial)" in text and "図 2(Plotting on Colab)" in text  # default alt texts
     images = re.findall(r"!\[([^\]]*)\]\(([^)]+)\)", text)
     assert ("A diagram of the array", next(src for _, src in images if src.endswith("diagram.png"))) in images
-    folder = config.layout.qiita if dialect == "qiita" else config.layout.site
     for _, src in images:
-        assert (folder / src.replace("FIGURE-TO-UPLOAD:", "")).is_file(), src
+        if dialect == "zenn":  # served by Zenn from the repository's /images/ folder
+            assert src.startswith(f"/images/{config.zenn_slug}/")
+            path = config.layout.zenn / src.lstrip("/")
+        else:
+            path = (config.layout.qiita if dialect == "qiita" else config.layout.site) / src.replace("FIGURE-TO-UPLOAD:", "")
+        assert path.is_file(), src
 
 
 def test_links_to_experiments_become_chapter_links_and_missing_ones_are_reported(built):
@@ -90,6 +98,8 @@ def test_links_to_experiments_become_chapter_links_and_missing_ones_are_reported
     assert "[the plotting notebook](#2-plotting-on-colab)" in qiita
     assert "[the plotting notebook](#2-plotting-on-colab)" in mkdocs
     assert "and a missing one." in qiita and "99-Missing" not in qiita
+    # a link to a heading of another notebook points at that chapter (its 考察 became a box)
+    assert "[Japanese script](#3-日本語のスクリプト)" in qiita and "[Japanese script](#3-日本語のスクリプト)" in mkdocs
     assert any("01.01-NumPy-Tutorial.ipynb, cell 6: link to '99-Missing.ipynb'" in w for w in progress.warnings)
 
 
@@ -122,12 +132,14 @@ def test_the_opening_note_states_only_what_holds(built):
     assert "torch" not in packages  # imported only on the machine that ran the stored notebook
 
 
-def test_the_qiita_check_and_a_strict_mkdocs_build_pass(built):
+def test_the_dialect_checks_and_a_strict_mkdocs_build_pass(built):
     config, _, progress = built
-    assert check_qiita(_article(config, "qiita")) == []
-    assert not [w for w in progress.warnings if w.startswith("Qiita export")]
+    assert check_qiita(_article(config, "qiita")) == [] and check_zenn(_article(config, "zenn")) == []
+    assert not [w for w in progress.warnings if w.startswith(("Qiita export", "Zenn export", "qiita-cli file"))]
     result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=config.root,
                             capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, timeout=300)
     assert result.returncode == 0, result.stderr
     html = (config.root / "build" / "html" / "index.html").read_text(encoding="utf-8")
-    assert 'id="2-plotting-on-colab"' in html
+    # the anchors the article links to are the ones MkDocs made (Japanese text kept)
+    assert 'id="2-plotting-on-colab"' in html and 'id="3-日本語のスクリプト"' in html
+    assert 'href="#3-日本語のスクリプト"' in html
