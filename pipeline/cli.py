@@ -65,6 +65,17 @@ def _parser() -> argparse.ArgumentParser:
                    description="Render build/records/ into build/qiita/article.md (paste into Qiita), "
                    "build/qiita/public/<slug>.md (qiita-cli: npx qiita publish <slug>) and site/index.md (mkdocs serve).")
 
+    p = sub.add_parser("preview", help="build, serve the site with live reload, rebuild on every edit (warm kernels)",
+                       description="Build the article, serve the MkDocs site with live reload (MkDocs' own server) and "
+                       "watch experiments/, templates/, pyproject.toml and the background/summary files. On a change, "
+                       "unchanged experiments come from the cache and changed ones re-run from their first changed cell "
+                       "in a kernel kept alive between edits; such pages say 'preview: not a clean run'. Outputs go to "
+                       "build/preview/ (the page to site/); `build` always runs clean. Ctrl-C stops it.")
+    p.add_argument("--port", type=int, default=None, help="port to serve on (default: tool.pipeline.preview.port, 8000)")
+    p.add_argument("--host", default=None, help="address to serve on (default: tool.pipeline.preview.host, 127.0.0.1)")
+    p.add_argument("--max-kernels", type=int, default=None, metavar="N",
+                   help="kernels kept alive between edits (default: tool.pipeline.preview.max_kernels, 2)")
+
     sub.add_parser("config", help="print the resolved [tool.pipeline] configuration as JSON",
                    description="Validate [tool.pipeline] and print every setting with its resolved value.")
     return parser
@@ -126,6 +137,11 @@ def _run(args) -> int:
     if args.command == "config":
         print(json.dumps(config.describe(), indent=2, ensure_ascii=False))
         return 0
+    if args.command == "preview":  # it takes the build lock for each rebuild, not for the whole session
+        from .preview import preview
+
+        return preview(config.root, host=args.host or config.preview.host, port=args.port or config.preview.port,
+                       progress=progress, max_kernels=args.max_kernels)
     with _locked(config, progress, args.command):
         if args.command == "execute":
             from .execute import execute

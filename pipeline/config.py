@@ -83,6 +83,17 @@ class ArticleConfig:
 
 
 @dataclass(frozen=True)
+class PreviewConfig:
+    """``python -m pipeline preview`` (``[tool.pipeline.preview]``)."""
+
+    #: kernels kept alive between edits (each holds its experiment's memory, a loaded model too);
+    #: the least recently used one is stopped first
+    max_kernels: int = 2
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@dataclass(frozen=True)
 class ZennConfig:
     """The Zenn export (``[tool.pipeline.zenn]``): zenn-cli's layout, for a GitHub-linked repository.
 
@@ -166,6 +177,7 @@ class Config:
     article: ArticleConfig = field(default_factory=ArticleConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
     zenn: ZennConfig = field(default_factory=ZennConfig)
+    preview: PreviewConfig = field(default_factory=PreviewConfig)
 
     @property
     def layout(self) -> "Layout":

@@ -120,9 +120,12 @@ def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publ
 
 
 def _record_manifest(targets: list[Path], layout: Layout, publication: Publication) -> None:
+    """Add *targets* to the manifest of what the pipeline has published (builds and previews share it)."""
+    from .layout import read_manifest
+
     root = layout.root.resolve()
-    mine = sorted(t.resolve().relative_to(root).as_posix() for t in targets)
-    publication.write(layout.manifest, json.dumps(mine, indent=1) + "\n")
+    mine = read_manifest(layout) | {t.resolve().relative_to(root).as_posix() for t in targets}
+    publication.write(layout.manifest, json.dumps(sorted(mine), indent=1) + "\n")
 
 
 def prune(records: list[ExperimentRecord], layout: Layout, publication: Publication) -> list[str]:

@@ -26,6 +26,8 @@ class Layout:
     zenn: Path
     #: the MkDocs docs_dir (index.md, figures/, assets/)
     site: Path
+    #: where the lock, the publication journal and the manifest live (build/, shared by previews)
+    state: Path | None = None
 
     # build/ ------------------------------------------------------------------
     @property
@@ -59,16 +61,16 @@ class Layout:
 
     @property
     def lock(self) -> Path:
-        return self.build / ".lock"
+        return (self.state or self.build) / ".lock"
 
     @property
     def journal(self) -> Path:
-        return self.build / ".publish.json"
+        return (self.state or self.build) / ".publish.json"
 
     @property
     def manifest(self) -> Path:
         """What the last publication wrote outside build/ (so a user's own files are never replaced)."""
-        return self.build / ".published.json"
+        return (self.state or self.build) / ".published.json"
 
     def executed_notebook(self, name: str) -> Path:
         return self.executed / f"{name}.ipynb"
@@ -87,12 +89,13 @@ class Layout:
 
     def output_folders(self) -> list[Path]:
         """Folders a command writes into (for cleaning up staging leftovers)."""
-        return [self.build, self.qiita, self.zenn, self.site]
+        return list(dict.fromkeys([self.state or self.build, self.build, self.qiita, self.zenn, self.site]))
 
     def for_preview(self) -> "Layout":
-        """The same project with build outputs under build/preview/ (the site stays where mkdocs serves it)."""
+        """The same project with build outputs under build/preview/ (the site stays where mkdocs serves it;
+        the lock, journal and manifest stay the build's, so previews and builds take turns)."""
         return Layout(self.root, self.experiments, self.templates, self.preview, self.models,
-                      self.preview / "qiita", self.preview / "zenn", self.site)
+                      self.preview / "qiita", self.preview / "zenn", self.site, state=self.build)
 
 
 def inside(path: Path, folder: Path) -> bool:

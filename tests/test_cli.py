@@ -18,7 +18,7 @@ def test_help_lists_the_commands(tmp_path):
     assert result.returncode == 0
     listed = result.stdout.split("commands (python -m pipeline COMMAND --help for each):")[1]
     found = re.findall(r"^    (\w+) ", listed, re.M)
-    assert found == ["build", "execute", "harvest", "export", "config"]
+    assert found == ["build", "execute", "harvest", "export", "preview", "config"]
 
 
 def test_help_does_not_import_heavy_libraries(tmp_path):

@@ -1,0 +1,186 @@
+"""``python -m pipeline preview``: the author's loop, edit -> page, with live reload.
+
+- MkDocs' own server (``mkdocs serve``) serves the site and reloads open pages
+  when ``site/`` changes; this module does not serve anything itself.
+- A watcher on the inputs (``experiments/``, ``templates/``, ``pyproject.toml``,
+  the background and summary files, declared data files) rebuilds what changed in
+  a background thread: unchanged experiments come from the cache, changed ones run
+  in warm kernels (``pipeline.warm``) from their first changed cell. Records and
+  exports go to ``build/preview/``; only the page (``site/``) is shared with
+  ``build``, and it says "preview: not a clean run" when a warm kernel produced it.
+- A failure shows on the page (file, cell, message, in a banner above the last good
+  content) and on the terminal.
+- Ctrl-C stops the server, then the kernels (a cell still running is stopped),
+  then waits for the rebuild thread; a rebuild that was stopped publishes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from .config import Config, load_config
+from .errors import PipelineError
+from .progress import Progress
+
+DEBOUNCE = 0.3  # seconds of quiet after the last file event before a rebuild starts
+
+
+class Stopped(Exception):
+    """The preview is shutting down: the rebuild in progress publishes nothing."""
+
+
+class Previewer:
+    """Rebuilds the preview on demand, one rebuild at a time."""
+
+    def __init__(self, root: Path, progress: Progress, max_kernels: int | None = None):
+        from .kernels import secret_values
+        from .warm import WarmKernels
+
+        self.root = root
+        self.progress = progress
+        self.config = load_config(root)
+        self.warm = WarmKernels(self.config, secret_values(), max_kernels or self.config.preview.max_kernels)
+        self.stopping = threading.Event()
+        self.wanted = threading.Event()
+        self.last_good = ""  # the last page that built without an error
+        self.rebuilds = 0
+
+    # one rebuild -------------------------------------------------------------
+    def rebuild(self) -> bool:
+        """Run the pipeline into the preview layout; True when it published the page without an error."""
+        from .storage import BuildLock, recover
+
+        started = time.monotonic()
+        try:
+            self.config = load_config(self.root)
+            self.warm.config = self.config
+            layout = self.config.layout
+            with BuildLock(layout.lock, command="python -m pipeline preview", notify=self.progress.info):
+                recover(layout.journal, layout.output_folders(), warn=self.progress.warn)
+                page = self._publish(layout.for_preview())
+        except Stopped:
+            return False
+        except PipelineError as exc:
+            self.progress.warn(f"preview: {exc}")
+            self._show_error(str(exc))
+            return False
+        self.last_good = page
+        self.rebuilds += 1
+        self.progress.info(f"preview: page updated in {time.monotonic() - started:.1f}s")
+        return True
+
+    def _publish(self, layout) -> str:
+        from .execute import execute
+        from .export import export
+        from .harvest import harvest
+        from .storage import Publication
+
+        config = self.config
+        summary = execute(config, keep_going=True, progress=self.progress, layout=layout, runner=self.warm.run)
+        if self.stopping.is_set():
+            raise Stopped
+        with Publication(layout.journal) as publication:
+            records = harvest(config, progress=self.progress, layout=layout, publication=publication)
+            warm = any(r.execution.mode == "warm" for r in records)
+            exported = export(records, config, self.progress, publication, layout=layout, preview=warm)
+            if self.stopping.is_set():
+                raise Stopped  # leaving the block with an error discards everything staged
+        for failure in summary.failures:
+            self.progress.warn(f"preview: {failure.describe()}")
+        return exported.site_page.read_text(encoding="utf-8")
+
+    def _show_error(self, message: str) -> None:
+        """The error above the last good content, so the open page shows both."""
+        from .markdown import fence_for, visible_controls
+        from .storage import atomic_write_text
+
+        text = visible_controls(message)
+        fence = fence_for(text)
+        banner = (f'!!! danger "preview: the last rebuild failed"\n\n    {fence}text\n'
+                  + "\n".join("    " + line for line in text.splitlines()) + f"\n    {fence}\n\n")
+        body = self.last_good or "# preview\n"
+        title, _, rest = body.partition("\n")
+        page = self.config.layout.site / "index.md"
+        if page.exists() or not self.last_good:
+            atomic_write_text(page, f"{title}\n\n{banner}{rest}" if title.startswith("# ") else banner + body)
+
+    # the watch loop ------------------------------------------------------------
+    def watched(self) -> list[Path]:
+        config = self.config
+        paths = [config.experiments_dir, config.layout.templates, config.root / "pyproject.toml"]
+        for relative in (config.article.background, config.article.summary):
+            if relative:
+                paths.append(config.root / relative)
+        return [p for p in dict.fromkeys(paths) if p.exists()]
+
+    @staticmethod
+    def is_input(path: Path, watched: list[Path]) -> bool:
+        """Whether a file event concerns an input (not an editor's swap file, a cache, or an output)."""
+        if path.name.startswith(".") or path.name.endswith("~") or "__pycache__" in path.parts \
+                or ".ipynb_checkpoints" in path.parts:
+            return False
+        return any(path == p or (p.is_dir() and p in path.parents) for p in watched)
+
+    def worker(self) -> None:
+        while not self.stopping.is_set():
+            if not self.wanted.wait(timeout=0.2):
+                continue
+            while self.wanted.is_set() and not self.stopping.is_set():  # debounce a burst of events
+                self.wanted.clear()
+                time.sleep(DEBOUNCE)
+            if not self.stopping.is_set():
+                self.progress.info("preview: inputs changed, rebuilding")
+                try:
+                    self.rebuild()
+                except Exception as exc:  # a bug must not kill the loop: report it and keep serving
+                    self.progress.warn(f"preview: rebuild failed unexpectedly ({type(exc).__name__}: {exc})")
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.warm.close()
+
+
+def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Progress | None = None,
+            max_kernels: int | None = None) -> int:
+    import watchdog.events
+    import watchdog.observers
+    from mkdocs.commands.serve import serve
+
+    progress = progress or Progress()
+    previewer = Previewer(root, progress, max_kernels)
+    config: Config = previewer.config
+    mkdocs_yml = config.root / "mkdocs.yml"
+    if not mkdocs_yml.is_file():
+        raise PipelineError(f"{mkdocs_yml}: not found; the preview serves the MkDocs site it describes "
+                            "(copy mkdocs.yml from the project's repository)")
+    previewer.rebuild()
+
+    watched = previewer.watched()
+
+    class Changed(watchdog.events.FileSystemEventHandler):
+        def on_any_event(self, event):
+            if event.event_type in ("opened", "closed_no_write"):
+                return  # reading a file (the rebuild itself does) changes nothing
+            if not event.is_directory and any(previewer.is_input(Path(str(p)), watched)
+                                              for p in (event.src_path, getattr(event, "dest_path", "")) if p):
+                previewer.wanted.set()
+
+    observer = watchdog.observers.Observer()
+    for folder in dict.fromkeys(p if p.is_dir() else p.parent for p in watched):
+        observer.schedule(Changed(), str(folder), recursive=folder in watched)
+    thread = threading.Thread(target=previewer.worker, name="pipeline-preview", daemon=True)
+    observer.start()
+    thread.start()
+    progress.info(f"preview: serving http://{host}:{port}/ ; watching {', '.join(str(p.relative_to(config.root)) for p in previewer.watched())}; Ctrl-C stops")
+    try:
+        serve(config_file=str(mkdocs_yml), dev_addr=f"{host}:{port}", livereload=True)
+    finally:
+        observer.stop()
+        previewer.close()
+        thread.join(timeout=60)
+        observer.join(timeout=5)
+        progress.info(f"preview: stopped ({previewer.rebuilds} rebuilds, {previewer.warm.reruns} warm re-runs, "
+                      f"{previewer.warm.restarts} kernel starts)")
+    return 0

@@ -1,0 +1,250 @@
+"""A started kernel that runs an experiment's cells: ``KernelSession``.
+
+Observes, does not own, nbclient's cell loop: nbclient executes each cell; the
+session maps its exceptions to ``Failure`` records naming the file, cell and
+lines, normalizes outputs as they come (linear time, size-capped), removes
+credential values from them, and keeps the experiment's time limit. The same
+session serves a clean run (``run_clean``: start, run every cell, stop) and the
+warm kernels of ``pipeline preview`` (kept alive between runs).
+
+Local kernels talk over IPC sockets in a private runtime folder, where the
+connection file (it holds the kernel's key) also lives; it is removed when the
+session closes, and by the next run when a kill prevented that.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .cache import kernel_settings
+from .config import Config
+from .experiments import cell_label
+from .kernels import imported_modules, kernel_environment, redact_outputs, remember_kernel, runtime_base, clean_stale_runtimes
+from .outputs import normalize_outputs
+from .progress import Progress
+from .records import Experiment, Failure
+from .text import clean_traceback
+
+KERNEL_EXTENSION = "pipeline.kernel"
+
+_PROBE = """
+def _pipeline_probe(names):
+    import importlib.metadata as m, json, platform, sys
+    if "pipeline" in names and "transformers" in sys.modules:
+        names = names + [n for n in ("torch", "transformers", "bitsandbytes", "accelerate") if n in sys.modules]
+    found, dists = {}, m.packages_distributions()
+    for name in names:
+        for dist in dists.get(name, []):
+            if dist != "ml-article-pipeline":
+                try:
+                    found[dist] = m.version(dist)
+                except Exception:
+                    pass
+    return json.dumps({"python": platform.python_version(), "packages": found})
+"""
+
+
+class KernelStartFailed(Exception):
+    """The kernel could not be started; ``failure`` says why and what to do."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(failure.evalue)
+        self.failure = failure
+
+
+class KernelSession:
+    """One kernel, started for an experiment, running the cells it is given."""
+
+    where = "local"
+
+    def __init__(self, experiment: Experiment, config: Config, secrets: list[str]):
+        self.experiment = experiment
+        self.config = config
+        self.secrets = secrets
+        self.client = None
+        self._private: Path | None = None
+
+    # lifecycle ---------------------------------------------------------------
+    def start(self, nb) -> None:
+        from jupyter_client.kernelspec import NoSuchKernel
+
+        self.client = self._client(nb)
+        try:
+            self._start_kernel()
+        except NoSuchKernel:
+            self.close()
+            raise KernelStartFailed(failure(self.experiment, None, "NoSuchKernel",
+                                            f"no Jupyter kernel named {self.config.kernel!r} is installed; set "
+                                            "tool.pipeline.kernel or install it (python -m ipykernel install --user)")) from None
+        except RuntimeError as exc:  # the kernel did not answer in time
+            self.close()
+            if "Kernel didn't respond" not in str(exc):
+                raise
+            raise KernelStartFailed(failure(self.experiment, None, "KernelStartError",
+                                            f"{exc}; raise tool.pipeline.startup_timeout or check the kernel")) from None
+
+    def _client(self, nb):
+        from nbclient import NotebookClient
+
+        return NotebookClient(
+            nb,
+            kernel_name=self.config.kernel,
+            timeout=self.config.cell_timeout,
+            startup_timeout=self.config.startup_timeout,
+            record_timing=True,
+            coalesce_streams=False,  # quadratic on long lines; normalize_outputs does it in linear time
+            resources={"metadata": {"path": str(self.experiment.path.parent)}},
+            extra_arguments=[f"--IPKernelApp.extensions={KERNEL_EXTENSION}"],
+        )
+
+    def _start_kernel(self) -> None:
+        import tempfile
+
+        clean_stale_runtimes()
+        self._private = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runtime_base()))
+        km = self.client.km = self.client.create_kernel_manager()
+        km.transport, km.ip = "ipc", str(self._private / "k")
+        km.connection_file = str(self._private / "kernel.json")
+        self.client.start_new_kernel(env=self.environment())
+        remember_kernel(self._private, getattr(km.provisioner, "pid", None))
+        self.client.start_new_kernel_client()
+
+    def environment(self) -> dict[str, str]:
+        return kernel_environment(dict(os.environ), self.config.kernel_env_allow, {
+            "PIPELINE_SETTINGS": json.dumps(kernel_settings(self.config)),
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
+        })
+
+    def alive(self) -> bool:
+        from nbclient.util import run_sync
+
+        try:
+            return self.client is not None and self.client.km is not None and bool(run_sync(self.client.km.is_alive)())
+        except Exception:  # a kernel manager that cannot even answer is not alive (many error types)
+            return False
+
+    def close(self) -> None:
+        import shutil
+
+        client, self.client = self.client, None
+        if client is not None and client.km is not None:
+            try:
+                client._cleanup_kernel()
+            except Exception:  # shutting down a dead or half-started kernel may fail in many ways
+                pass
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private = None
+
+    # running -----------------------------------------------------------------
+    def run(self, nb, indices: list[int], progress: Progress, began: float) -> Failure | None:
+        """Run the code cells *indices* of *nb* (in place); returns the first failure, or None."""
+        from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+        config, experiment, client = self.config, self.experiment, self.client
+        client.nb = nb
+        code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        for index in indices:
+            cell = nb.cells[index]
+            number = code.index(index) + 1
+            remaining = config.experiment_timeout - (time.monotonic() - began)
+            if remaining <= 0:
+                return failure(experiment, index, "ExperimentTimeout",
+                               f"the experiment ran past its {config.experiment_timeout}s limit before this cell; "
+                               "raise tool.pipeline.experiment_timeout or make the experiment faster")
+            client.timeout = max(1, int(min(config.cell_timeout, remaining)))
+            progress.cell_started(index + 1, number, len(code), cell_label(cell))
+            t0 = time.monotonic()
+            problem = None
+            try:
+                client.execute_cell(cell, index, execution_count=number)
+            except CellTimeoutError:
+                limit = client.timeout
+                which = "tool.pipeline.cell_timeout" if limit == config.cell_timeout else "tool.pipeline.experiment_timeout"
+                problem = failure(experiment, index, "CellTimeoutError",
+                                  f"cell did not finish within {limit}s ({which}); raise the limit or make the cell faster")
+            except DeadKernelError:
+                problem = failure(experiment, index, "DeadKernelError", self.died())
+            except CellExecutionError:
+                error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+                problem = failure(experiment, index, error.ename if error else "CellExecutionError",
+                                  error.evalue if error else "the cell raised an error",
+                                  clean_traceback(error.traceback) if error else "")
+            finally:
+                cell.outputs = normalize_outputs(cell.get("outputs", []), config.max_output_chars)
+                redact_outputs(cell, self.secrets)
+                cell.metadata.setdefault("pipeline", {})["duration"] = round(time.monotonic() - t0, 3)
+                skipped = client.skip_cells_with_tag in cell.metadata.get("tags", [])
+                progress.cell_finished("failed" if problem else "skipped" if skipped else "ok")
+            if problem is not None:
+                return problem
+        if time.monotonic() - began > config.experiment_timeout:
+            return failure(experiment, indices[-1] if indices else None, "ExperimentTimeout",
+                           f"the experiment and the handling of its outputs ran past its {config.experiment_timeout}s "
+                           "limit; raise tool.pipeline.experiment_timeout or print less")
+        return None
+
+    def died(self) -> str:
+        return ("the kernel died while running this cell (killed, crashed or out of memory); "
+                "reduce the memory the cell needs or run on a larger machine")
+
+    def probe(self, sources: list[str]) -> dict:
+        """Ask the kernel, silently (no output, no history), for its Python version and the
+        versions of the packages the code imports."""
+        import ast
+
+        names = imported_modules(sources)
+        try:
+            msg_id = self.client.kc.execute(_PROBE, silent=True, store_history=False, stop_on_error=False,
+                                            user_expressions={"probe": f"_pipeline_probe({names!r})"})
+            reply = self.client.wait_for_reply(msg_id)
+            text = reply["content"]["user_expressions"]["probe"]["data"]["text/plain"]
+            return json.loads(ast.literal_eval(text))
+        except Exception:  # informative only: a kernel that cannot answer leaves it empty (many error types)
+            return {}
+
+
+def run_clean(session: KernelSession, experiment: Experiment, progress: Progress):
+    """Every code cell of a copy of the experiment's notebook, in the session's fresh kernel.
+
+    Returns ``(notebook, failure, probe)``: failure is None when every cell ran; probe
+    holds the kernel's Python version and the versions of the packages the experiment imported."""
+    nb = copy.deepcopy(experiment.notebook)
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    began = time.monotonic()
+    try:
+        session.start(nb)
+    except KernelStartFailed as exc:
+        return nb, exc.failure, {}
+    try:
+        problem = session.run(nb, code, progress, began)
+        probe = session.probe([nb.cells[i].source for i in code]) if problem is None else {}
+    finally:
+        session.close()
+    return nb, problem, probe
+
+
+def failure(experiment: Experiment, index: int | None, ename: str, evalue: str, traceback: str = "") -> Failure:
+    lines = None
+    source = ""
+    if index is not None:
+        cell = experiment.notebook.cells[index]
+        raw = cell.metadata.get("pipeline", {}).get("lines")
+        lines = tuple(raw) if raw else None
+        source = cell.source
+    return Failure(
+        source=experiment.source,
+        cell_index=index,
+        lines=lines,
+        ename=ename,
+        evalue=evalue,
+        traceback=traceback,
+        cell_source=source,
+        failed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
