@@ -49,14 +49,16 @@ class LlmOptions:
 
 
 def build(config: Config, force: bool = False, fail_fast: bool = False, keep_going: bool | None = None,
-          llm: LlmOptions | None = None, progress: Progress | None = None, layout: Layout | None = None) -> BuildResult:
+          llm: LlmOptions | None = None, progress: Progress | None = None, layout: Layout | None = None,
+          jobs: int | str | None = None) -> BuildResult:
     """Run every stage. With *keep_going* (default: ``config.keep_going``) a failed experiment
     does not stop the build: the other chapters are published and the failed one is marked."""
     progress = progress or Progress()
     layout = layout or config.layout
     llm = llm or LlmOptions(enabled=config.llm.enabled)
     keep_going = config.keep_going if keep_going is None else keep_going
-    execution = execute(config, force=force, fail_fast=fail_fast, keep_going=keep_going, progress=progress, layout=layout)
+    execution = execute(config, force=force, fail_fast=fail_fast, keep_going=keep_going, progress=progress,
+                        layout=layout, jobs=jobs)
     with Publication(layout.journal) as publication:
         records = harvest(config, progress=progress, layout=layout, publication=publication)
         drafts = draft(records, config, model=llm.model, base_url=llm.base_url, redraft=llm.redraft,

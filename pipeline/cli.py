@@ -81,8 +81,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _jobs(value: str):
+    if value == "auto":
+        return value
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def _execution_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="re-execute even when the cache holds a result")
+    p.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N",
+                   help="run N experiments at once, each in its own kernel; 'auto': one per core (on a gateway: "
+                   "tool.pipeline.gateway_jobs). Experiments that name others under 'after' wait for them. "
+                   "Default: tool.pipeline.jobs (1)")
+    p.add_argument("--gateway-url", metavar="URL", default=None,
+                   help="run the kernels on this Jupyter Kernel Gateway or Enterprise Gateway (default: "
+                   "tool.pipeline.gateway_url, then JUPYTER_GATEWAY_URL); the token comes from "
+                   "JUPYTER_GATEWAY_AUTH_TOKEN")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing experiment")
     p.add_argument("--keep-going", action="store_true", default=None,
                    help="when an experiment fails, go on with the others (build: publish them and mark the failed "
@@ -90,7 +110,23 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
                    "Config: tool.pipeline.keep_going")
 
 
+def _skip_unused_imports() -> None:
+    """Two imports that only cost time here, with jupyter_server installed (the `remote` extra):
+    - jsonschema imports every optional format checker it finds, and nbformat imports jsonschema;
+      the IRI checker's package (rfc3987-syntax) compiles its grammar on import, about 1 s on every
+      command, for a format no notebook schema uses (python-jsonschema/jsonschema#1428);
+    - jupytext imports its Jupyter server contents managers, and with them jupyter_server and
+      tornado (0.3 s), which reading a notebook never needs.
+    Marked absent before anything imports them, both packages take their own "not installed" path."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+    if "jupytext" not in sys.modules:
+        sys.modules.setdefault("jupytext.sync_contentsmanager", None)
+        sys.modules.setdefault("jupytext.async_contentsmanager", None)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _skip_unused_imports()
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     from . import storage
@@ -132,7 +168,8 @@ def _run(args) -> int:
     from .config import load_config
     from .progress import Progress
 
-    config = load_config(args.root)
+    overrides = {"gateway_url": args.gateway_url} if getattr(args, "gateway_url", None) else None
+    config = load_config(args.root, overrides)
     progress = Progress(quiet=args.quiet)
     if args.command == "config":
         print(json.dumps(config.describe(), indent=2, ensure_ascii=False))
@@ -147,7 +184,7 @@ def _run(args) -> int:
             from .execute import execute
 
             summary = execute(config, args.names, force=args.force, fail_fast=args.fail_fast,
-                              keep_going=bool(args.keep_going), progress=progress)
+                              keep_going=bool(args.keep_going), progress=progress, jobs=args.jobs)
             progress.info(f"executed {summary.count('executed')}, cached {summary.count('cached')}, "
                           f"stored {summary.count('stored')}, failed {summary.count('failed')}")
             return 1 if summary.failures else 0
@@ -174,7 +211,7 @@ def _run(args) -> int:
             llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
                              model=args.llm_model, base_url=args.llm_base_url)
             result = build(config, force=args.force, fail_fast=args.fail_fast, keep_going=args.keep_going,
-                           llm=llm, progress=progress)
+                           llm=llm, progress=progress, jobs=args.jobs)
             _summary(result, config, progress)
             return 1 if result.failures else 0
     raise AssertionError(args.command)

@@ -173,6 +173,14 @@ class Config:
     keep_going: bool = False
     #: environment variables kernels may see although they look like credentials (e.g. "HF_TOKEN").
     kernel_env_allow: tuple[str, ...] = ()
+    #: experiments run at once, each in its own kernel: a number, or "auto" (the number of cores
+    #: locally, gateway_jobs on a gateway). Order set with `after` holds either way.
+    jobs: int | Literal["auto"] = 1
+    #: a Jupyter Kernel Gateway / Enterprise Gateway to run kernels on (also JUPYTER_GATEWAY_URL or
+    #: --gateway-url); its token comes from JUPYTER_GATEWAY_AUTH_TOKEN only. Empty: local kernels.
+    gateway_url: str = ""
+    #: what jobs = "auto" means on a gateway
+    gateway_jobs: int = 4
     model: ModelConfig = field(default_factory=ModelConfig)
     article: ArticleConfig = field(default_factory=ArticleConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
@@ -268,6 +276,8 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
 
     problems: list[str] = []
     values = _validate(Config, table, "tool.pipeline", problems, skip={"root"})
+    if isinstance(values.get("jobs"), int) and values["jobs"] < 1:
+        problems.append(f"tool.pipeline.jobs: must be 1 or more, or \"auto\", got {values['jobs']!r}")
     for key in ("cell_timeout", "experiment_timeout", "startup_timeout", "max_output_chars"):
         if key in values and values[key] <= 0:
             problems.append(f"tool.pipeline.{key}: must be a positive whole number, got {values[key]!r}")

@@ -30,7 +30,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
 from .config import Config
 from .errors import PipelineError
@@ -39,6 +39,7 @@ from .observations import fill, glue_context
 from .progress import Progress
 from .records import Claim, Drafts, ErrorOutput, ExperimentRecord, Rejection, ResultOutput, SectionDraft, StreamOutput
 from .storage import atomic_write_text
+from .text import safe_url
 
 PROMPT_VERSION = 1
 MAX_CODE_CHARS = 2000  # prompts must fit small local models (4k context)
@@ -49,18 +50,6 @@ GIVE_UP_AFTER = 2  # sections in a row whose request did not get through
 
 class DraftError(PipelineError):
     """The LLM pass was required and could not be done."""
-
-
-def safe_url(url: str | None) -> str:
-    """*url* without a user:password part, for messages."""
-    if not url:
-        return "https://api.openai.com/v1"
-    parts = urlparse(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunparse(parts._replace(netloc=netloc))
-    return url
 
 
 @dataclass(frozen=True)

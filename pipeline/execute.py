@@ -12,7 +12,9 @@ their outputs are taken as they are (see ``use_stored``).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -22,14 +24,17 @@ from typing import Any, Callable
 from .cache import Cache, cache_key, environment_parts, merge_outputs, stored_key
 from .config import Config
 from .errors import ExecutionFailed, ExperimentNotFound
-from .experiments import discover
+from .gateway import gateway_url
+from .experiments import discover, experiment_names
 from .kernels import redact_outputs, secret_values
 from .layout import Layout
 from .outputs import normalize_outputs
 from .progress import Progress
 from .records import RUN_METADATA, ExecutionInfo, Experiment, Failure, StoredRun, encode
+from .schedule import Stop, check_order, run_all
 from .sessions import KernelSession, run_clean
 from .storage import atomic_write_text, write_if_changed
+from .text import safe_url
 
 
 @dataclass(frozen=True)
@@ -77,13 +82,15 @@ def execute(
     progress: Progress | None = None,
     layout: Layout | None = None,
     runner: Callable[[Experiment, Progress], Run] | None = None,
+    jobs: int | str | None = None,
 ) -> ExecuteSummary:
     """Execute (or take from the cache) the named experiments, all by default.
 
     Raises ``ExecutionFailed`` listing every failure after the others have run
     (or at the first one with *fail_fast*); with *keep_going* the failures are
-    only reported in the summary. A *runner* other than the default (the warm
-    kernels of ``pipeline preview``) reads the cache but never writes to it.
+    only reported in the summary. *jobs* experiments run at once (default:
+    ``config.jobs``; see ``pipeline.schedule``). A *runner* other than the default
+    (the warm kernels of ``pipeline preview``) reads the cache but never writes to it.
     """
     progress = progress or Progress()
     layout = layout or config.layout
@@ -91,18 +98,25 @@ def execute(
     if not experiments:
         raise ExperimentNotFound(f"{config.experiments_dir}: no experiments (.py percent scripts or .ipynb notebooks) "
                                  "to run; add one, or fix tool.pipeline.experiments_dir")
+    check_order(experiments, experiment_names(config))
     cache = Cache(config.layout.cache, warn=progress.warn)  # the clean build's cache, whatever the layout
-    environment = environment_parts(config)
+    environment = _environment(config, progress)
     secrets = secret_values()
+    stop = Stop()
     clean = runner is None
-    runner = runner or (lambda experiment, progress: run_notebook(experiment, config, progress, secrets))
-    outcomes: list[Outcome] = []
-    for position, experiment in enumerate(experiments, 1):
-        outcome = _execute_one(experiment, config, layout, environment, cache, force, progress, secrets,
-                               position, len(experiments), runner, clean)
-        outcomes.append(outcome)
-        if outcome.failure and fail_fast:
-            break
+    runner = runner or (lambda experiment, progress: run_notebook(experiment, config, progress, secrets, stop))
+    jobs = resolve_jobs(config, jobs) if clean else 1
+    progress.parallel = jobs > 1 and len(experiments) > 1
+
+    def work(experiment: Experiment, position: int) -> Outcome:
+        return _execute_one(experiment, config, layout, environment, cache, force, progress, secrets,
+                            position, len(experiments), runner, clean)
+
+    try:
+        outcomes = run_all(experiments, jobs, work, fail_fast, stop,
+                           lambda experiment, problem: Outcome(experiment.name, "failed", 0.0, problem))
+    finally:
+        progress.parallel = False
     summary = ExecuteSummary(tuple(outcomes))
     if summary.failures and not keep_going:
         raise ExecutionFailed(summary.failures, summary)
@@ -131,7 +145,9 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, environ
         return Outcome(experiment.name, "cached", time.monotonic() - started)
 
     code_cells = sum(1 for c in experiment.notebook.cells if c.cell_type == "code")
-    progress.experiment_started(position, total, experiment.name, code_cells)
+    url = gateway_url(config)
+    progress.experiment_started(position, total, experiment.name, code_cells,
+                                where=f"gateway {safe_url(url)}" if url and clean else "local")
     run = runner(experiment, progress)
     nb, failure, probe = run.notebook, run.failure, run.probe
     seconds = time.monotonic() - started
@@ -144,6 +160,7 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, environ
         python=probe.get("python") or platform.python_version(),
         packages=dict(probe.get("packages") or {}),
         kernel=config.kernel,
+        host=safe_url(url) if url and clean else "local",
     ).to_metadata()
     if failure is not None:
         atomic_write_text(layout.failed_notebook(experiment.name), nbformat.writes(nb))
@@ -193,7 +210,48 @@ def use_stored(experiment: Experiment, config: Config, secrets: list[str]):
     return nb
 
 
-def run_notebook(experiment: Experiment, config: Config, progress: Progress, secrets: list[str]) -> Run:
-    """The default runner: every cell in a fresh kernel (``pipeline.sessions``)."""
-    nb, problem, probe = run_clean(KernelSession(experiment, config, secrets), experiment, progress)
+def _environment(config: Config, progress: Progress) -> dict:
+    """The part of every cache key that does not depend on the experiment. On a gateway, the
+    Python, package versions and device are what its kernels report (one short-lived kernel)."""
+    environment = environment_parts(config)
+    url = gateway_url(config)
+    if url:
+        from .gateway import remote_environment
+
+        progress.info(f"asking gateway {safe_url(url)} what its kernels run")
+        report = remote_environment(config, config.experiments_dir)
+        environment.update(python=report["python"], packages=report["packages"], device=report["device"])
+    return environment
+
+
+def resolve_jobs(config: Config, jobs: int | str | None) -> int:
+    """How many experiments run at once: a number, or "auto" (the number of cores here,
+    ``gateway_jobs`` on a gateway)."""
+    jobs = config.jobs if jobs is None else jobs
+    if jobs == "auto":
+        return config.gateway_jobs if gateway_url(config) else max(1, os.cpu_count() or 1)
+    return max(1, int(jobs))
+
+
+def run_notebook(experiment: Experiment, config: Config, progress: Progress, secrets: list[str],
+                 stop: Stop | None = None) -> Run:
+    """The default runner: every cell in a fresh kernel (``pipeline.sessions``). A *stop* (--fail-fast
+    after another experiment failed) shuts the kernel down and reports the experiment as stopped."""
+    url = gateway_url(config)
+    if url:
+        from .gateway import GatewaySession
+
+        session: KernelSession = GatewaySession(experiment, config, secrets, url)
+    else:
+        session = KernelSession(experiment, config, secrets)
+    if stop is not None:
+        stop.register(id(session), session.close)
+    try:
+        nb, problem, probe = run_clean(session, experiment, progress)
+    finally:
+        if stop is not None:
+            stop.unregister(id(session))
+    if stop and problem is not None and problem.ename in ("DeadKernelError", "CellExecutionError"):
+        problem = dataclasses.replace(problem, ename="Stopped", traceback="",
+                                      evalue="stopped: another experiment failed and --fail-fast was given")
     return Run(nb, problem, probe)

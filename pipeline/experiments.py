@@ -69,6 +69,11 @@ def discover(config: Config, names: list[str] | tuple[str, ...] | None = None,
     return experiments
 
 
+def experiment_names(config: Config) -> set[str]:
+    """The names of every experiment in the folder (without reading them)."""
+    return set(_experiment_files(config)[0]) if config.experiments_dir.is_dir() else set()
+
+
 def _match_name(raw: str, paths: dict[str, Path], ordered: list[str], folder: Path) -> str:
     candidates = [raw, Path(raw).name]
     candidates += [c[: -len(s)] for c in list(candidates) for s in SUFFIXES if c.endswith(s)]

@@ -15,6 +15,7 @@ stays literal.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -48,9 +49,12 @@ class RenderedArticle:
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-def make_environment(templates_dir: Path):
+@functools.lru_cache(maxsize=8)
+def make_environment(templates_dir: Path, cache_dir: Path | None = None):
     """The one Jinja environment for the article templates (filters live here). A project's
-    own ``templates/`` wins; a template it lacks comes from the package's defaults."""
+    own ``templates/`` wins; a template it lacks comes from the package's defaults. Compiled
+    templates are kept in memory (one compile per process) and, with *cache_dir*, on disk
+    (Jinja's bytecode cache, checked against the template files' modification times)."""
     import jinja2
 
     folders = [str(templates_dir)] + ([str(DEFAULT_TEMPLATES)] if DEFAULT_TEMPLATES != Path(templates_dir).resolve() else [])
@@ -61,6 +65,7 @@ def make_environment(templates_dir: Path):
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        bytecode_cache=jinja2.FileSystemBytecodeCache(str(cache_dir)) if cache_dir else None,
     )
     env.filters["fence_for"] = fence_for
     return env
@@ -74,7 +79,9 @@ def render(records: list[ExperimentRecord], config: Config, dialect: str, drafts
     import jinja2
 
     context, prose = build_context(records, config, dialect, drafts=drafts, now=now, preview=preview)
-    env = make_environment(config.layout.templates)
+    cache = config.layout.build / ".templates-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    env = make_environment(config.layout.templates, cache)
     try:
         markdown = env.get_template("article.md.j2").render(**context.as_dict())
     except jinja2.TemplateNotFound as exc:

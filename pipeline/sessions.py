@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,6 +69,7 @@ class KernelSession:
         self.secrets = secrets
         self.client = None
         self._private: Path | None = None
+        self._log = None
 
     # lifecycle ---------------------------------------------------------------
     def start(self, nb) -> None:
@@ -110,7 +112,10 @@ class KernelSession:
         km = self.client.km = self.client.create_kernel_manager()
         km.transport, km.ip = "ipc", str(self._private / "k")
         km.connection_file = str(self._private / "kernel.json")
-        self.client.start_new_kernel(env=self.environment())
+        # the kernel's own stderr (not the cells' outputs, which come as messages) goes to a log
+        # file, so its shutdown chatter stays off the terminal and a crash can be explained
+        self._log = open(self._private / "kernel.log", "wb")
+        self.client.start_new_kernel(env=self.environment(), stdout=self._log, stderr=subprocess.STDOUT)
         remember_kernel(self._private, getattr(km.provisioner, "pid", None))
         self.client.start_new_kernel_client()
 
@@ -138,6 +143,9 @@ class KernelSession:
                 client._cleanup_kernel()
             except Exception:  # shutting down a dead or half-started kernel may fail in many ways
                 pass
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         if self._private is not None:
             shutil.rmtree(self._private, ignore_errors=True)
             self._private = None
@@ -191,8 +199,19 @@ class KernelSession:
         return None
 
     def died(self) -> str:
-        return ("the kernel died while running this cell (killed, crashed or out of memory); "
-                "reduce the memory the cell needs or run on a larger machine")
+        message = ("the kernel died while running this cell (killed, crashed or out of memory); "
+                   "reduce the memory the cell needs or run on a larger machine")
+        last = self.last_words()
+        return f"{message}. The kernel's last words: {last}" if last else message
+
+    def last_words(self, limit: int = 600) -> str:
+        """The end of the kernel's own log (what it printed outside any cell), if it said anything."""
+        try:
+            text = (self._private / "kernel.log").read_bytes()[-4000:].decode("utf-8", "replace")
+        except (OSError, TypeError):
+            return ""
+        lines = [line for line in text.splitlines() if line.strip() and "KeyboardInterrupt caught" not in line]
+        return " / ".join(lines)[-limit:]
 
     def probe(self, sources: list[str]) -> dict:
         """Ask the kernel, silently (no output, no history), for its Python version and the

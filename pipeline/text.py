@@ -40,3 +40,17 @@ def scrub_paths(text: str, replacements: list[tuple[str, str]]) -> str:
     for old, new in replacements:
         text = text.replace(old, new)
     return text
+
+
+def safe_url(url: str | None) -> str:
+    """*url* without a user:password part, for messages."""
+    if not url:
+        return "https://api.openai.com/v1"
+    from urllib.parse import urlparse, urlunparse
+
+    parts = urlparse(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunparse(parts._replace(netloc=netloc))
+    return url

@@ -1,0 +1,194 @@
+"""Kernels on a Jupyter Kernel Gateway or Enterprise Gateway (the ``remote`` extra).
+
+With ``JUPYTER_GATEWAY_URL`` set (or ``gateway_url`` in the config, or
+``--gateway-url``), every experiment's kernel starts on the gateway; the token
+comes from ``JUPYTER_GATEWAY_AUTH_TOKEN`` and is never printed or written.
+Everything else (cache, harvest, render, export) stays here.
+
+- The kernel may not have this project installed: before the first cell, the
+  helpers experiments import (``pipeline.glue``, ``pipeline.lab`` and what they
+  need) are sent as source and registered as modules, the model settings are set
+  as locally, the declared data files are written into a fresh working folder,
+  and the display formatters of ``pipeline.kernel`` are loaded.
+- The cache key uses what the gateway's kernels report about themselves (Python,
+  the versions of ``cache_packages``, the GPU), asked once per run from a short-lived
+  kernel: a different GPU server is a different key.
+- An unreachable gateway, a refused token or a gateway that dies mid-run gives
+  an error naming the gateway and the fix; the build stops and the last good
+  outputs stay.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+from .errors import PipelineError
+from .records import Experiment
+from .sessions import KernelSession, KernelStartFailed, failure
+from .text import safe_url
+
+#: sent to remote kernels, in this order (each only needs the ones before it)
+HELPERS = ("__init__.py", "errors.py", "glue.py", "records.py", "lab.py", "kernel.py")
+
+_ENVIRONMENT = """
+def _pipeline_environment(names):
+    import importlib.metadata as m, json, platform
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = m.version(name)
+        except Exception:
+            versions[name] = "not installed"
+    device = "cpu"
+    try:
+        import torch
+        if torch.cuda.is_available():
+            device = "cuda: " + torch.cuda.get_device_name(0) + ", CUDA " + str(torch.version.cuda)
+    except ImportError:
+        pass
+    return json.dumps({"python": platform.python_version(), "packages": versions, "device": device})
+"""
+
+
+class GatewayError(PipelineError):
+    """The gateway cannot be used: unreachable, refused the token, or went away."""
+
+
+def gateway_url(config) -> str:
+    """Where kernels run: config (``--gateway-url`` is merged into it), then JUPYTER_GATEWAY_URL; "" = here."""
+    return config.gateway_url or os.environ.get("JUPYTER_GATEWAY_URL", "")
+
+
+def _explain(error: Exception, url: str) -> str:
+    import re
+
+    status = getattr(error, "status_code", None) or getattr(error, "code", None)
+    where = f"gateway {safe_url(url)}"
+    detail = re.sub(r"//[^/\s:@]+:[^/\s@]+@", "//***@", str(error).replace(url, safe_url(url)))
+    detail = detail.splitlines()[0][:200] if detail else ""
+    if status in (401, 403):
+        return (f"{where} refused the token (HTTP {status}); set JUPYTER_GATEWAY_AUTH_TOKEN to the token the "
+                "gateway was started with")
+    if status == 599 or isinstance(error, TimeoutError):
+        return (f"{where} did not answer in time; check that it is running and reachable, or raise "
+                "JUPYTER_GATEWAY_REQUEST_TIMEOUT and KERNEL_LAUNCH_TIMEOUT")
+    if status in (503, None) or isinstance(error, (ConnectionError, OSError)):
+        return (f"{where} is unreachable ({type(error).__name__}: {detail}); check that it "
+                "is running and that JUPYTER_GATEWAY_URL (or --gateway-url) is right")
+    if status == 404:
+        return f"{where} has no such kernel (HTTP 404); check tool.pipeline.kernel against the gateway's kernelspecs"
+    return f"{where} answered HTTP {status}: {detail}"
+
+
+class GatewaySession(KernelSession):
+    """A kernel started on the gateway, prepared to run an experiment written for a local one."""
+
+    def __init__(self, experiment: Experiment, config, secrets: list[str], url: str):
+        super().__init__(experiment, config, secrets)
+        self.url = url
+        self.where = f"gateway {safe_url(url)}"
+
+    def _client(self, nb):
+        from nbclient import NotebookClient
+
+        from .gateway_client import KernelManager
+
+        return NotebookClient(nb, kernel_name=self.config.kernel, timeout=self.config.cell_timeout,
+                              startup_timeout=self.config.startup_timeout, record_timing=True, coalesce_streams=False,
+                              kernel_manager_class=KernelManager)
+
+    def _start_kernel(self) -> None:
+        from .gateway_client import connect
+
+        connect(self.url)
+        km = self.client.km = self.client.create_kernel_manager()
+        km.environment = self.environment()
+        try:
+            self.client.start_new_kernel()
+            self.client.start_new_kernel_client()
+        except Exception as exc:  # tornado HTTPError, websocket and socket errors: all mean "cannot use it"
+            raise GatewayError(_explain(exc, self.url)) from None
+        self._bootstrap()
+
+    def _bootstrap(self) -> None:
+        """Send the helpers, settings and data files; load the display formatters."""
+        from .cache import kernel_settings
+
+        here = Path(__file__).parent
+        sources = {name[:-3]: (here / name).read_text(encoding="utf-8") for name in HELPERS}
+        files = {str(p.relative_to(self.experiment.path.parent)) if p.is_relative_to(self.experiment.path.parent)
+                 else p.name: base64.b64encode(p.read_bytes()).decode() for p in self.experiment.data_files}
+        settings = kernel_settings(self.config)
+        code = f"""
+def _pipeline_bootstrap(sources, files, settings):
+    import base64, os, sys, tempfile, types
+    settings["models_dir"] = os.path.expanduser("~/.cache/ml-article-pipeline/models")
+    os.environ["PIPELINE_SETTINGS"] = __import__("json").dumps(settings)
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    for name, source in sources.items():
+        full = "pipeline" if name == "__init__" else "pipeline." + name
+        module = types.ModuleType(full)
+        module.__package__ = "pipeline"
+        if name == "__init__":
+            module.__path__ = []
+        sys.modules[full] = module
+        exec(compile(source, "<pipeline/" + name + ".py, sent by the pipeline>", "exec"), module.__dict__)
+        if name != "__init__":
+            setattr(sys.modules["pipeline"], name, module)
+    folder = tempfile.mkdtemp(prefix="pipeline-run-")
+    for relative, data in files.items():
+        path = os.path.join(folder, relative)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(base64.b64decode(data))
+    os.chdir(folder)
+    sys.modules["pipeline.kernel"].load_ipython_extension(get_ipython())
+_pipeline_bootstrap({sources!r}, {files!r}, {settings!r})
+del _pipeline_bootstrap
+"""
+        reply = self._silent(code)
+        if reply.get("status") != "ok":
+            raise KernelStartFailed(failure(self.experiment, None, "GatewayBootstrapError",
+                                            f"preparing the kernel on {self.where} failed: {reply.get('ename')}: "
+                                            f"{reply.get('evalue')}"))
+
+    def _silent(self, code: str, expressions: dict | None = None) -> dict:
+        msg_id = self.client.kc.execute(code, silent=True, store_history=False, stop_on_error=False,
+                                        user_expressions=expressions or {})
+        return self.client.wait_for_reply(msg_id)["content"]
+
+    def environment_report(self, packages: list[str]) -> dict:
+        """What the kernel says about itself, for the cache key."""
+        import ast
+
+        content = self._silent(_ENVIRONMENT, {"report": f"_pipeline_environment({packages!r})"})
+        try:
+            return json.loads(ast.literal_eval(content["user_expressions"]["report"]["data"]["text/plain"]))
+        except (KeyError, ValueError, SyntaxError) as exc:
+            raise GatewayError(f"{self.where}: the kernel did not report its environment ({exc}); "
+                               "check that it is a Python kernel (tool.pipeline.kernel)") from None
+
+    def died(self) -> str:
+        return (f"lost the kernel on {self.where} while running this cell (the gateway stopped, or the kernel died or "
+                "was culled); check that the gateway is running, then build again")
+
+
+def remote_environment(config, experiments_dir: Path) -> dict:
+    """Ask a short-lived kernel on the gateway what it runs (for the cache key)."""
+    import nbformat
+
+    url = gateway_url(config)
+    probe = Experiment(name="(gateway probe)", path=experiments_dir / "(gateway probe)", source="(gateway probe)",
+                       notebook=nbformat.v4.new_notebook(), title="", parameters={})
+    session = GatewaySession(probe, config, [], url)
+    try:
+        session.start(nbformat.v4.new_notebook())
+    except KernelStartFailed as exc:
+        raise GatewayError(exc.failure.evalue) from None
+    try:
+        return session.environment_report(list(config.cache_packages))
+    finally:
+        session.close()

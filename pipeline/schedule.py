@@ -1,0 +1,154 @@
+"""The order experiments run in, and running several at once (``--jobs``).
+
+An experiment may say it runs after others (``pipeline: after: [01_model]`` in its
+Jupytext header or notebook metadata); that order holds, in serial and parallel
+runs alike, and an experiment whose predecessor failed is not run. Otherwise the
+configured order (``order``, then by name) decides. With N jobs, up to N
+experiments run at once, each in its own kernel (threads here: the work is in the
+kernels). With ``--fail-fast`` the first failure stops the rest: nothing new
+starts and the kernels still running are shut down.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from datetime import datetime, timezone
+from typing import Callable
+
+from .errors import ExperimentFormatError
+from .records import Experiment, Failure
+
+
+class Stop:
+    """Shared by the workers: set when --fail-fast stops everything; kernels register to be shut down."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._closers: dict[int, Callable[[], None]] = {}
+        self._lock = threading.Lock()
+
+    def register(self, key: int, close: Callable[[], None]) -> None:
+        with self._lock:
+            self._closers[key] = close
+
+    def unregister(self, key: int) -> None:
+        with self._lock:
+            self._closers.pop(key, None)
+
+    def set(self) -> None:
+        self.event.set()
+        with self._lock:
+            closers = list(self._closers.values())
+        for close in closers:
+            close()
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
+
+
+def check_order(experiments: list[Experiment], known: set[str]) -> None:
+    """``after`` names real experiments and makes no cycle."""
+    by_name = {e.name: e for e in experiments}
+    for experiment in experiments:
+        for name in experiment.after:
+            if name not in known:
+                raise ExperimentFormatError(f"{experiment.source}: runs after {name!r}, which is no experiment; "
+                                            f"fix 'after' in its header or metadata (known: {', '.join(sorted(known))})")
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2 or name not in by_name:
+            return
+        if state.get(name) == 1:
+            cycle = path[path.index(name):] + [name]
+            raise ExperimentFormatError(f"{by_name[name].source}: 'after' makes a cycle ({' -> '.join(cycle)}); "
+                                        "remove one of them")
+        state[name] = 1
+        for before in by_name[name].after:
+            visit(before, path + [name])
+        state[name] = 2
+
+    for experiment in experiments:
+        visit(experiment.name, [])
+
+
+def _blocked(experiment: Experiment, failed: str) -> Failure:
+    return Failure(source=experiment.source, cell_index=None, lines=None, ename="NotRun",
+                   evalue=f"not run: it runs after {failed}, which failed", traceback="",
+                   failed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _closing_loops(work: Callable[[Experiment, int], object]) -> Callable[[Experiment, int], object]:
+    """*work* in a worker thread: nbclient's synchronous calls leave an asyncio loop set on the
+    thread; close it when the task ends (a reused worker makes a new one)."""
+    import asyncio
+
+    def run(experiment: Experiment, position: int):
+        try:
+            return work(experiment, position)
+        finally:
+            try:
+                loop = asyncio.get_event_loop_policy().get_event_loop()
+            except RuntimeError:  # this thread never had one
+                loop = None
+            if loop is not None and not loop.is_running():
+                loop.close()
+                asyncio.set_event_loop(None)
+
+    return run
+
+
+def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment, int], object],
+            fail_fast: bool, stop: Stop, outcome_of_blocked: Callable[[Experiment, Failure], object]) -> list:
+    """Run ``work(experiment, position)`` for each experiment, honouring ``after`` and *jobs*.
+    Returns the outcomes in experiment order (those never started are left out)."""
+    selected = {e.name for e in experiments}
+    position = {e.name: i for i, e in enumerate(experiments, 1)}
+    done: dict[str, object] = {}
+    failed: set[str] = set()
+    pending = list(experiments)
+
+    def ready(experiment: Experiment) -> bool:
+        return all(name in done or name not in selected for name in experiment.after)
+
+    def record(experiment: Experiment, outcome) -> None:
+        done[experiment.name] = outcome
+        if getattr(outcome, "failure", None) is not None:
+            failed.add(experiment.name)
+            if fail_fast:
+                stop.set()
+
+    def next_ready() -> Experiment | None:
+        for experiment in pending:
+            if ready(experiment):
+                blocker = next((name for name in experiment.after if name in failed), None)
+                if blocker:
+                    pending.remove(experiment)
+                    record(experiment, outcome_of_blocked(experiment, _blocked(experiment, blocker)))
+                    return next_ready()
+                pending.remove(experiment)
+                return experiment
+        return None
+
+    if jobs <= 1:
+        while pending and not stop:
+            experiment = next_ready()
+            if experiment is None:
+                break
+            record(experiment, work(experiment, position[experiment.name]))
+    else:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="experiment") as pool:
+            running = {}
+            while (pending or running) and not (stop and not running):
+                while len(running) < jobs and not stop:
+                    experiment = next_ready()
+                    if experiment is None:
+                        break
+                    running[pool.submit(_closing_loops(work), experiment, position[experiment.name])] = experiment
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    record(running.pop(future), future.result())
+    return [done[e.name] for e in experiments if e.name in done]

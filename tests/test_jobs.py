@@ -1,0 +1,126 @@
+"""Several experiments at once (--jobs): same results as a serial run, `after` order holds,
+a failure corrupts nothing else, --fail-fast stops the others (real kernels)."""
+
+import json
+import time
+
+import pytest
+
+from pipeline.errors import ExecutionFailed, ExperimentFormatError
+from pipeline.execute import execute
+from pipeline.harvest import harvest
+from pipeline.progress import Progress
+
+WORK = """
+# %% [markdown]
+# # {name}
+
+# %% Work
+import time, os
+started = time.time()
+print("{name}", sum(range(200_000)))
+time.sleep({sleep})
+open(os.path.join({log!r}), "a").write("{name} %f %f\\n" % (started, time.time()))
+"""
+
+
+def _add(project, name, sleep=0.5, after=None):
+    header = f"# ---\n# jupyter:\n#   pipeline:\n#     after: [{', '.join(after)}]\n# ---\n" if after else ""
+    log = str(project.root / "order.log")
+    return project.add(name, header + WORK.format(name=name, sleep=sleep, log=log))
+
+
+def _spans(project):
+    spans = {}
+    for line in (project.root / "order.log").read_text().splitlines():
+        name, start, end = line.split()
+        spans[name] = (float(start), float(end))
+    return spans
+
+
+def _records(config, quiet):
+    masked = []
+    for record in harvest(config, progress=quiet):
+        data = json.loads(record.to_json())
+        data["execution"].update(executed_at="", duration=None)
+        for cell in data["cells"]:
+            cell["execution_time"] = None
+        masked.append(data)
+    return masked
+
+
+def test_two_jobs_give_the_same_records_as_one_and_overlap(project, quiet):
+    for name in ("01_a", "02_b", "03_c", "04_d"):
+        _add(project, name)
+    config = project.config()
+    execute(config, progress=quiet, jobs=1)
+    serial = _records(config, quiet)
+    (project.root / "order.log").unlink()
+    summary = execute(config, force=True, progress=quiet, jobs=2)
+    assert [o.name for o in summary.outcomes] == ["01_a", "02_b", "03_c", "04_d"]
+    assert _records(config, quiet) == serial
+    spans = sorted(_spans(project).values())
+    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:]))  # some experiments really ran at the same time
+
+
+def test_after_order_holds_in_parallel(project, quiet):
+    _add(project, "01_slow_setup", sleep=1.5)
+    _add(project, "02_uses_setup", sleep=0.1, after=["01_slow_setup"])
+    _add(project, "03_independent", sleep=0.1)
+    execute(project.config(), progress=quiet, jobs=3)
+    spans = _spans(project)
+    assert spans["02_uses_setup"][0] >= spans["01_slow_setup"][1]
+    assert spans["03_independent"][0] < spans["01_slow_setup"][1]  # it did not wait
+
+
+def test_a_failure_leaves_the_others_intact_and_blocks_its_followers(project, quiet):
+    _add(project, "01_ok")
+    bad = _add(project, "02_bad")
+    _add(project, "03_after_bad", after=["02_bad"])
+    config = project.config()
+    execute(config, progress=quiet, jobs=2)
+    good = config.layout.executed_notebook("01_ok").read_bytes()
+    bad.write_text(bad.read_text() + "\n# %%\nraise RuntimeError('boom')\n")
+    with pytest.raises(ExecutionFailed) as info:
+        execute(config, force=True, progress=quiet, jobs=2)
+    outcomes = {o.name: o for o in info.value.summary.outcomes}
+    assert outcomes["01_ok"].status == "executed" and outcomes["02_bad"].failure.ename == "RuntimeError"
+    assert outcomes["03_after_bad"].failure.ename == "NotRun"
+    assert "runs after 02_bad, which failed" in outcomes["03_after_bad"].failure.evalue
+    assert config.layout.executed_notebook("01_ok").read_bytes() != b"" and good
+
+
+def test_fail_fast_stops_the_running_kernels(project, quiet):
+    project.add("01_fails", "# %%\nraise RuntimeError('first')\n")
+    _add(project, "02_long", sleep=30)
+    _add(project, "03_never")
+    started = time.monotonic()
+    with pytest.raises(ExecutionFailed) as info:
+        execute(project.config(), fail_fast=True, progress=quiet, jobs=2)
+    assert time.monotonic() - started < 20  # 02_long was stopped, not waited for
+    outcomes = {o.name: o for o in info.value.summary.outcomes}
+    assert outcomes["01_fails"].failure.ename == "RuntimeError"
+    assert outcomes["02_long"].failure.ename == "Stopped"
+    assert "03_never" not in outcomes
+
+
+def test_after_names_must_exist_and_make_no_cycle(project, quiet):
+    _add(project, "01_a", after=["02_b"])
+    _add(project, "02_b", after=["01_a"])
+    with pytest.raises(ExperimentFormatError, match="'after' makes a cycle"):
+        execute(project.config(), progress=quiet)
+    _add(project, "02_b", after=["nope"])
+    with pytest.raises(ExperimentFormatError, match="runs after 'nope', which is no experiment"):
+        execute(project.config(), progress=quiet)
+
+
+def test_parallel_progress_is_one_line_per_experiment(project):
+    import io
+
+    for name in ("01_a", "02_b"):
+        _add(project, name, sleep=0.2)
+    stream = io.StringIO()
+    execute(project.config(), progress=Progress(stream=stream, live=False), jobs=2)
+    lines = stream.getvalue().splitlines()
+    assert sorted(lines) == sorted([l for l in lines if l.startswith(("[1/2]", "[2/2]", "      01_a: done", "      02_b: done"))])
+    assert len(lines) == 4 and not any("cell 2" in line for line in lines)
