@@ -71,8 +71,8 @@ def main() -> int:
 
     print(f"\n{'experiment':<18}{'model load':>12}{'total':>10}")
     for record in records:
-        load = next((c.execution_time for c in record.cells if c.label == "Load the model"), None)
-        print(f"{record.name:<18}{(load or 0):>11.1f}s{record.duration:>9.1f}s")
+        load = next((c.execution_time for c in record.cells if c.title == "Load the model"), None)
+        print(f"{record.name:<18}{(load or 0):>11.1f}s{record.execution.duration:>9.1f}s")
     print(f"{'all (wall clock)':<18}{'':>12}{wall:>9.1f}s")
     model = records[0].environment.model
     print(f"\nmodel: {model.id} ({model.quantization}, {model.dtype}) on {model.device}; "
