@@ -156,11 +156,12 @@ def _terminate(signum, frame):
 @contextmanager
 def _locked(config, progress, command: str):
     """Hold the build folder's lock; finish a half-done publication first."""
+    from .layout import published_outside_build
     from .storage import BuildLock, recover
 
     layout = config.layout
     with BuildLock(layout.lock, command=f"python -m pipeline {command}", notify=progress.info):
-        recover(layout.journal, layout.output_folders(), warn=progress.warn)
+        recover(layout.journal, layout.output_folders(), warn=progress.warn, beside=published_outside_build(layout))
         yield layout
 
 

@@ -218,8 +218,17 @@ class Config:
         return tuple(t for t in topics if t)[:5]
 
     def describe(self) -> dict[str, Any]:
-        """Plain values for `python -m pipeline config`."""
-        return plain_values(self)
+        """Plain values for `python -m pipeline config` (URLs without their user:password part)."""
+        from .text import safe_url
+
+        def shown(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: shown(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [shown(v) for v in value]
+            return safe_url(value) if isinstance(value, str) and "://" in value and "@" in value else value
+
+        return shown(plain_values(self))
 
 
 def plain_values(value: Any) -> Any:

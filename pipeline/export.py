@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config
-from .layout import Layout, check_owned
+from .layout import Layout, check_export_folders, check_owned
 from .progress import Progress
 from .records import Drafts, ExperimentRecord
 from .render import UPLOAD_MARK, RenderedArticle, render
@@ -71,8 +71,11 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     targets = [article, cli_file, layout.qiita / "figures", page, layout.site / "figures"]
 
     zenn_file = layout.zenn / "articles" / f"{config.zenn_slug}.md"
+    folders = [layout.qiita]
     if config.zenn.enabled:
         targets += [zenn_file, layout.zenn / "images" / config.zenn_slug]
+        folders.append(layout.zenn)
+    check_export_folders(folders, layout)
     check_owned(targets, layout)
 
     front = qiita_front_matter(config, existing=cli_file)
@@ -85,7 +88,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     _stage_figures(mkdocs, layout.site / "figures", layout, publication)
     if config.zenn.enabled:
         _export_zenn(records, config, progress, publication, layout, drafts, zenn_file)
-    _record_manifest(targets, layout, publication)
+    _record_manifest(targets, folders, layout, publication)
     uploads = tuple(layout.qiita / f.file for f in qiita.figures if f.src.startswith(UPLOAD_MARK))
     return ExportResult(article, cli_file, page, uploads, zenn_file if config.zenn.enabled else None)
 
@@ -119,12 +122,14 @@ def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publ
         destination.write_bytes(source.read_bytes())
 
 
-def _record_manifest(targets: list[Path], layout: Layout, publication: Publication) -> None:
-    """Add *targets* to the manifest of what the pipeline has published (builds and previews share it)."""
+def _record_manifest(targets: list[Path], folders: list[Path], layout: Layout, publication: Publication) -> None:
+    """Add *targets* (and the export *folders*, with a trailing "/") to the manifest of what the
+    pipeline has published; builds and previews share it."""
     from .layout import read_manifest
 
     root = layout.root.resolve()
     mine = read_manifest(layout) | {t.resolve().relative_to(root).as_posix() for t in targets}
+    mine |= {f"{f.resolve().relative_to(root).as_posix()}/" for f in folders}
     publication.write(layout.manifest, json.dumps(sorted(mine), indent=1) + "\n")
 
 

@@ -119,7 +119,7 @@ def harvest_one(experiment: Experiment, config: Config, layout: Layout, pub: Pub
     else:
         raise HarvestError(f"{experiment.source}: not executed yet; run `python -m pipeline execute {experiment.name}`")
     figures = pub.folder(layout.figures_of(experiment.name))
-    record = build_record(experiment, nb, execution, failure, config, figures, str(path))
+    record = build_record(experiment, nb, execution, failure, config, figures, experiment.source)
     pub.write(layout.record(experiment.name), record.to_json())
     return record
 
@@ -180,7 +180,8 @@ def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures:
              models: list, origin: str) -> list[Output]:
     if cell.cell_type != "code":
         return []
-    where = f"{origin}, cell {index + 1}"
+    lines = (cell.metadata.get("pipeline", {}) or {}).get("lines")
+    where = f"{origin}, cell {index + 1}" + (f" (lines {lines[0]}-{lines[1]})" if lines else "")
 
     def clean(text: str) -> str:
         return scrub_paths(strip_ansi(text), paths)

@@ -88,8 +88,8 @@ class Layout:
         return self.figures / name
 
     def output_folders(self) -> list[Path]:
-        """Folders a command writes into (for cleaning up staging leftovers)."""
-        return list(dict.fromkeys([self.state or self.build, self.build, self.qiita, self.zenn, self.site]))
+        """Folders the pipeline owns whole (staging leftovers anywhere in them are its own)."""
+        return list(dict.fromkeys([self.state or self.build, self.build]))
 
     def for_preview(self) -> "Layout":
         """The same project with build outputs under build/preview/ (the site stays where mkdocs serves it;
@@ -123,13 +123,37 @@ def path_problems(layout: Layout) -> list[str]:
 
 
 def read_manifest(layout: Layout) -> set[str]:
-    """The paths (relative to the project) that earlier builds published."""
+    """The paths (relative to the project) that earlier builds published, and the export folders
+    they created (with a trailing "/")."""
     import json
 
     try:
         return set(json.loads(layout.manifest.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return set()
+
+
+def published_outside_build(layout: Layout) -> list[Path]:
+    """The published paths outside build/ (their staging leftovers are cleaned after a kill)."""
+    root = layout.root.resolve()
+    paths = [root / p.rstrip("/") for p in read_manifest(layout) if not p.endswith("/")]
+    return [p for p in paths if not inside(p, layout.state or layout.build)]
+
+
+def check_export_folders(folders: list[Path], layout: Layout) -> None:
+    """An export folder outside build/ must be new, empty, or one an earlier build created:
+    the pipeline never writes into a folder of the user's."""
+    known = read_manifest(layout)
+    root = layout.root.resolve()
+    for folder in folders:
+        if inside(folder, layout.state or layout.build) or not folder.exists():
+            continue
+        if f"{folder.resolve().relative_to(root).as_posix()}/" in known:
+            continue
+        if not folder.is_dir() or any(folder.iterdir()):
+            raise OutputPathError(
+                f"{folder} already holds files the pipeline did not write; point the export setting "
+                "(tool.pipeline.article.export_dir or tool.pipeline.zenn.export_dir) at a new or empty folder")
 
 
 def unowned(targets: list[Path], layout: Layout) -> list[Path]:

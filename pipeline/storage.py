@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -297,9 +298,13 @@ def _apply(changes: list[Change]) -> None:
         _swap_in(staged, target)
 
 
-def recover(journal: Path, folders: list[Path], warn: Callable[[str], None] = print) -> None:
-    """Finish a publication that an interrupted command left half-done, then remove
-    staging leftovers (``.*.new``/``.old``/``.tmp``) in *folders*. Call it holding the build lock."""
+def recover(journal: Path, folders: list[Path], warn: Callable[[str], None] = print,
+            beside: list[Path] = ()) -> None:
+    """Finish a publication that an interrupted command left half-done, then remove the staging
+    leftovers this module makes (``.NAME.<random>.new``/``.old``/``.tmp``): anywhere in *folders*
+    (which the pipeline owns whole), and next to each path in *beside* (outputs in folders the user
+    shares with the pipeline, where only that output's own leftovers are touched). Call it holding
+    the build lock."""
     journal = Path(journal)
     if journal.is_file():
         try:
@@ -318,6 +323,18 @@ def recover(journal: Path, folders: list[Path], warn: Callable[[str], None] = pr
         journal.unlink(missing_ok=True)
     for folder in folders:
         _clean_leftovers(Path(folder))
+    for target in beside:
+        target = Path(target)
+        if target.parent.is_dir():
+            mine = re.compile(re.escape(f".{target.name}.") + f"(?:{_STAGING_TAIL})")
+            for item in target.parent.iterdir():
+                if mine.fullmatch(item.name):
+                    _remove(item)
+
+
+#: what tempfile (or a pid) adds to a staged name, and the suffix: ".index.md.k2j4x8_q.new"
+_STAGING_TAIL = r"[A-Za-z0-9_]{6,12}\.(?:new|tmp)|\d+\.old"
+_LEFTOVER = re.compile(r"\..+\.(?:" + _STAGING_TAIL + ")")
 
 
 def _clean_leftovers(folder: Path, depth: int = 0) -> None:
@@ -325,7 +342,7 @@ def _clean_leftovers(folder: Path, depth: int = 0) -> None:
         return
     for item in folder.iterdir():
         name = item.name
-        if name.startswith(".") and name.endswith(STAGING_SUFFIXES):
+        if _LEFTOVER.fullmatch(name):
             _remove(item)
         elif item.is_dir() and not item.is_symlink() and name not in ("node_modules", ".git"):
             _clean_leftovers(item, depth + 1)

@@ -124,10 +124,12 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _wait(url, predicate, timeout=90):
+def _wait(url, predicate, timeout=90, proc=None):
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the preview exited ({proc.returncode}):\n{proc.log.name}")
         try:
             text = urllib.request.urlopen(url, timeout=2).read().decode("utf-8", "replace")
             if predicate(text):
@@ -153,10 +155,12 @@ def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(projec
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_MKDOCS_2_WARNING": "1"}
+    log = open(project.root / "preview.log", "w+", encoding="utf-8")  # a file: a full pipe would block the server
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "preview", "--port", str(port)], cwd=project.root,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc.log = log
     try:
-        _wait(url, lambda t: "FIRST-VERSION" in t)
+        _wait(url, lambda t: "FIRST-VERSION" in t, timeout=180, proc=proc)
         path.write_text(path.read_text().replace("FIRST-VERSION", "SECOND-VERSION"), encoding="utf-8")
         page = _wait(url, lambda t: "SECOND-VERSION" in t)
         assert "プレビュー" in page  # a warm kernel produced it: the page says it is not a clean run
@@ -173,10 +177,14 @@ def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(projec
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            output, _ = proc.communicate(timeout=60)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+        finally:
+            log.seek(0)
+            output = log.read()
+            log.close()
     assert proc.returncode in (0, 130), output
     assert "preview: stopped" in output
     assert not re.search(r"Traceback \(most recent call last\):\n  File", output)  # no raw Python traceback

@@ -109,14 +109,21 @@ def test_a_kill_in_the_middle_of_a_commit_is_finished_by_the_next_command(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "c", "page.md"]  # no leftovers
 
 
-def test_recover_removes_staging_leftovers(tmp_path):
-    (tmp_path / "records").mkdir()
-    (tmp_path / "records" / ".x.json.abc.tmp").write_text("partial")
-    (tmp_path / ".figures.123.new").mkdir()
-    (tmp_path / ".figures.123.old").mkdir()
-    (tmp_path / "keep.txt").write_text("keep")
-    recover(tmp_path / ".publish.json", [tmp_path])
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["keep.txt", "records"]
+def test_recover_removes_its_own_staging_leftovers_and_nothing_else(tmp_path):
+    build, site = tmp_path / "build", tmp_path / "site"
+    (build / "records").mkdir(parents=True)
+    (build / "records" / ".x.json.k2j4x8_q.tmp").write_text("partial")
+    (build / ".figures.a8b7c6d5.new").mkdir()
+    (build / ".figures.12345.old").mkdir()
+    (build / "keep.txt").write_text("keep")
+    site.mkdir()
+    (site / ".index.md.q1w2e3r4.new").write_text("staged page")
+    (site / ".figures.4321.old").mkdir()
+    for mine in (".notes.tmp", ".theme.old", ".custom.js.new", ".other.md.q1w2e3r4.new"):  # the user's files
+        (site / mine).write_text("user's")
+    recover(tmp_path / ".publish.json", [build], beside=[site / "index.md", site / "figures"])
+    assert sorted(p.relative_to(build).as_posix() for p in build.rglob("*")) == ["keep.txt", "records"]
+    assert sorted(p.name for p in site.iterdir()) == [".custom.js.new", ".notes.tmp", ".other.md.q1w2e3r4.new", ".theme.old"]
 
 
 HOLD_LOCK = """
