@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
@@ -153,18 +152,6 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt  # a kill gets the same clean stop as Ctrl-C: kernels shut down, staging removed
 
 
-@contextmanager
-def _locked(config, progress, command: str):
-    """Hold the build folder's lock; finish a half-done publication first."""
-    from .layout import published_outside_build
-    from .storage import BuildLock, recover
-
-    layout = config.layout
-    with BuildLock(layout.lock, command=f"python -m pipeline {command}", notify=progress.info):
-        recover(layout.journal, layout.output_folders(), warn=progress.warn, beside=published_outside_build(layout))
-        yield layout
-
-
 def _run(args) -> int:
     from .config import load_config
     from .progress import Progress
@@ -180,7 +167,9 @@ def _run(args) -> int:
 
         return preview(config.root, host=args.host or config.preview.host, port=args.port or config.preview.port,
                        progress=progress, max_kernels=args.max_kernels)
-    with _locked(config, progress, args.command):
+    from .lock import locked
+
+    with locked(config.layout, args.command, progress):
         if args.command == "execute":
             from .execute import execute
 

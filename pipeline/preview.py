@@ -50,17 +50,14 @@ class Previewer:
     # one rebuild -------------------------------------------------------------
     def rebuild(self) -> bool:
         """Run the pipeline into the preview layout; True when it published the page without an error."""
-        from .layout import published_outside_build
-        from .storage import BuildLock, recover
+        from .lock import locked
 
         started = time.monotonic()
         try:
             self.config = load_config(self.root)
             self.warm.config = self.config
             layout = self.config.layout
-            with BuildLock(layout.lock, command="python -m pipeline preview", notify=self.progress.info):
-                recover(layout.journal, layout.output_folders(), warn=self.progress.warn,
-                        beside=published_outside_build(layout))
+            with locked(layout, "preview", self.progress):
                 page = self._publish(layout.for_preview())
         except Stopped:
             return False

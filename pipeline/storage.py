@@ -8,8 +8,6 @@
   (``recover``), so readers see either the previous outputs or the new ones.
   Folders are exchanged with Linux's ``renameat2(RENAME_EXCHANGE)`` where
   available, so a published folder is never missing, even for a moment.
-- ``BuildLock``: one command at a time per build folder; the second one waits
-  and says which process it waits for.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -371,65 +368,3 @@ def _interrupts_deferred() -> Iterator[None]:
             if received[0] == signal.SIGINT:
                 raise KeyboardInterrupt
             os.kill(os.getpid(), received[0])
-
-
-# ---------------------------------------------------------------------------
-# One build at a time
-# ---------------------------------------------------------------------------
-
-class BuildLock:
-    """An exclusive lock on the build folder (``build/.lock``), held for a whole command.
-
-    A second command waits for it, saying which process holds it."""
-
-    def __init__(self, path: Path, command: str = "", wait: bool = True,
-                 notify: Callable[[str], None] = print):
-        self.path = Path(path)
-        self.command = command
-        self.wait = wait
-        self.notify = notify
-        self._handle = None
-
-    def __enter__(self) -> "BuildLock":
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = self.holder()
-            if not self.wait:
-                handle.close()
-                from .errors import BuildLocked
-
-                raise BuildLocked(f"{self.path}: another command holds the build folder ({holder}); "
-                                  "wait for it to finish") from None
-            self.notify(f"waiting for another command to finish: {holder}")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "command": self.command,
-                                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
-        handle.flush()
-        self._handle = handle
-        return self
-
-    def holder(self) -> str:
-        try:
-            info = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-        except (OSError, ValueError):
-            info = {}
-        if not info:
-            return "unknown process"
-        return f"pid {info.get('pid')} ({info.get('command') or 'a pipeline command'}, since {info.get('since')})"
-
-    def __exit__(self, *exc) -> None:
-        import fcntl
-
-        if self._handle is not None:
-            self._handle.seek(0)
-            self._handle.truncate()
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
