@@ -9,6 +9,8 @@ written the way the dialect renders it.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
@@ -30,7 +32,7 @@ from .markdown import (
     visible_controls,
 )
 from .observations import fill, glue_context, is_observation, observation_body
-from .records import Cell, ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StreamOutput
+from .records import Cell, ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StoredRun, StreamOutput
 from .sanitize import html_for_zenn, sanitize_markdown
 from .urls import rewrite_urls
 
@@ -153,7 +155,7 @@ def build_context(records: list[ExperimentRecord], config: Config, dialect: str,
     packages: dict[str, str] = {}
     for record in records:
         packages.update(record.environment.packages)
-    dates = [r.execution.executed_at[:10] for r in records if r.execution.executed_at]
+    dates = [r.execution.executed_at[:10] for r in records if re.match(r"\d{4}-\d{2}-\d{2}", r.execution.executed_at)]
     made_with = MadeWith(
         model=ModelView(*(escape_inline(str(v)) for v in (model.id, model.source, model.device, model.quantization,
                                                          model.dtype))) if model else None,
@@ -251,10 +253,18 @@ def _chapter(number: int, record: ExperimentRecord, config: Config, prose: Prose
     return Chapter(
         number=number, name=record.name, title=escape_inline(record.title), source=record.source,
         standard=standard, intro="\n\n".join(t for t in intro if t.strip()), blocks=tuple(blocks),
-        failure=_failure_view(record), stored=record.execution.stored,
+        failure=_failure_view(record), stored=_stored_view(record.execution.stored),
         drafted_intro=prose.untrusted(draft.intro) if draft else "",
         drafted_notes=prose.untrusted(draft.notes) if draft else "",
     )
+
+
+def _stored_view(stored: StoredRun | None) -> StoredRun | None:
+    """What a stored notebook says about its run comes from its metadata: escaped for prose."""
+    if stored is None:
+        return None
+    return dataclasses.replace(stored, **{name: escape_inline(getattr(stored, name)) for name in
+                                          ("kernel", "language", "first_executed", "last_executed", "why")})
 
 
 def _caution(cell: Cell) -> dict[str, str] | None:

@@ -173,8 +173,9 @@ def _run(args) -> int:
         if args.command == "execute":
             from .execute import execute
 
+            keep_going = config.keep_going if args.keep_going is None else args.keep_going
             summary = execute(config, args.names, force=args.force, fail_fast=args.fail_fast,
-                              keep_going=bool(args.keep_going), progress=progress, jobs=args.jobs)
+                              keep_going=keep_going, progress=progress, jobs=args.jobs)
             progress.info(f"executed {summary.count('executed')}, cached {summary.count('cached')}, "
                           f"stored {summary.count('stored')}, failed {summary.count('failed')}")
             return 1 if summary.failures else 0

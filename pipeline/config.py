@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import sys
 import types
 import typing
@@ -176,8 +177,8 @@ class Config:
     #: experiments run at once, each in its own kernel: a number, or "auto" (the number of cores
     #: locally, gateway_jobs on a gateway). Order set with `after` holds either way.
     jobs: int | Literal["auto"] = 1
-    #: a Jupyter Kernel Gateway / Enterprise Gateway to run kernels on (also JUPYTER_GATEWAY_URL or
-    #: --gateway-url); its token comes from JUPYTER_GATEWAY_AUTH_TOKEN only. Empty: local kernels.
+    #: a Jupyter Kernel Gateway / Enterprise Gateway to run kernels on (--gateway-url, then this, then
+    #: JUPYTER_GATEWAY_URL); its token comes from JUPYTER_GATEWAY_AUTH_TOKEN only. Empty: local kernels.
     gateway_url: str = ""
     #: what jobs = "auto" means on a gateway
     gateway_jobs: int = 4
@@ -282,6 +283,8 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
         table = dict(data.get("tool", {}).get("pipeline", {}))
     for key, value in (overrides or {}).items():
         table[key] = value
+    if not table.get("gateway_url") and os.environ.get("JUPYTER_GATEWAY_URL"):  # Jupyter's own variable
+        table["gateway_url"] = os.environ["JUPYTER_GATEWAY_URL"]
 
     problems: list[str] = []
     values = _validate(Config, table, "tool.pipeline", problems, skip={"root"})

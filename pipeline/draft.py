@@ -180,7 +180,7 @@ def build_requests(records: list[ExperimentRecord], config: Config) -> list[Requ
         requests.append(Request(f"{record.name}:intro", (("system", system), ("user", f"{ask['intro']}\n\n{body}")), evidence))
         requests.append(Request(f"{record.name}:notes", (("system", system), ("user", f"{ask['notes']}\n\n{body}")), evidence))
     summary_file = config.root / config.article.summary if config.article.summary else None
-    author_summary = summary_file.read_text(encoding="utf-8") if summary_file and summary_file.is_file() else ""
+    author_summary = summary_file.read_text(encoding="utf-8", errors="replace") if summary_file and summary_file.is_file() else ""
     requests.append(Request("summary", (("system", system), ("user", f"{ask['summary']}\n\n{titles}\n\n{author_summary}")),
                             everything + "\n" + author_summary))
     return requests

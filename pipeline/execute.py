@@ -16,6 +16,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,7 +32,7 @@ from .layout import Layout
 from .outputs import normalize_outputs
 from .progress import Progress
 from .records import RUN_METADATA, ExecutionInfo, Experiment, Failure, StoredRun, encode
-from .schedule import Stop, check_order, run_all
+from .schedule import Stop, check_order, not_run, run_all
 from .sessions import KernelSession, run_clean
 from .storage import atomic_write_text, write_if_changed
 from .text import safe_url
@@ -112,11 +113,25 @@ def execute(
         return _execute_one(experiment, config, layout, environment, cache, force, progress, secrets,
                             position, len(experiments), runner, clean)
 
+    def report_not_run(experiment: Experiment, problem: Failure) -> Outcome:
+        """An experiment that never ran (its predecessor failed, or --fail-fast stopped the run):
+        its report says so, so that its chapter is marked and its old outputs are not passed off as current."""
+        atomic_write_text(layout.failure_report(experiment.name), json.dumps(encode(problem), ensure_ascii=False, indent=1))
+        return Outcome(experiment.name, "failed", 0.0, problem)
+
     try:
-        outcomes = run_all(experiments, jobs, work, fail_fast, stop,
-                           lambda experiment, problem: Outcome(experiment.name, "failed", 0.0, problem))
+        outcomes = run_all(experiments, jobs, work, fail_fast, stop, report_not_run)
     finally:
         progress.parallel = False
+    if keep_going and len(outcomes) < len(experiments):
+        ran = {o.name for o in outcomes}
+        first = next(o.name for o in outcomes if o.failure)
+        by_name = {o.name: o for o in outcomes}
+        for experiment in experiments:
+            if experiment.name not in ran:
+                by_name[experiment.name] = report_not_run(
+                    experiment, not_run(experiment, f"--fail-fast stopped the run after {first} failed"))
+        outcomes = [by_name[e.name] for e in experiments]
     summary = ExecuteSummary(tuple(outcomes))
     if summary.failures and not keep_going:
         raise ExecutionFailed(summary.failures, summary)
@@ -176,6 +191,9 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, environ
     return Outcome(experiment.name, "executed", seconds)
 
 
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
 def use_stored(experiment: Experiment, config: Config, secrets: list[str]):
     """The notebook with the outputs it stored, normalized like fresh ones, and what it says about its run."""
     nb = copy.deepcopy(experiment.notebook)
@@ -186,7 +204,8 @@ def use_stored(experiment: Experiment, config: Config, secrets: list[str]):
         cell.outputs = normalize_outputs(cell.get("outputs", []), config.max_output_chars)
         redact_outputs(cell, secrets)
         timing = cell.metadata.get("execution", {})
-        dates += [str(v) for k, v in timing.items() if k.startswith(("iopub.", "shell.")) and v]
+        if isinstance(timing, dict):
+            dates += [str(v) for k, v in timing.items() if k.startswith(("iopub.", "shell.")) and _TIMESTAMP.fullmatch(str(v))]
     meta = nb.metadata
     language = meta.get("language_info", {}) or {}
     kernel = (meta.get("kernelspec", {}) or {}).get("display_name") or (meta.get("kernelspec", {}) or {}).get("name", "")
@@ -245,13 +264,13 @@ def run_notebook(experiment: Experiment, config: Config, progress: Progress, sec
     else:
         session = KernelSession(experiment, config, secrets)
     if stop is not None:
-        stop.register(id(session), session.close)
+        session.on_start = lambda: stop.register(id(session), session.kill)
     try:
         nb, problem, probe = run_clean(session, experiment, progress)
     finally:
         if stop is not None:
             stop.unregister(id(session))
-    if stop and problem is not None and problem.ename in ("DeadKernelError", "CellExecutionError"):
+    if stop and problem is not None and problem.ename in ("DeadKernelError", "CellExecutionError", "KernelStartError"):
         problem = dataclasses.replace(problem, ename="Stopped", traceback="",
                                       evalue="stopped: another experiment failed and --fail-fast was given")
     return Run(nb, problem, probe)

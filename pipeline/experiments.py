@@ -137,7 +137,11 @@ def read_experiment(path: Path, config: Config) -> Experiment:
             "use the executed .ipynb, or take it out of tool.pipeline.execution_excludes")
     data_files = tuple(_data_files(path, settings.get("data", []), rel))
     after = settings.get("after", [])
-    after = (after,) if isinstance(after, str) else tuple(str(a) for a in after or ())
+    if isinstance(after, str):
+        after = [after]
+    if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+        raise ExperimentFormatError(f"{rel}: 'after' must be a name or a list of names of experiments, got {after!r}")
+    after = tuple(after)
     defaults = _parameter_defaults(nb, rel)
     injected = {k: v for k, v in config.parameters.items() if k in defaults} if not stored else {}
     if injected:
@@ -259,8 +263,8 @@ def _parameter_defaults(nb, rel: str) -> dict[str, Any]:
                 if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                     try:
                         values[node.targets[0].id] = ast.literal_eval(node.value)
-                    except ValueError:
-                        values[node.targets[0].id] = ast.unparse(node.value)
+                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                        values[node.targets[0].id] = ast.unparse(node.value)  # not a plain value: kept as code
             return values
     return {}
 
@@ -279,6 +283,8 @@ def _inject_parameters(nb, values: dict[str, Any]):
 def _data_files(path: Path, declared: Any, rel: str) -> list[Path]:
     if isinstance(declared, str):
         declared = [declared]
+    if not isinstance(declared, list) or not all(isinstance(d, str) for d in declared):
+        raise ExperimentFormatError(f"{rel}: 'data' must be a file name or a list of file names, got {declared!r}")
     files = []
     for item in declared or []:
         candidate = (path.parent / str(item)).resolve()

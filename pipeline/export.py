@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config
-from .layout import Layout, check_export_folders, check_owned
+from .layout import GENERATED_FILE, GENERATED_LINE, Layout, check_export_folders, check_owned, inside
 from .progress import Progress
 from .records import Drafts, ExperimentRecord
 from .render import UPLOAD_MARK, RenderedArticle, render
@@ -84,11 +84,14 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     publication.write(article, qiita.markdown)
     publication.write(cli_file, front + qiita.markdown)
     _stage_figures(qiita, layout.qiita / "figures", layout, publication)
-    publication.write(page, mkdocs.markdown)
+    publication.write(page, f"{GENERATED_LINE}\n{mkdocs.markdown}")
     _stage_figures(mkdocs, layout.site / "figures", layout, publication)
     if config.zenn.enabled:
         _export_zenn(records, config, progress, publication, layout, drafts, zenn_file)
-    _record_manifest(targets, folders, layout, publication)
+    for folder in folders:
+        if not inside(folder, layout.build):
+            publication.write(folder / GENERATED_FILE, "Written by ml-article-pipeline.\n")
+    record_manifest(targets, folders, layout, publication)
     uploads = tuple(layout.qiita / f.file for f in qiita.figures if f.src.startswith(UPLOAD_MARK))
     return ExportResult(article, cli_file, page, uploads, zenn_file if config.zenn.enabled else None)
 
@@ -103,26 +106,25 @@ def _export_zenn(records, config: Config, progress: Progress, publication: Publi
     for problem in problems:
         progress.warn(f"Zenn export: {problem}")
     publication.write(target, front + zenn.markdown)
-    folder = publication.folder(layout.zenn / "images" / config.zenn_slug)
-    for figure in zenn.figures:
-        source = publication.resolve(layout.build / figure.file)
-        if source.stat().st_size > ZENN_IMAGE_LIMIT:
-            progress.warn(f"Zenn export: {figure.file} is over 3 MB, which Zenn does not show; save the figure smaller")
-        destination = folder / Path(figure.file).relative_to("figures")
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_bytes(source.read_bytes())
+    too_big = [f.file for f in _stage_figures(zenn, layout.zenn / "images" / config.zenn_slug, layout, publication)
+               if publication.resolve(layout.build / f.file).stat().st_size > ZENN_IMAGE_LIMIT]
+    for file in too_big:
+        progress.warn(f"Zenn export: {file} is over 3 MB, which Zenn does not show; save the figure smaller")
 
 
-def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publication: Publication) -> None:
+def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publication: Publication) -> tuple:
+    """Copy the figure files *rendered* links into a staged *target* folder (marked as the pipeline's)."""
     folder = publication.folder(target)
+    (folder / GENERATED_FILE).write_text("Written by ml-article-pipeline.\n", encoding="utf-8")
     for figure in rendered.figures:
         source = publication.resolve(layout.build / figure.file)
         destination = folder / Path(figure.file).relative_to("figures")
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_bytes(source.read_bytes())
+    return rendered.figures
 
 
-def _record_manifest(targets: list[Path], folders: list[Path], layout: Layout, publication: Publication) -> None:
+def record_manifest(targets: list[Path], folders: list[Path], layout: Layout, publication: Publication) -> None:
     """Add *targets* (and the export *folders*, with a trailing "/") to the manifest of what the
     pipeline has published; builds and previews share it."""
     from .layout import read_manifest
@@ -189,7 +191,8 @@ def qiita_front_matter(config: Config, existing: Path | None = None) -> str:
         elif key in ours:
             lines.append(f"{key}: {ours[key]}")
         else:
-            lines.append(f"{key}: {kept.get(key, defaults.get(key, 'null'))}")
+            value = kept.get(key, defaults.get(key, "null"))
+            lines.append(f"{key}:{value}" if "\n" in value else f"{key}: {value}")
     lines.append("---")
     return "\n".join(lines) + "\n"
 
@@ -226,20 +229,27 @@ def _front_values(front: str) -> dict:
 
 
 def read_front_matter(path: Path) -> dict[str, str]:
-    """The raw scalar values (as written) of an existing front matter's top-level keys."""
+    """The values of an existing front matter's top-level keys, as written: a one-line value
+    stripped, a value that continues on indented lines (a list, say) kept whole, from the text
+    after its colon. CRLF files read the same as LF files."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
     except (OSError, UnicodeDecodeError):
         return {}
-    match = re.match(r"---\n(.*?)\n---\n", text, re.S)
+    match = re.match(r"---\n(.*?)\n---(\n|$)", text, re.S)
     if not match:
         return {}
-    values = {}
-    for line in match.group(1).splitlines():
-        m = re.match(r"([A-Za-z_][\w-]*):\s*(.*)$", line)
-        if m and m.group(2).strip():
-            values[m.group(1)] = m.group(2).strip()
-    return values
+    values: dict[str, str] = {}
+    key = None
+    for line in match.group(1).split("\n"):
+        m = re.match(r"([A-Za-z_][\w-]*):(.*)$", line)
+        if m:
+            key = m.group(1)
+            values[key] = m.group(2)
+        elif key is not None and (line.startswith((" ", "\t", "-")) or not line.strip()):
+            values[key] += "\n" + line
+    return {k: (v.strip() if "\n" not in v.rstrip("\n") else v.rstrip("\n")) for k, v in values.items()
+            if v.strip()}
 
 
 def _yaml_str(value: str) -> str:

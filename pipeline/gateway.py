@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 
 from .errors import PipelineError
@@ -58,8 +57,9 @@ class GatewayError(PipelineError):
 
 
 def gateway_url(config) -> str:
-    """Where kernels run: config (``--gateway-url`` is merged into it), then JUPYTER_GATEWAY_URL; "" = here."""
-    return config.gateway_url or os.environ.get("JUPYTER_GATEWAY_URL", "")
+    """Where kernels run ("" = here): ``load_config`` resolves it (--gateway-url, the config,
+    then JUPYTER_GATEWAY_URL)."""
+    return config.gateway_url
 
 
 def _explain(error: Exception, url: str) -> str:
@@ -170,6 +170,17 @@ del _pipeline_bootstrap
         except (KeyError, ValueError, SyntaxError) as exc:
             raise GatewayError(f"{self.where}: the kernel did not report its environment ({exc}); "
                                "check that it is a Python kernel (tool.pipeline.kernel)") from None
+
+    def kill(self) -> None:
+        """Ask the gateway to end the kernel now (the owning thread then sees it die)."""
+        from nbclient.util import run_sync
+
+        km = getattr(self.client, "km", None)
+        if km is not None and km.kernel_id:
+            try:
+                run_sync(km.shutdown_kernel)(now=True)
+            except Exception:  # already gone, or the gateway is unreachable: nothing more to do
+                pass
 
     def died(self) -> str:
         return (f"lost the kernel on {self.where} while running this cell (the gateway stopped, or the kernel died or "

@@ -7,9 +7,10 @@
 - ``redact_outputs``: any credential value of this process's environment that an
   output still shows (an allowed token printed by mistake) becomes ``[redacted]``
   before the notebook is written anywhere.
-- ``runtime_dir``: a private folder (mode 0700) per run for the kernel's
-  connection file and IPC sockets; removed when the run ends, and by the next
-  run when a kill prevented that (with any kernel left running from it).
+- ``runtime_base``: where each kernel gets a private folder (mode 0700) for its
+  connection file, IPC sockets and log (``pipeline.sessions`` makes and removes
+  it); ``clean_stale_runtimes`` removes the ones a killed run left, stopping a
+  kernel still running from it (checked by its command line: pids are reused).
 - ``imported_modules``: the top-level modules a notebook's code imports.
 """
 
@@ -21,9 +22,7 @@ import re
 import shutil
 import signal
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 _SECRET_NAME = re.compile(
     r"^(OPENAI_.*|.*_TOKEN|.*_TOKEN_.*|.*_KEY|.*_SECRET|.*_SECRET_.*|.*SECRET_KEY.*|.*ACCESS_KEY.*"
@@ -103,17 +102,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@contextmanager
-def runtime_dir() -> Iterator[Path]:
-    """A private folder for one kernel's connection file and sockets, removed afterwards."""
-    clean_stale_runtimes()
-    folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runtime_base()))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def remember_kernel(folder: Path, pid: int | None) -> None:
     """Note a local kernel's pid, so that a later run can stop it if this process is killed."""
     if pid:
@@ -127,15 +115,28 @@ def clean_stale_runtimes() -> int:
         owner = folder.name.split("-", 1)[0]
         if not owner.isdigit() or _alive(int(owner)):
             continue
-        pid_file = folder / "kernel.pid"
-        if pid_file.is_file():
+        try:
+            pid = int((folder / "kernel.pid").read_text())
+        except (OSError, ValueError):
+            pid = None
+        if pid and _is_kernel_of(pid, folder):
             try:
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            except (ValueError, ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1
     return removed
+
+
+def _is_kernel_of(pid: int, folder: Path) -> bool:
+    """Whether *pid* is still the kernel started with this folder's connection file (a pid may
+    have been reused by another process since)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return str(folder / "kernel.json").encode() in command
 
 
 # ---------------------------------------------------------------------------

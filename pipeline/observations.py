@@ -98,14 +98,17 @@ def fill(source: str, glue: dict[str, GlueRef], finalize: Callable[[Any], str] =
     """The text with its glue placeholders filled when it cites glue, else unchanged.
 
     *finalize* turns each inserted value into text (the renderer escapes it). Raises
-    jinja2.TemplateError for a cell that cites glue but names an unknown value or
-    has a syntax error."""
+    jinja2.TemplateError for a cell that cites glue but names an unknown value, has a syntax
+    error, or tries what the sandbox forbids (jinja2.exceptions.SecurityError)."""
     import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     if not cites_glue(source, glue):
         return source
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
-                             finalize=lambda value: finalize(value))
+    # the text comes from a notebook, possibly someone else's: a sandbox, so that a template
+    # cannot reach Python's internals (``{{ x.__init__.__globals__ }}`` is a SecurityError)
+    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                                        finalize=lambda value: finalize(value))
     return env.from_string(source).render(**glue)
 
 

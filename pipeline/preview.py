@@ -23,12 +23,9 @@ from pathlib import Path
 from .config import Config, load_config
 from .errors import PipelineError
 from .progress import Progress
+from .warm import Stopped
 
 DEBOUNCE = 0.3  # seconds of quiet after the last file event before a rebuild starts
-
-
-class Stopped(Exception):
-    """The preview is shutting down: the rebuild in progress publishes nothing."""
 
 
 class Previewer:
@@ -40,12 +37,21 @@ class Previewer:
 
         self.root = root
         self.progress = progress
-        self.config = load_config(root)
+        self.config = self._load()
         self.warm = WarmKernels(self.config, secret_values(), max_kernels or self.config.preview.max_kernels)
         self.stopping = threading.Event()
         self.wanted = threading.Event()
         self.last_good = ""  # the last page that built without an error
         self.rebuilds = 0
+
+    def _load(self) -> Config:
+        """The configuration, with kernels here: warm kernels are local, whatever gateway is set."""
+        import dataclasses
+
+        config = load_config(self.root)
+        if config.gateway_url:
+            self.progress.info("preview: kernels run here (the gateway is for build and execute)")
+        return dataclasses.replace(config, gateway_url="")
 
     # one rebuild -------------------------------------------------------------
     def rebuild(self) -> bool:
@@ -54,7 +60,7 @@ class Previewer:
 
         started = time.monotonic()
         try:
-            self.config = load_config(self.root)
+            self.config = self._load()
             self.warm.config = self.config
             layout = self.config.layout
             with locked(layout, "preview", self.progress):
@@ -91,19 +97,29 @@ class Previewer:
         return exported.site_page.read_text(encoding="utf-8")
 
     def _show_error(self, message: str) -> None:
-        """The error above the last good content, so the open page shows both."""
+        """The error above the last good content, so the open page shows both. Only on a page the
+        pipeline wrote (never over a user's own ``index.md``), and holding the build lock."""
+        from .export import record_manifest
+        from .layout import GENERATED_LINE, unowned
+        from .lock import BuildLock
         from .markdown import fence_for, visible_controls
-        from .storage import atomic_write_text
+        from .storage import Publication
 
         text = visible_controls(message)
         fence = fence_for(text)
         banner = (f'!!! danger "preview: the last rebuild failed"\n\n    {fence}text\n'
                   + "\n".join("    " + line for line in text.splitlines()) + f"\n    {fence}\n\n")
-        body = self.last_good or "# preview\n"
-        title, _, rest = body.partition("\n")
-        page = self.config.layout.site / "index.md"
-        if page.exists() or not self.last_good:
-            atomic_write_text(page, f"{title}\n\n{banner}{rest}" if title.startswith("# ") else banner + body)
+        lines = (self.last_good or f"{GENERATED_LINE}\n# preview\n").split("\n")
+        at = next((i + 1 for i, line in enumerate(lines) if line.startswith("# ")), 1)
+        text_with_banner = "\n".join(lines[:at] + ["", banner] + lines[at:])
+        layout = self.config.layout
+        page = layout.site / "index.md"
+        with BuildLock(layout.lock, command="python -m pipeline preview", notify=self.progress.info):
+            if unowned([page], layout):
+                return  # the refusal itself is the error shown on the terminal
+            with Publication(layout.journal) as publication:
+                publication.write(page, text_with_banner)
+                record_manifest([page], [], layout, publication)
 
     # the watch loop ------------------------------------------------------------
     def watched(self) -> list[Path]:
@@ -136,9 +152,10 @@ class Previewer:
                 except Exception as exc:  # a bug must not kill the loop: report it and keep serving
                     self.progress.warn(f"preview: rebuild failed unexpectedly ({type(exc).__name__}: {exc})")
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Ctrl-C: the rebuild in progress (if any) ends without publishing, its kernels killed."""
         self.stopping.set()
-        self.warm.close()
+        self.warm.stop()
 
 
 def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Progress | None = None,
@@ -177,8 +194,9 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Pro
         serve(config_file=str(mkdocs_yml), dev_addr=f"{host}:{port}", livereload=True)
     finally:
         observer.stop()
-        previewer.close()
+        previewer.stop()
         thread.join(timeout=60)
+        previewer.warm.close()
         observer.join(timeout=5)
         progress.info(f"preview: stopped ({previewer.rebuilds} rebuilds, {previewer.warm.reruns} warm re-runs, "
                       f"{previewer.warm.restarts} kernel starts)")

@@ -334,23 +334,34 @@ def sanitize_markdown(markdown: str) -> str:
 
 def html_for_zenn(markdown: str) -> str:
     """Zenn escapes raw HTML (only ``<br>`` passes): sanitized tags become Markdown where they
-    can (an image) and are dropped, keeping their text, where they cannot."""
+    can (an image, its alt text escaped and its address encoded) and are dropped, keeping their
+    text, where they cannot. Code (fences and code spans) is left alone."""
+    from .markdown import escape_inline
+    from .urls import destination
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1).lower()
+        if name == "br":
+            return match.group()
+        if name != "img":
+            return ""
+        attributes = {k.lower(): html.unescape(v.strip("\"'")) for k, v in TAG_ATTRS.findall(match.group(2))}
+        alt = escape_inline(attributes.get("alt", ""))
+        src = attributes.get("src", "")
+        return f"![{alt}]({destination(encode_url(src))})" if src and is_safe_url(src, image=True) else alt
+
+    def outside_code(text: str) -> str:
+        text = OPEN_TAG.sub(replace, text)
+        return re.sub(r"</([A-Za-z][A-Za-z0-9-]*)\s*>",
+                      lambda m: "" if m.group(1).lower() in ALLOWED_TAGS else m.group(), text)
+
     out = []
     for line in scan(markdown):
         if line.code or "<" not in line.text:
             out.append(line.text)
             continue
-
-        def replace(match: re.Match) -> str:
-            name = match.group(1).lower()
-            if name == "br":
-                return match.group()
-            if name == "img":
-                attributes = {k.lower(): html.unescape(v.strip("\"'")) for k, v in TAG_ATTRS.findall(match.group(2))}
-                alt = re.sub(r"[\[\]]", "", attributes.get("alt", ""))
-                return f"![{alt}]({attributes['src']})" if attributes.get("src") else alt
-            return ""
-
-        text = OPEN_TAG.sub(replace, line.text)
-        out.append(re.sub(r"</([A-Za-z][A-Za-z0-9-]*)\s*>", lambda m: "" if m.group(1).lower() in ALLOWED_TAGS else m.group(), text))
+        pieces = re.split(r"((`+)(?!`).+?(?<!`)\2(?!`))", line.text)
+        # re.split with two groups yields [text, span, ticks, text, span, ticks, ...]
+        kept = [outside_code(piece) if i % 3 == 0 else piece for i, piece in enumerate(pieces) if i % 3 != 2]
+        out.append("".join(kept))
     return "\n".join(out)

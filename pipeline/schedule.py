@@ -21,27 +21,32 @@ from .records import Experiment, Failure
 
 
 class Stop:
-    """Shared by the workers: set when --fail-fast stops everything; kernels register to be shut down."""
+    """Shared by the workers: set when --fail-fast (or Ctrl-C) stops everything. Running kernels
+    register a *kill* that only ends the kernel; the thread that owns the session then sees it
+    die and cleans up itself (a session is never torn down from another thread)."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self._closers: dict[int, Callable[[], None]] = {}
+        self._kills: dict[int, Callable[[], None]] = {}
         self._lock = threading.Lock()
 
-    def register(self, key: int, close: Callable[[], None]) -> None:
+    def register(self, key: int, kill: Callable[[], None]) -> None:
         with self._lock:
-            self._closers[key] = close
+            self._kills[key] = kill
+            stopped = self.event.is_set()
+        if stopped:  # registered after the stop: end it at once
+            kill()
 
     def unregister(self, key: int) -> None:
         with self._lock:
-            self._closers.pop(key, None)
+            self._kills.pop(key, None)
 
     def set(self) -> None:
-        self.event.set()
         with self._lock:
-            closers = list(self._closers.values())
-        for close in closers:
-            close()
+            self.event.set()
+            kills = list(self._kills.values())
+        for kill in kills:
+            kill()
 
     def __bool__(self) -> bool:
         return self.event.is_set()
@@ -73,10 +78,10 @@ def check_order(experiments: list[Experiment], known: set[str]) -> None:
         visit(experiment.name, [])
 
 
-def _blocked(experiment: Experiment, failed: str) -> Failure:
-    return Failure(source=experiment.source, cell_index=None, lines=None, ename="NotRun",
-                   evalue=f"not run: it runs after {failed}, which failed", traceback="",
-                   failed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+def not_run(experiment: Experiment, why: str) -> Failure:
+    """The report of an experiment that was not run, and why."""
+    return Failure(source=experiment.source, cell_index=None, lines=None, ename="NotRun", evalue=f"not run: {why}",
+                   traceback="", failed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def _closing_loops(work: Callable[[Experiment, int], object]) -> Callable[[Experiment, int], object]:
@@ -125,7 +130,7 @@ def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment
                 blocker = next((name for name in experiment.after if name in failed), None)
                 if blocker:
                     pending.remove(experiment)
-                    record(experiment, outcome_of_blocked(experiment, _blocked(experiment, blocker)))
+                    record(experiment, outcome_of_blocked(experiment, not_run(experiment, f"it runs after {blocker}, which failed")))
                     return next_ready()
                 pending.remove(experiment)
                 return experiment
@@ -138,8 +143,9 @@ def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment
                 break
             record(experiment, work(experiment, position[experiment.name]))
     else:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="experiment") as pool:
-            running = {}
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="experiment")
+        running: dict = {}
+        try:
             while (pending or running) and not (stop and not running):
                 while len(running) < jobs and not stop:
                     experiment = next_ready()
@@ -151,4 +157,9 @@ def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     record(running.pop(future), future.result())
+        except BaseException:  # Ctrl-C: the kernels run in sessions of their own and never saw it
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)  # the killed kernels end their workers quickly
+            raise
+        pool.shutdown(wait=True)
     return [done[e.name] for e in experiments if e.name in done]

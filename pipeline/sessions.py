@@ -15,6 +15,7 @@ session closes, and by the next run when a kill prevented that.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import subprocess
@@ -25,7 +26,15 @@ from pathlib import Path
 from .cache import kernel_settings
 from .config import Config
 from .experiments import cell_label
-from .kernels import imported_modules, kernel_environment, redact_outputs, remember_kernel, runtime_base, clean_stale_runtimes
+from .kernels import (
+    clean_stale_runtimes,
+    imported_modules,
+    kernel_environment,
+    redact,
+    redact_outputs,
+    remember_kernel,
+    runtime_base,
+)
 from .outputs import normalize_outputs
 from .progress import Progress
 from .records import Experiment, Failure
@@ -70,6 +79,8 @@ class KernelSession:
         self.client = None
         self._private: Path | None = None
         self._log = None
+        #: called once the kernel runs (``execute`` registers the session for --fail-fast there)
+        self.on_start = None
 
     # lifecycle ---------------------------------------------------------------
     def start(self, nb) -> None:
@@ -83,12 +94,19 @@ class KernelSession:
             raise KernelStartFailed(failure(self.experiment, None, "NoSuchKernel",
                                             f"no Jupyter kernel named {self.config.kernel!r} is installed; set "
                                             "tool.pipeline.kernel or install it (python -m ipykernel install --user)")) from None
-        except RuntimeError as exc:  # the kernel did not answer in time
+        except (RuntimeError, OSError) as exc:  # no answer in time, or its program cannot start
+            last = self.last_words()
             self.close()
-            if "Kernel didn't respond" not in str(exc):
-                raise
             raise KernelStartFailed(failure(self.experiment, None, "KernelStartError",
-                                            f"{exc}; raise tool.pipeline.startup_timeout or check the kernel")) from None
+                                            f"the kernel {self.config.kernel!r} did not start ({type(exc).__name__}: {exc})"
+                                            + (f"; it said: {last}" if last else "")
+                                            + "; check the kernelspec (jupyter kernelspec list) or raise "
+                                            "tool.pipeline.startup_timeout")) from None
+        except BaseException:  # anything else (Ctrl-C, a gateway error): leave nothing behind
+            self.close()
+            raise
+        if self.on_start is not None:
+            self.on_start()
 
     def _client(self, nb):
         from nbclient import NotebookClient
@@ -133,6 +151,19 @@ class KernelSession:
             return self.client is not None and self.client.km is not None and bool(run_sync(self.client.km.is_alive)())
         except Exception:  # a kernel manager that cannot even answer is not alive (many error types)
             return False
+
+    def kill(self) -> None:
+        """End the kernel process now, from any thread; the session's own thread then sees it die
+        and closes the session (``close``)."""
+        import signal
+
+        client = self.client
+        pid = getattr(getattr(getattr(client, "km", None), "provisioner", None), "pid", None)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def close(self) -> None:
         import shutil
@@ -190,8 +221,9 @@ class KernelSession:
                 cell.metadata.setdefault("pipeline", {})["duration"] = round(time.monotonic() - t0, 3)
                 skipped = client.skip_cells_with_tag in cell.metadata.get("tags", [])
                 progress.cell_finished("failed" if problem else "skipped" if skipped else "ok")
-            if problem is not None:
-                return problem
+            if problem is not None:  # an allowed credential the error message repeats is redacted too
+                return dataclasses.replace(problem, evalue=redact(problem.evalue, self.secrets),
+                                           traceback=redact(problem.traceback, self.secrets))
         if time.monotonic() - began > config.experiment_timeout:
             return failure(experiment, indices[-1] if indices else None, "ExperimentTimeout",
                            f"the experiment and the handling of its outputs ran past its {config.experiment_timeout}s "
@@ -201,7 +233,7 @@ class KernelSession:
     def died(self) -> str:
         message = ("the kernel died while running this cell (killed, crashed or out of memory); "
                    "reduce the memory the cell needs or run on a larger machine")
-        last = self.last_words()
+        last = redact(self.last_words(), self.secrets)
         return f"{message}. The kernel's last words: {last}" if last else message
 
     def last_words(self, limit: int = 600) -> str:

@@ -248,7 +248,7 @@ class Publication:
             atomic_write_text(self.journal, json.dumps(
                 {"pid": os.getpid(), "changes": [[str(c.target), str(c.staged) if c.staged else None, c.inode]
                                                  for c in changes]}, indent=1))
-            _apply(changes)
+            _apply(changes, self.journal)
             self.journal.unlink(missing_ok=True)
             self.committed = True
             if changes:
@@ -278,7 +278,19 @@ def _same(staged: Path, target: Path) -> bool:
         return False
 
 
-def _apply(changes: list[Change]) -> None:
+def _apply(changes: list[Change], journal: Path) -> None:
+    try:
+        _swap_all(changes)
+    except OSError as exc:
+        from .errors import PipelineError
+
+        raise PipelineError(
+            f"publishing stopped at {exc.filename or 'a path'} ({exc.strerror or exc}); fix that path (permissions, a "
+            f"folder where a file should be) and run the command again, which finishes the publication; "
+            f"to give it up instead, remove {journal}") from None
+
+
+def _swap_all(changes: list[Change]) -> None:
     for change in changes:
         target, staged = change.target, change.staged
         if staged is None:
@@ -313,7 +325,7 @@ def recover(journal: Path, folders: list[Path], warn: Callable[[str], None] = pr
             changes = []
         if changes:
             warn(f"finishing the publication that an interrupted command (pid {data.get('pid')}) left half-done")
-            _apply(changes)
+            _apply(changes, journal)
             for change in changes:
                 if change.staged is not None and change.staged.exists():
                     _remove(change.staged)

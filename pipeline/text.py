@@ -48,9 +48,12 @@ def safe_url(url: str | None) -> str:
         return "https://api.openai.com/v1"
     from urllib.parse import urlparse, urlunparse
 
-    parts = urlparse(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunparse(parts._replace(netloc=netloc))
-    return url
+    try:
+        parts = urlparse(url)
+        if parts.username or parts.password:
+            host = parts.hostname or ""
+            netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+            return urlunparse(parts._replace(netloc=netloc))
+    except ValueError:  # a malformed port: keep what follows the last "@"
+        pass
+    return re.sub(r"//[^/@\s]*@", "//***@", url)

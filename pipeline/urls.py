@@ -99,7 +99,7 @@ _URL_SITE = re.compile(r"(!?)\[((?:[^\[\]\\]|\\.|\[(?:[^\[\]\\]|\\.)*\])*)\]\(|<
                        r"|<(?:a|img)(?=[\s/>])", re.I)
 
 
-def _destination(url: str) -> str:
+def destination(url: str) -> str:
     return "<" + url.replace("<", "%3C").replace(">", "%3E") + ">" if re.search(r"[\s()<>]", url) else url
 
 
@@ -107,7 +107,7 @@ def _rewrite_line(text: str, rewrite: Callable[[str, str], str | None]) -> str |
     definition = DEFINITION.match(text)
     if definition and definition.group(2) and not definition.group(1).startswith("^"):
         new = rewrite("link", unbracket(definition.group(2)))
-        return None if new is None else text[:definition.start(2)] + _destination(new) + text[definition.end(2):]
+        return None if new is None else text[:definition.start(2)] + destination(new) + text[definition.end(2):]
     spans = [m.span() for m in re.finditer(r"(`+)(?!`).+?(?<!`)\1(?!`)", text)]
     out, i = [], 0
     while match := _URL_SITE.search(text, i):
@@ -148,7 +148,7 @@ def _rewrite_line(text: str, rewrite: Callable[[str, str], str | None]) -> str |
             if new is None:
                 out.append(label)
             else:
-                out.append(f"{match.group(1)}[{label}]({text[match.end():start]}{_destination(new)}{text[end:close + 1]}")
+                out.append(f"{match.group(1)}[{label}]({text[match.end():start]}{destination(new)}{text[end:close + 1]}")
             i = close + 1
     return "".join(out) + text[i:]
 

@@ -33,6 +33,10 @@ from .records import Experiment
 from .sessions import KernelSession, KernelStartFailed
 
 
+class Stopped(Exception):
+    """The preview is shutting down: the rebuild in progress publishes nothing."""
+
+
 @dataclass
 class _Warm:
     session: KernelSession
@@ -58,6 +62,7 @@ class WarmKernels:
         self.max_kernels = max(1, max_kernels)
         self.kernels: dict[str, _Warm] = {}
         self.lock = threading.Lock()
+        self.stopping = threading.Event()
         self.restarts = 0
         self.reruns = 0
 
@@ -79,7 +84,12 @@ class WarmKernels:
 
     def run(self, experiment: Experiment, progress: Progress) -> Run:
         with self.lock:
-            return self._run(experiment, progress)
+            if self.stopping.is_set():
+                raise Stopped
+            run = self._run(experiment, progress)
+            if self.stopping.is_set():
+                raise Stopped
+            return run
 
     def _run(self, experiment: Experiment, progress: Progress) -> Run:
         nb = copy.deepcopy(experiment.notebook)
@@ -139,7 +149,15 @@ class WarmKernels:
         if warm is not None:
             warm.session.close()
 
+    def stop(self) -> None:
+        """From another thread (Ctrl-C): no new runs, and the running kernels end now; the rebuild
+        thread sees them die and stops without publishing."""
+        self.stopping.set()
+        for warm in list(self.kernels.values()):
+            warm.session.kill()
+
     def close(self) -> None:
-        """Stop every kernel (a cell running in one ends with DeadKernelError)."""
-        for name in list(self.kernels):
-            self._discard(name)
+        """Shut every kernel down (once no rebuild runs)."""
+        with self.lock:
+            for name in list(self.kernels):
+                self._discard(name)

@@ -497,3 +497,15 @@ def test_sanitize_fuzz(seed):
         security = [p for p in _commonmark_problems(clean) + _mkdocs_problems(clean)
                     if not re.search(r"stray|unclosed|swallowed", p)]
         assert security == [], (case, text, clean)
+
+
+def test_html_for_zenn_rebuilds_images_safely_and_leaves_code_alone():
+    from pipeline.sanitize import html_for_zenn
+
+    hostile = sanitize_markdown('<img src="http://x.com/a) [pwn](javascript:alert(1)" alt="a]x">')
+    converted = html_for_zenn(hostile)
+    tokens = MarkdownIt("commonmark").parse(converted)
+    links = [c for t in tokens if t.children for c in t.children if c.type in ("link_open", "image")]
+    assert all(not (c.attrs.get("href") or c.attrs.get("src") or "").lower().startswith("javascript") for c in links)
+    assert len([c for c in links if c.type == "image"]) == 1
+    assert html_for_zenn("`<b>code</b>` and <b>bold</b>") == "`<b>code</b>` and bold"
