@@ -107,6 +107,7 @@ def resolve_refs(markdown: str, dialect: str, refs: list[Ref]) -> str:
     Chapters are the level-2 headings "N. Title"; a heading reference that matches no
     heading of its chapter (Jupyter's anchor form is accepted) points at the chapter."""
     from .markdown import headings as find_headings
+    from .markdown import scan
 
     if not refs or "#pipeline-ref-" not in markdown:
         return markdown
@@ -134,6 +135,8 @@ def resolve_refs(markdown: str, dialect: str, refs: list[Ref]) -> str:
     def replace(match: re.Match) -> str:
         index = int(match.group(1))
         anchor = target(refs[index]) if index < len(refs) else ""
-        return f"#{anchor}" if anchor else "#"
+        # brackets and spaces would end a Markdown link destination; browsers match the decoded form
+        return "#" + re.sub(r"[\s()<>]", lambda m: quote(m.group()), anchor) if anchor else "#"
 
-    return _REF.sub(replace, markdown)
+    lines = [line.text if line.code else _REF.sub(replace, line.text) for line in scan(markdown)]
+    return "\n".join(lines)

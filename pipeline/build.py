@@ -3,7 +3,8 @@
 execute (cached) -> harvest -> draft (optional LLM pass) -> export (render, check, write).
 Records, figures, the articles and the site are published together in one
 journaled step (``storage.Publication``): a build that fails or is interrupted
-before it leaves the previous outputs exactly as they were.
+before it leaves them exactly as they were. (Executed notebooks and cache entries
+are intermediates: a successful run writes them as soon as it ends.)
 """
 
 from __future__ import annotations

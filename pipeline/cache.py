@@ -139,18 +139,6 @@ class Cache:
             old.unlink(missing_ok=True)
         return path
 
-    def prune(self, names: set[str]) -> list[str]:
-        """Remove the entries of experiments not in *names* (deleted ones); returns the names removed."""
-        import shutil
-
-        removed = []
-        if self.folder.is_dir():
-            for entry in self.folder.iterdir():
-                if entry.is_dir() and not entry.name.startswith(".") and entry.name not in names:
-                    shutil.rmtree(entry, ignore_errors=True)
-                    removed.append(entry.name)
-        return removed
-
 
 def merge_outputs(current, cached):
     """The current notebook (fresh markdown, tags and metadata) with the cached code outputs."""

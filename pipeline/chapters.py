@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from .anchors import REF, Ref
 from .config import Config
@@ -32,7 +32,7 @@ from .markdown import (
     visible_controls,
 )
 from .observations import fill, glue_context, is_observation, observation_body
-from .records import Cell, ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StoredRun, StreamOutput
+from .records import Cell, ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StoredRun, StreamOutput, location
 from .sanitize import html_for_zenn, sanitize_markdown
 from .urls import rewrite_urls
 
@@ -41,12 +41,14 @@ UPLOAD_MARK = "FIGURE-TO-UPLOAD:"
 
 
 def figure_src(path: str, dialect: str, config: Config) -> str:
-    """Where a figure file (``figures/...`` under build/) is linked from the article."""
+    """Where a figure file (``figures/...`` under build/) is linked from the article (its path
+    percent-encoded: experiment names may hold spaces or brackets)."""
+    path = re.sub(r"[\s()<>\[\]]", lambda m: quote(m.group()), path)
     if dialect == "qiita":
         base = config.article.image_base_url
         return base.rstrip("/") + "/" + path if base else UPLOAD_MARK + path
     if dialect == "zenn":
-        return f"/images/{config.zenn_slug}/" + str(PurePosixPath(path).relative_to("figures"))
+        return f"/images/{config.zenn_slug}/" + path.removeprefix("figures/")
     return path
 
 
@@ -66,8 +68,8 @@ class Prose:
         return self._dialect(sanitize_markdown(markdown.strip()))
 
     def _dialect(self, markdown: str) -> str:
-        """Join hard-wrapped lines (Qiita and Zenn turn every newline into a line break), and
-        write math the way the dialect renders it."""
+        """Join hard-wrapped lines (Qiita and Zenn turn every newline into a line break; the MkDocs
+        page gets the same text, so all three read alike), and write math the way the dialect renders it."""
         text = unwrap(markdown)
         if self.dialect == "qiita":
             text = inline_math_to_qiita(display_math_to_fences(text))
@@ -89,7 +91,7 @@ class Prose:
         """The author's own Markdown (a notebook cell, the background or summary file)."""
         import jinja2
 
-        where = f"{record.source}, cell {cell.index + 1}" if cell else record.source
+        where = location(record.source, cell.index if cell else None, cell.lines if cell else None)
         if glue:
             try:
                 markdown = fill(markdown, glue, finalize=lambda v: escape_inline(str(v)))
@@ -276,9 +278,7 @@ def _failure_view(record: ExperimentRecord) -> FailureView | None:
     failure = record.failure
     if failure is None:
         return None
-    where = failure.source + (f", cell {failure.cell_index + 1}" if failure.cell_index is not None else "")
-    if failure.lines:
-        where += f" (lines {failure.lines[0]}-{failure.lines[1]})"
+    where = location(failure.source, failure.cell_index, failure.lines)
     traceback = visible_controls(failure.traceback.rstrip())
     return FailureView(escape_inline(failure.ename), escape_inline(failure.evalue), code_span(where), traceback,
                        fence_for(traceback), has_outputs=record.execution.mode != "failed")

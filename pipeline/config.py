@@ -233,15 +233,10 @@ class Config:
 
 
 def plain_values(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return {f.name: plain_values(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [plain_values(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain_values(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    """Plain JSON values of the configuration (for the kernel's settings and ``config``)."""
+    from .records import encode
+
+    return encode(value)
 
 
 # ---------------------------------------------------------------------------

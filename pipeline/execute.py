@@ -146,23 +146,20 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, environ
     started = time.monotonic()
     if experiment.stored:
         progress.experiment_stored(position, total, experiment.name)
-        nb = use_stored(experiment, config, secrets)
-        write_if_changed(layout.executed_notebook(experiment.name), nbformat.writes(nb))
-        layout.failure_report(experiment.name).unlink(missing_ok=True)
+        _settle(layout, experiment.name, nbformat.writes(use_stored(experiment, config, secrets)))
         return Outcome(experiment.name, "stored", time.monotonic() - started)
 
     key = cache_key(experiment, config, environment)
     cached = None if force else cache.lookup(experiment.name, key)
     if cached is not None:
         progress.experiment_cached(position, total, experiment.name)
-        write_if_changed(layout.executed_notebook(experiment.name), nbformat.writes(merge_outputs(experiment.notebook, cached)))
-        layout.failure_report(experiment.name).unlink(missing_ok=True)
+        _settle(layout, experiment.name, nbformat.writes(merge_outputs(experiment.notebook, cached)))
         return Outcome(experiment.name, "cached", time.monotonic() - started)
 
     code_cells = sum(1 for c in experiment.notebook.cells if c.cell_type == "code")
-    url = gateway_url(config)
+    host = safe_url(gateway_url(config)) if gateway_url(config) and clean else "local"
     progress.experiment_started(position, total, experiment.name, code_cells,
-                                where=f"gateway {safe_url(url)}" if url and clean else "local")
+                                where=f"gateway {host}" if host != "local" else host)
     run = runner(experiment, progress)
     nb, failure, probe = run.notebook, run.failure, run.probe
     seconds = time.monotonic() - started
@@ -175,7 +172,7 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, environ
         python=probe.get("python") or platform.python_version(),
         packages=dict(probe.get("packages") or {}),
         kernel=config.kernel,
-        host=safe_url(url) if url and clean else "local",
+        host=host,
     ).to_metadata()
     if failure is not None:
         atomic_write_text(layout.failed_notebook(experiment.name), nbformat.writes(nb))
@@ -184,11 +181,16 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, environ
         return Outcome(experiment.name, "failed", seconds, failure)
     if clean and run.mode == "executed":
         cache.store(experiment.name, key, nb)
-    write_if_changed(layout.executed_notebook(experiment.name), nbformat.writes(merge_outputs(experiment.notebook, nb)))
-    layout.failure_report(experiment.name).unlink(missing_ok=True)
-    layout.failed_notebook(experiment.name).unlink(missing_ok=True)
+    _settle(layout, experiment.name, nbformat.writes(merge_outputs(experiment.notebook, nb)))
     progress.experiment_finished(experiment.name, seconds, ok=True)
     return Outcome(experiment.name, "executed", seconds)
+
+
+def _settle(layout: Layout, name: str, notebook: str) -> None:
+    """The experiment has a good notebook: write it (unless unchanged) and drop the failure it had."""
+    write_if_changed(layout.executed_notebook(name), notebook)
+    layout.failure_report(name).unlink(missing_ok=True)
+    layout.failed_notebook(name).unlink(missing_ok=True)
 
 
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")

@@ -136,7 +136,9 @@ def record_manifest(targets: list[Path], folders: list[Path], layout: Layout, pu
 
 
 def prune(records: list[ExperimentRecord], layout: Layout, publication: Publication) -> list[str]:
-    """Remove what deleted experiments left: records, figures, executed notebooks, reports, cache entries."""
+    """Remove what deleted experiments left. Their records and figures leave with the publication;
+    their executed notebooks, failure reports and cache entries (intermediates no article shows)
+    are deleted at once."""
     import shutil
 
     names = {r.name for r in records}

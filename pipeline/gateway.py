@@ -91,14 +91,11 @@ class GatewaySession(KernelSession):
         self.url = url
         self.where = f"gateway {safe_url(url)}"
 
-    def _client(self, nb):
-        from nbclient import NotebookClient
-
+    def _client(self, nb, **options):
         from .gateway_client import KernelManager
 
-        return NotebookClient(nb, kernel_name=self.config.kernel, timeout=self.config.cell_timeout,
-                              startup_timeout=self.config.startup_timeout, record_timing=True, coalesce_streams=False,
-                              kernel_manager_class=KernelManager)
+        # no local path or extension arguments: the bootstrap prepares the remote kernel
+        return super()._client(nb, kernel_manager_class=KernelManager, resources={}, extra_arguments=[])
 
     def _start_kernel(self) -> None:
         from .gateway_client import connect

@@ -38,6 +38,7 @@ from .records import (
     ResultOutput,
     StreamOutput,
     load_failure,
+    location,
 )
 from .storage import Publication
 from .text import clean_traceback, path_replacements, scrub_paths, strip_ansi
@@ -140,7 +141,7 @@ def build_record(experiment: Experiment, nb, execution: ExecutionInfo, failure, 
         tags = tuple(str(t) for t in cell.metadata.get("tags", []) or [])
         metadata = {k: cell.metadata[k] for k in KEPT_METADATA if k in cell.metadata}
         if cell.cell_type == "markdown":
-            where = f"{experiment.source}, cell {index + 1}" + (f" (lines {lines[0]}-{lines[1]})" if lines else "")
+            where = location(experiment.source, index, lines)
             warnings += check_citations(cell.source, glue, where)
             images = _author_images(cell, index, experiment, config, figures, where, warnings)
             if images:
@@ -180,8 +181,7 @@ def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures:
              models: list, origin: str) -> list[Output]:
     if cell.cell_type != "code":
         return []
-    lines = (cell.metadata.get("pipeline", {}) or {}).get("lines")
-    where = f"{origin}, cell {index + 1}" + (f" (lines {lines[0]}-{lines[1]})" if lines else "")
+    where = location(origin, index, (cell.metadata.get("pipeline", {}) or {}).get("lines"))
 
     def clean(text: str) -> str:
         return scrub_paths(strip_ansi(text), paths)
@@ -225,11 +225,10 @@ def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures:
                 continue  # interactive widgets have no static form; their text/plain is a repr
             text = clean(_text(data.get("text/plain", "")))
             markdown = clean(_text(data["text/markdown"])) if "text/markdown" in data else None
-            html = _text(data["text/html"]) if "text/html" in data and markdown is None else None
             if not markdown and _REPR_ONLY.fullmatch(text.strip()):
                 text = ""  # only a Python repr of something the article cannot show (a JavaScript view, a widget)
             if text or markdown:
-                result.append(ResultOutput(text, markdown, html))
+                result.append(ResultOutput(text, markdown))  # HTML-only views are never put in an article
     return result
 
 

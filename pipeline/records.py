@@ -107,12 +107,12 @@ class StreamOutput:
 
 @dataclass(frozen=True)
 class ResultOutput:
-    """A rich result or display: plain text always, Markdown when the object offered
-    one (pandas tables do), HTML only when nothing better existed."""
+    """A rich result or display: plain text always, Markdown when the object offered one
+    (pandas tables do, through pipeline.kernel). HTML-only views are not kept: an article
+    never shows an output's HTML."""
 
     text: str
     markdown: str | None = None
-    html: str | None = None
     kind: str = field(default="result", init=False)
 
     def __repr__(self) -> str:
@@ -176,6 +176,17 @@ class Cell:
         return f"Cell({self.index}, {self.kind}, outputs={len(self.outputs)})"
 
 
+def location(source: str, cell_index: int | None = None, lines=None) -> str:
+    """How messages name a place: "experiments/x.py, cell 3 (lines 10-14)" (cells count from 1,
+    as in the progress output)."""
+    where = source
+    if cell_index is not None:
+        where += f", cell {cell_index + 1}"
+        if lines:
+            where += f" (lines {lines[0]}-{lines[1]})"
+    return where
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why the last execution of an experiment failed; kept until a run succeeds."""
@@ -190,12 +201,7 @@ class Failure:
     failed_at: str = ""
 
     def describe(self) -> str:
-        where = self.source
-        if self.cell_index is not None:
-            where += f", cell {self.cell_index + 1}"
-            if self.lines:
-                where += f" (lines {self.lines[0]}-{self.lines[1]})"
-        text = f"{where}: {self.ename}: {self.evalue}"
+        text = f"{location(self.source, self.cell_index, self.lines)}: {self.ename}: {self.evalue}"
         if self.traceback:
             text += "\n" + self.traceback.rstrip()
         return text
@@ -280,12 +286,15 @@ class ExperimentRecord:
 
 
 def encode(value: Any) -> Any:
+    """Plain JSON values of a record (or any dataclass): tables, lists, text for paths."""
     if dataclasses.is_dataclass(value):
         return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
         return [encode(v) for v in value]
     if isinstance(value, dict):
         return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
     return value
 
 

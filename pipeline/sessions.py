@@ -108,9 +108,11 @@ class KernelSession:
         if self.on_start is not None:
             self.on_start()
 
-    def _client(self, nb):
+    def _client(self, nb, **options):
         from nbclient import NotebookClient
 
+        options = {"resources": {"metadata": {"path": str(self.experiment.path.parent)}},
+                   "extra_arguments": [f"--IPKernelApp.extensions={KERNEL_EXTENSION}"], **options}
         return NotebookClient(
             nb,
             kernel_name=self.config.kernel,
@@ -118,8 +120,7 @@ class KernelSession:
             startup_timeout=self.config.startup_timeout,
             record_timing=True,
             coalesce_streams=False,  # quadratic on long lines; normalize_outputs does it in linear time
-            resources={"metadata": {"path": str(self.experiment.path.parent)}},
-            extra_arguments=[f"--IPKernelApp.extensions={KERNEL_EXTENSION}"],
+            **options,
         )
 
     def _start_kernel(self) -> None:

@@ -193,14 +193,6 @@ class Publication:
         self._add(Path(target), staged)
         return staged
 
-    def copy_file(self, source: Path, target: Path) -> Path:
-        target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)
-        os.close(fd)
-        shutil.copy2(source, tmp)
-        return self._add(target, _public(Path(tmp)))
-
     def remove(self, target: Path) -> None:
         target = Path(target)
         if target.exists() or target.is_symlink():

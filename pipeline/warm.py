@@ -8,7 +8,7 @@ same kernel. The kernel is started afresh (every cell runs, a clean run) when:
 - the first code cell changed (there is nothing to keep);
 - the configuration, model settings, package versions, this package's helpers
   or the experiment's data files changed (the environment part of the cache key);
-- the kernel died, or its last run stopped at or before the changed cell;
+- the kernel died, or its last run stopped before the changed cell;
 - it was evicted: at most ``preview.max_kernels`` stay alive, least recently used first.
 
 A markdown-only edit runs nothing. Results of a partial re-run are marked

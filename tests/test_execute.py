@@ -107,7 +107,6 @@ def test_kitchen_sink_outputs_are_recorded(project, quiet):
     [table] = cells[4].outputs
     assert table.markdown.splitlines()[0] == "| token_id | token |" or table.markdown.splitlines()[0].endswith("| token_id | token |")
     assert "a\\|b" in table.markdown and "40 rows" in table.markdown
-    assert table.html is None
 
     [long] = cells[5].outputs
     assert long.text.count("\n") == 3000
