@@ -229,7 +229,19 @@ def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures:
                 text = ""  # only a Python repr of something the article cannot show (a JavaScript view, a widget)
             if text or markdown:
                 result.append(ResultOutput(text, markdown))  # HTML-only views are never put in an article
-    return result
+    return _joined(result)
+
+
+def _joined(outputs: list[Output]) -> list[Output]:
+    """Stream outputs that glue values (data, not shown) split apart are one output again."""
+    joined: list[Output] = []
+    for out in outputs:
+        if joined and isinstance(out, StreamOutput) and isinstance(joined[-1], StreamOutput) \
+                and joined[-1].name == out.name:
+            joined[-1] = StreamOutput(out.name, joined[-1].text + out.text)
+        else:
+            joined.append(out)
+    return joined
 
 
 def _image(raw, mime: str, cell, index: int, number: int, name: str, figures: Path, where: str) -> ImageOutput | None:

@@ -247,3 +247,13 @@ glue("known", 1)
     assert "experiments/01_obs.py, cell 2 (lines 7-8): cites {{ unknown }}" in record.warnings[0] or \
         "experiments/01_obs.py, cell 2 (lines 7-8): cites {{ unknown }}" in record.warnings[1]
     assert any("written for Mistral-7B-v0.1 but the experiment ran SmolLM2-135M-Instruct" in w for w in record.warnings)
+
+
+def test_prints_split_by_glue_values_read_as_one_output(project, quiet):
+    project.add("01_split", "# %%\nfrom pipeline.glue import glue\nfor t in (1, 2, 3):\n    glue(f'v{t}', t)\n"
+                            "    print('T =', t)\n")
+    config = project.config()
+    execute(config, progress=quiet)
+    [record] = harvest(config, progress=quiet)
+    assert record.cells[0].outputs == (StreamOutput("stdout", "T = 1\nT = 2\nT = 3\n"),)
+    assert sorted(record.glue) == ["v1", "v2", "v3"]
