@@ -185,3 +185,33 @@ def test_seeded_sampling_repeats_between_builds(repo_experiments):
     [again] = harvest(config, ["06_top_p"], progress=Progress(quiet=True, live=False))
     for title in ("Parameter sweep", "Generate with the hand-written sampler"):
         assert _stdout(again, title) == _stdout(records["06_top_p"], title)
+
+
+def test_cold_and_warm_runs_give_the_same_records(tmp_path):
+    """The first run converts the GGUF (cold), the second reuses the copy (warm): their records
+    are the same but for timings; the conversion leaves nothing in the outputs."""
+    from pipeline.config import load_config
+    from pipeline.progress import Progress
+
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "experiments", root / "experiments")
+    models = tmp_path / "models"  # empty: the first run converts
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    (root / "pyproject.toml").write_text(pyproject.replace('build_dir = "build"', f'build_dir = "build"\nmodels_dir = "{models}"'),
+                                         encoding="utf-8")
+    config = load_config(root)
+
+    def masked():
+        execute(config, ["01_model"], force=True, progress=Progress(quiet=True, live=False))
+        [record] = harvest(config, ["01_model"], progress=Progress(quiet=True, live=False))
+        data = json.loads(record.to_json())
+        data["execution"].update(executed_at="", duration=None, cache_key="")
+        for cell in data["cells"]:
+            cell["execution_time"] = None
+        return data
+
+    cold = masked()
+    assert any(p.name.startswith("smollm2-") for p in models.iterdir())
+    warm = masked()
+    assert warm == cold
+    assert "Converting" not in json.dumps(cold) and "%|" not in json.dumps(cold)
