@@ -215,6 +215,12 @@ class Run:
         return f"Run({' '.join(self.args)} -> {self.rc} in {self.seconds:.1f}s)"
 
 
+def _interruptible() -> None:
+    """A shell that started the test run in the background made SIGINT ignored, and children
+    inherit that; give the command Ctrl-C back (the signal cases send it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Proc:
     """A command running in the background, its output collected line by line."""
 
@@ -224,7 +230,7 @@ class Proc:
         self.started = time.monotonic()
         self.popen = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ctx.root, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      start_new_session=new_session)
+                                      start_new_session=new_session, preexec_fn=_interruptible)
         ctx.spawned.append(self.popen.pid)
         self.out: list[str] = []
         self.err: list[str] = []

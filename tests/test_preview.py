@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, interruptible
 from pipeline.execute import execute
 from pipeline.kernels import runtime_base
 from pipeline.progress import Progress
@@ -157,7 +157,7 @@ def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(projec
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_MKDOCS_2_WARNING": "1"}
     log = open(project.root / "preview.log", "w+", encoding="utf-8")  # a file: a full pipe would block the server
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "preview", "--port", str(port)], cwd=project.root,
-                            env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=log, stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible)
     proc.log = log
     try:
         _wait(url, lambda t: "FIRST-VERSION" in t, timeout=180, proc=proc)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -95,7 +96,8 @@ def main() -> int:
     port = _port()
     url = f"http://127.0.0.1:{port}/"
     server = subprocess.Popen([sys.executable, "-m", "pipeline", "-q", "preview", "--port", str(port)], cwd=root,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # Ctrl-C stops it
     warm = []
     try:
         _wait_for(url, "MARKER-0", 180)
