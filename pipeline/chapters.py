@@ -1,7 +1,8 @@
 """Records -> the template context (``pipeline.context``), for one dialect.
 
 ``build_context`` walks each record's cells in order (see the context module for
-the rules). Prose goes through ``Prose``: glue values filled (escaped), headings
+the rules). Prose goes through ``Prose``: glue values filled (escaped in prose,
+literal in code), headings
 nested, links and images pointed where the dialect needs them, sanitized,
 unwrapped for platforms that turn every newline into a line break, and math
 written the way the dialect renders it.
@@ -31,7 +32,7 @@ from .markdown import (
     unwrap,
     visible_controls,
 )
-from .observations import fill, glue_context, is_observation, observation_body
+from .observations import fill_markdown, glue_context, is_observation, observation_body
 from .records import Cell, ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StoredRun, StreamOutput, location
 from .sanitize import html_for_zenn, sanitize_markdown
 from .urls import rewrite_urls
@@ -94,7 +95,7 @@ class Prose:
         where = location(record.source, cell.index if cell else None, cell.lines if cell else None)
         if glue:
             try:
-                markdown = fill(markdown, glue, finalize=lambda v: escape_inline(str(v)))
+                markdown = fill_markdown(markdown, glue, table_pipe="|" if self.dialect == "mkdocs" else "\\|")
             except jinja2.TemplateError as exc:
                 self.warnings.append(f"{where}: {getattr(exc, 'message', exc)}; the text is shown without its values")
         if shift:

@@ -103,6 +103,25 @@ def fence_for(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
+def table_lines(lines: list[Line]) -> set[int]:
+    """Numbers of the lines that may belong to a table: every line of a block (lines between
+    blank lines, outside code) that holds something like a delimiter row. Generous on
+    purpose: list markers and ``>`` may stand before the row."""
+    table: set[int] = set()
+    block: list[Line] = []
+    for line in [*lines, Line(0, "")]:
+        if line.code or line.math or not line.text.strip():
+            if any(_DELIMITER_ROW.fullmatch(b.text) and "|" in b.text and "-" in b.text for b in block):
+                table.update(b.number for b in block)
+            block = []
+        else:
+            block.append(line)
+    return table
+
+
+_DELIMITER_ROW = re.compile(r"[ \t>*+\d.)|:-]*")
+
+
 # ---------------------------------------------------------------------------
 # Paragraph joining, blank lines, math
 # ---------------------------------------------------------------------------

@@ -4,7 +4,8 @@
   published with ``glue("vocab_size", ...)``; ``{% if adds_bos %}`` tests the
   recorded value. A cell is treated as a template only when it cites a glued
   name; any other text (a Jinja tutorial's ``{{ x }}``, LaTeX braces) is left
-  exactly as written. Cited values are inserted as escaped plain text.
+  exactly as written. Cited values read literally: escaped plain text in prose,
+  the value itself inside a code span or fenced code.
 - Observation cells: the author marks one with the cell tag ``observation``, or
   by starting the cell with a heading 考察 / Observation(s). Only those become
   note boxes; every other markdown cell stays prose.
@@ -110,6 +111,89 @@ def fill(source: str, glue: dict[str, GlueRef], finalize: Callable[[Any], str] =
     env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
                                         finalize=lambda value: finalize(value))
     return env.from_string(source).render(**glue)
+
+
+_SLOT = "\ue000{}\ue001"
+_SLOTS = re.compile("\ue000(\\d+)\ue001")
+
+
+def fill_markdown(source: str, glue: dict[str, GlueRef], table_pipe: str = "\\|") -> str:
+    """``fill`` for Markdown: each value reads literally where it lands. In prose it is
+    escaped plain text (``escape_inline``); inside a code span or fenced code it is itself,
+    since escapes would show there (`` `{{ bos }}` `` reads `` `<s>` ``, not `` `\\<s\\>` ``).
+    A code span widens its backticks around a value holding backticks; *table_pipe* is how
+    a ``|`` in a value is written inside a code span in a table row (GFM needs ``\\|``)."""
+    from .markdown import escape_inline
+
+    if "\ue000" in source or "\ue001" in source:  # our slot marks in the text itself: escape everywhere
+        return fill(source, glue, finalize=lambda v: escape_inline(str(v)))
+    values: list[str] = []
+
+    def slot(value: Any) -> str:
+        values.append(str(value))
+        return _SLOT.format(len(values) - 1)
+
+    text = fill(source, glue, finalize=slot)
+    return _place(text, values, table_pipe) if values else text
+
+
+def _place(markdown: str, values: list[str], table_pipe: str) -> str:
+    from .markdown import escape_inline, fence_closing, scan, table_lines
+
+    lines, out, fence = scan(markdown), [], ""
+    table = table_lines(lines)
+    for line in lines:
+        fence = line.fence if line.opens else fence
+        if "\ue000" not in line.text:
+            out.append(line.text)
+        elif line.code and not (line.opens or line.closes):
+            out.append(_SLOTS.sub(lambda m: _in_fence(values[int(m.group(1))], fence, fence_closing), line.text))
+        elif line.code:  # an info string or a closing line: plain text
+            out.append(_SLOTS.sub(lambda m: escape_inline(values[int(m.group(1))]).replace("`", ""), line.text))
+        else:
+            out.append(_inline(line.text, values, table_pipe if line.number in table else "|"))
+    return "\n".join(out)
+
+
+def _in_fence(value: str, fence: str, fence_closing) -> str:
+    from .markdown import visible_controls
+
+    value = visible_controls(value)
+    return value.replace("\n", " ") if any(fence_closing(part, fence) for part in value.split("\n")) else value
+
+
+def _inline(text: str, values: list[str], pipe: str) -> str:
+    """One line of prose: values in code spans as themselves, elsewhere escaped."""
+    from .markdown import backtick_run_at, escape_inline, find_backtick_run, visible_controls
+
+    def plain(part: str) -> str:
+        return _SLOTS.sub(lambda m: escape_inline(values[int(m.group(1))]), part)
+
+    def code(content: str, ticks: int) -> str:
+        new = _SLOTS.sub(lambda m: visible_controls(values[int(m.group(1))].replace("\r\n", " ").replace("\n", " "))
+                         .replace("|", pipe), content)
+        runs = [len(run) for run in re.findall(r"`+", new)]
+        ticks = max(runs) + 1 if ticks in runs else ticks
+        if (new.startswith("`") or new.endswith("`")) and not (new.startswith(" ") and new.endswith(" ")):
+            new = f" {new} "
+        return "`" * ticks + new + "`" * ticks
+
+    out, i, start = [], 0, 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == "`":
+            n = backtick_run_at(text, i)
+            j = find_backtick_run(text, i + n, n)
+            if j < 0:
+                i += n
+                continue
+            out += [plain(text[start:i]), code(text[i + n:j], n)]
+            i = start = j + n
+        else:
+            i += 1
+    out.append(plain(text[start:]))
+    return "".join(out)
 
 
 def check_citations(source: str, glue: dict, where: str) -> list[str]:

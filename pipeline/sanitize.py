@@ -20,7 +20,8 @@ import re
 
 from urllib.parse import quote
 
-from .markdown import CONTROL, Scanner, backtick_run_at, fence_closing, fence_opening, find_backtick_run, scan, visible_controls
+from .markdown import (CONTROL, Scanner, backtick_run_at, fence_closing, fence_opening, find_backtick_run, scan,
+                       table_lines, visible_controls)
 from .urls import CONTAINER, DEFINITION, OPEN_TAG, TAG_ATTRS, encode_url, is_safe_url, link_tail, scheme_of, unbracket
 
 ALLOWED_TAGS = frozenset(
@@ -42,6 +43,7 @@ _STRUCTURE = re.compile("^(" + CONTAINER + r")(:::|!!!|\?\?\?)")
 _COMMENT = re.compile(r"<!--(?:-?>|[\s\S]*?-->)")
 _PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _DANGEROUS = ("javascript", "vbscript", "data", "file")
+_BARE_PIPE = re.compile(r"(?<!\\)(?:\\\\)*\|")  # splits a table cell even inside a code span ("\|" does not)
 _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d{1,2}[.)])[ \t]")  # its content starts within 4 columns
 #: a Python-Markdown attr_list ("{: onclick=...}") that sets an attribute able to run or load something
 _ATTR_LIST = re.compile(r"\{[^}\n]*?(?<=[{\s:])(?:on\w*|href|src\w*|style|action|formaction|data[\w-]*"
@@ -98,6 +100,7 @@ class _Sanitizer:
         self.clean = True  # every backtick run of this paragraph so far was paired on its own line
         self.html = ""  # "pre" or "block" while a raw HTML block may be open
         self.pending = ""  # "definition": its URL may open the next line
+        self.table = False  # the line may be a table row: a "|" in a code span may split a cell
 
     def note(self, message: str) -> None:
         if message not in self.report:
@@ -113,7 +116,9 @@ class _Sanitizer:
     def run(self, text: str) -> str:
         scanner, out, math_indent, last_code, last_text = Scanner(), [], "", False, ""
         opener, shift, raw_html = ("", "```", 0), 0, False  # (indent, fence, original width)
-        for raw in text.split("\n"):
+        tables = table_lines(scan(text))
+        for number, raw in enumerate(text.split("\n"), 1):
+            self.table = number in tables
             if scanner.fence:  # a less indented line ends the list item or block around the fence
                 if raw.strip() and not fence_closing(raw, scanner.fence) and _width(raw) < opener[2]:
                     out.append(opener[0] + opener[1])
@@ -210,11 +215,12 @@ class _Sanitizer:
             elif c == "`":
                 run = backtick_run_at(text, i)
                 end = find_backtick_run(text, i + run, run)
-                if end >= 0 and "|" not in text[i:end] and protect and self.clean and not self.stack:
+                piped = self.table and _BARE_PIPE.search(text[i + run:end])
+                if end >= 0 and not piped and protect and self.clean and not self.stack:
                     out.append(text[i:end + run])  # a code span every parser agrees on (inside an HTML
                     i = end + run  # element Python-Markdown reads raw HTML until the closing tag)
                     continue
-                if end < 0 or "|" in text[i:end]:
+                if end < 0 or piped:
                     self.clean = False
                 out.append(text[i:i + run])
                 i += run

@@ -198,6 +198,7 @@ BENIGN = [
     "日本語の段落です。モデルは 49152 語の語彙を持つ。",
     "- a\n- b\n  - nested\n\n1. one\n2. two",
     "| a | b |\n|---|:---:|\n| 1 | `<s>` |",
+    "BOS(`<|im_start|>`)は付かない。元記事では `<s>` が付く。",  # "|" in a code span outside a table
     "一行目<br>二行目",
     "脚注<sup>1</sup>と<sub>2</sub>",
     "<details><summary>出力</summary>\n\n```text\nout\n```\n\n</details>",
@@ -278,6 +279,9 @@ HOSTILE = [
     "$$\n```\n$$\n```\n<script>alert(1)</script>\n```",
     "`a\n`<script>alert(1)</script>`",
     "| `<script> | </script>` |\n|---|---|",
+    "> | `<script> | </script>` |\n> |---|---|",
+    "| `<script> \\\\| </script>` |\n|---|---|",  # an escaped backslash, then a pipe that splits
+    "- | `<script> | </script>` |\n  |---|---|",
     "<div>\n`<script>alert(1)</script>`\n</div>",
     "[a](u \"`\") `<script>alert(1)</script>`",
     "[a](x`y) `<script>alert(1)</script>`",
@@ -509,3 +513,50 @@ def test_html_for_zenn_rebuilds_images_safely_and_leaves_code_alone():
     assert all(not (c.attrs.get("href") or c.attrs.get("src") or "").lower().startswith("javascript") for c in links)
     assert len([c for c in links if c.type == "image"]) == 1
     assert html_for_zenn("`<b>code</b>` and <b>bold</b>") == "`<b>code</b>` and bold"
+
+
+# ---------------------------------------------------------------------------
+# glue values in the author's prose: literal in prose and in code
+# ---------------------------------------------------------------------------
+
+def _glued(source: str, dialect: str, **values) -> str:
+    from pipeline.observations import GlueRef, fill_markdown
+
+    glue = {name: GlueRef(value, value) for name, value in values.items()}
+    filled = fill_markdown(source, glue, table_pipe="|" if dialect == "mkdocs" else "\\|")
+    return sanitize_markdown(filled)
+
+
+def _render(text: str, dialect: str) -> str:
+    if dialect == "mkdocs":
+        return pytest.importorskip("markdown").markdown(text, extensions=_MKDOCS_EXTENSIONS)
+    return MarkdownIt("commonmark").enable(["table"]).render(text)
+
+
+@pytest.mark.parametrize("dialect", ["qiita", "mkdocs"])
+@pytest.mark.parametrize("value", ["<s>", "<|im_start|>", "a`b", "``x``", "`", "snake_case*", "x|y", "a\nb", "$x$ \\n"])
+def test_glue_values_read_literally_in_code_spans_and_prose(value, dialect):
+    text = _glued("BOS (`{{ v }}`) と {{ v }}", dialect, v=value)
+    rendered = _render(text, dialect)
+    shown = visible_controls(value.replace("\n", " "))
+    codes = re.findall(r"<code>(.*?)</code>", rendered, re.S)
+    assert len(codes) == 1 and html.unescape(codes[0]).strip() == shown.strip(), (text, rendered)
+    after = re.search(r"</code>\)(.*?)</p>", rendered, re.S).group(1)
+    assert html.unescape(after) == " と " + shown, (text, rendered)
+
+
+@pytest.mark.parametrize("dialect", ["qiita", "mkdocs"])
+def test_glue_values_with_pipes_stay_in_their_table_cell(dialect):
+    text = _glued("| 値 | 文字列 |\n|---|---|\n| `{{ v }}` | {{ v }} |", dialect, v="x|y<s>")
+    cells = [html.unescape(re.sub(r"</?code>", "", c)) for c in re.findall(r"<td>(.*?)</td>", _render(text, dialect), re.S)]
+    if dialect == "qiita":  # GFM reads "\|" in a code span as "|"
+        assert cells == ["x|y<s>", "x|y<s>"], text
+    else:  # a bare "|" in a code span splits a GFM cell, so the sanitizer keeps the span's "<" as text
+        assert cells == ["x|y&lt;s&gt;", "x|y<s>"], text
+
+
+def test_glue_values_in_fenced_code_never_close_the_fence():
+    text = _glued("```\n{{ a }}\n{{ b }}\n```\nafter", "qiita", a="<s>", b="1\n```\n<script>alert(1)</script>")
+    rendered = _render(text, "qiita")
+    assert "<script>" not in rendered and "<p>after</p>" in rendered, rendered
+    assert "&lt;s&gt;" in re.search(r"<pre><code>(.*?)</code></pre>", rendered, re.S).group(1)
