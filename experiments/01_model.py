@@ -6,7 +6,7 @@
 # GPU のある環境では元記事と同じ Mistral-7B(4bit NF4 量子化)、ない環境では
 # PyPI パッケージに同梱された SmolLM2-135M-Instruct を使う。
 
-# %% Load the model
+# %% モデルの読み込み
 import torch
 
 from pipeline.glue import glue
@@ -22,7 +22,7 @@ glue("n_params", f"{model.num_parameters():,}")
 glue("n_layers", model.config.num_hidden_layers)
 glue("hidden_size", model.config.hidden_size)
 
-# %% Generate with default parameters
+# %% 既定のパラメータで生成
 # 試しにデフォルトパラメータで Next Token Prediction してみる
 prompt = "The capital of Japan is"
 encoded_input = tokenizer(prompt, return_tensors="pt").to(model.device)

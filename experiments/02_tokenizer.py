@@ -5,7 +5,7 @@
 # 元記事の Mistral-7B は SentencePiece(語頭の空白を `▁` で表す)だが、
 # SmolLM2 は GPT-2 系の byte-level BPE なので、日本語の1文字が複数の「バイト片」トークンに割れることがある。
 
-# %% Load the model
+# %% モデルの読み込み
 import pandas as pd
 
 from pipeline.glue import glue
@@ -13,7 +13,7 @@ from pipeline.lab import load_model
 
 tokenizer, model = load_model()
 
-# %% English sentence
+# %% 英語の文
 # 英語の文章に対する Tokenizer のエンコード・デコード
 text_en = "The capital of Japan is"
 token_ids = tokenizer.encode(text_en)
@@ -26,7 +26,7 @@ for token_id in token_ids:
 glue("en_words", len(text_en.split()))
 glue("en_tokens", len(token_ids))
 
-# %% Japanese sentence
+# %% 日本語の文
 # 日本語の文章に対する Tokenizer のエンコード・デコード
 text_ja = "日本の首都は"
 token_ids_ja = tokenizer.encode(text_ja)
@@ -40,7 +40,7 @@ glue("ja_chars", len(text_ja))
 glue("ja_tokens", len(token_ids_ja))
 glue("ja_broken_pieces", replacement)
 
-# %% Raw byte pieces
+# %% 生のバイト片
 # byte-level BPE の生トークン: 各トークンが UTF-8 の何バイト目を持っているかを表にする
 def bytes_to_unicode():
     """GPT-2 の byte -> 表示用文字 の対応表(バイトを印字可能な文字に写す)"""
@@ -67,7 +67,7 @@ print("UTF-8 of the text:", text_ja.encode("utf-8").hex(" "))
 glue("tokenizer_is_byte_level", is_byte_level)
 pd.DataFrame(rows)
 
-# %% Special tokens
+# %% 特殊トークン
 # BOS / EOS などの特殊トークンと、add_special_tokens の効果
 print("bos:", repr(tokenizer.bos_token), tokenizer.bos_token_id)
 print("eos:", repr(tokenizer.eos_token), tokenizer.eos_token_id)

@@ -5,7 +5,7 @@
 # Cosine 類似度のヒートマップと PCA による2次元散布図を描く。
 # PCA の寄与率も出して、2次元に潰したときにどれだけ情報が落ちるかを数値で確かめる。
 
-# %% Load the model
+# %% モデルの読み込み
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -18,14 +18,14 @@ from pipeline.lab import load_model
 
 tokenizer, model = load_model()
 
-# %% Word embedding function
+# %% 単語の埋め込みを求める関数
 # 単語→埋め込みベクトルへの変換用の関数(サブワード埋め込みの平均)
 def get_word_embedding(word: str) -> torch.Tensor:
     token_ids = tokenizer.encode(word, add_special_tokens=False)
     emb = model.get_input_embeddings().weight
     return emb[torch.tensor(token_ids, device=emb.device)].mean(dim=0)
 
-# %% Words to visualise
+# %% 可視化する単語
 groups = {
     "royalty": ["king", "queen", "prince", "princess"],
     "sports": ["baseball", "soccer", "tennis", "basketball"],
@@ -44,7 +44,7 @@ print("emb_matrix shape:", emb_matrix.shape)
 glue("n_words", len(words))
 glue("multi_piece_words", ", ".join(w for w, n in pieces.items() if n > 1) or "なし")
 
-# %% Cosine heatmap alt="Cosine similarity heatmap of the 20 word embeddings"
+# %% コサイン類似度のヒートマップ alt="20 単語の埋め込みのコサイン類似度ヒートマップ"
 cos_sim_matrix = cosine_similarity(emb_matrix)
 
 plt.figure(figsize=(8, 8))
@@ -56,7 +56,7 @@ plt.title("Cosine similarity between word embeddings")
 plt.tight_layout()
 plt.show()
 
-# %% Similarity by group
+# %% グループ別の類似度
 # 組ごとに「組の中の平均類似度」と「組の外との平均類似度」を比べる
 n = len(words)
 off_diagonal = ~np.eye(n, dtype=bool)
@@ -82,7 +82,7 @@ glue("sim_cat_cow", sim("cat", "cow"))
 glue("sim_cat_fish", sim("cat", "fish"))
 by_group
 
-# %% PCA scatter alt="PCA projection of the 20 word embeddings to two dimensions"
+# %% PCA の散布図 alt="20 単語の埋め込みを PCA で 2 次元に射影した散布図"
 pca = PCA(n_components=2)
 emb_2d = pca.fit_transform(emb_matrix)
 
@@ -103,7 +103,7 @@ plt.legend()
 plt.tight_layout()
 plt.show()
 
-# %% Explained variance
+# %% 寄与率
 ratios = pca.explained_variance_ratio_
 print("explained variance ratio:", ratios.round(4))
 full = PCA().fit(emb_matrix)

@@ -4,7 +4,7 @@
 # モデルが出す「次トークンの確率分布」を直接見て、Temperature で分布の尖りがどう変わるか、
 # Greedy Decoding が決定的であること、BOS の有無で続きが変わることを確かめる。
 
-# %% Load the model
+# %% モデルの読み込み
 import matplotlib.pyplot as plt
 import torch
 
@@ -14,7 +14,7 @@ from pipeline.lab import load_model
 tokenizer, model = load_model()
 tokenizer.padding_side = "left"  # まとめて生成するときはプロンプトの左側を詰める
 
-# %% Next-token distribution alt="Top-10 next-token probabilities after 'The capital of Japan is'"
+# %% 次トークンの確率分布 alt="'The capital of Japan is' に続くトークン上位 10 件の確率"
 prompt = "The capital of Japan is"
 encoded_input = tokenizer(prompt, return_tensors="pt").to(model.device)
 
@@ -41,7 +41,7 @@ glue("top1_token", tokenizer.decode([top_ids[0].item()]).strip())
 glue("top1_prob", round(top_vals[0].item(), 3))
 glue("top10_mass", round(top_vals.sum().item(), 3))
 
-# %% Temperature panels alt="Top-10 next-token probabilities at temperature 0.4, 1.0 and 1.6"
+# %% Temperature ごとの分布 alt="temperature 0.4, 1.0, 1.6 での次トークン上位 10 件の確率"
 temperatures = [0.4, 1.0, 1.6]
 fig, axes = plt.subplots(1, 3, figsize=(16, 6), sharey=True)
 for ax, T in zip(axes, temperatures):
@@ -71,7 +71,7 @@ plt.show()
 # - 分布のエントロピーは {{ entropy_t04 }} → {{ entropy_t10 }} → {{ entropy_t16 }} nats と増える。
 #   T を 0 に近づけるほど分布は尖り、大きくするほど平坦になってランダム性が高まる。
 
-# %% Greedy, repeated
+# %% Greedy を繰り返す
 # Greedy を5回: 同じプロンプトを5行まとめて1回の generate() で流す
 text = "The capital of Japan is"
 batch = tokenizer([text] * 5, return_tensors="pt").to(model.device)
@@ -84,7 +84,7 @@ for i, run in enumerate(runs, 1):
 glue("greedy_identical_runs", sum(r == runs[0] for r in runs))
 glue("greedy_runs", len(runs))
 
-# %% Greedy with and without BOS
+# %% BOS の有無と Greedy
 # BOS(文頭トークン)を明示的に付けた場合と付けない場合で、Greedy の続きを比べる
 def greedy(ids, max_new_tokens=30):
     ids = torch.tensor([ids], device=model.device)
@@ -102,7 +102,7 @@ print("\nwith BOS:   ", bos_ids)
 print(repr(with_bos))
 glue("bos_changes_output", without_bos != with_bos)
 
-# %% Several countries
+# %% 複数の国で試す
 texts = ["The capital of Japan is", "The capital of France is", "The capital of Italy is"]
 answers = ["Tokyo", "Paris", "Rome"]
 hits = {}

@@ -5,7 +5,7 @@
 # transformers 自身の top-p 実装と同じ候補集合になることを確かめてから、
 # `top_p` と `temperature` の組み合わせで生成がどう変わるかを見る。
 
-# %% Load the model
+# %% モデルの読み込み
 import torch
 from transformers.generation.logits_process import TopPLogitsWarper
 
@@ -14,7 +14,7 @@ from pipeline.lab import load_model, seed_everything
 
 tokenizer, model = load_model()
 
-# %% Hand-written top-p filter
+# %% 手書きの top-p フィルタ
 # Top-p フィルタの自前実装: 残す候補以外の確率を0にして正規化し直す
 def top_p_filter(probs: torch.Tensor, p: float = 0.9) -> torch.Tensor:
     sorted_probs, sorted_indices = torch.sort(probs, descending=True)
@@ -31,7 +31,7 @@ def top_p_filter(probs: torch.Tensor, p: float = 0.9) -> torch.Tensor:
 def sample_top_p(probs: torch.Tensor, p: float = 0.9) -> int:
     return int(torch.multinomial(top_p_filter(probs, p), num_samples=1))
 
-# %% Check against transformers
+# %% transformers の実装と比べる
 # 同じロジットに transformers の TopPLogitsWarper を掛け、残る候補集合が一致するか確かめる
 prompt = "The capital of Japan is"
 encoded_input = tokenizer(prompt, return_tensors="pt").to(model.device)
@@ -53,7 +53,7 @@ glue("top_p_matches", all_match)
 glue("kept_t02_p02", kept_sizes[(0.2, 0.2)])
 glue("kept_t14_p09", kept_sizes[(1.4, 0.9)])
 
-# %% Generate with the hand-written sampler
+# %% 手書きのサンプラーで生成
 # 自前の sample_top_p で1トークンずつ生成してみる(top_p=0.9, temperature=1.4)
 seed_everything(0)
 ids = encoded_input["input_ids"]
@@ -64,7 +64,7 @@ with torch.no_grad():
         ids = torch.cat([ids, torch.tensor([[next_id]], device=ids.device)], dim=1)
 print(tokenizer.decode(ids[0]))
 
-# %% Parameter sweep
+# %% パラメータを振る
 # (top_p, temperature) の3通りを、それぞれ5サンプルずつ1回の generate() でまとめて生成する
 settings = [(0.2, 0.2), (0.2, 1.4), (0.9, 1.4)]
 for top_p, temperature in settings:

@@ -4,7 +4,7 @@
 # 知識を問う質問と物語の書き出しを、Greedy(決定的)と高ランダム性の Top-p Sampling
 # (top_p=0.9, temperature=1.4)で生成し比べる。
 
-# %% Load the model
+# %% モデルの読み込み
 import torch
 
 from pipeline.glue import glue
@@ -20,7 +20,7 @@ def generate(texts, max_new_tokens, **sampling):
         out = model.generate(**batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling)
     return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
 
-# %% Knowledge questions
+# %% 知識を問う質問
 questions = {
     "What is the capital of United States?": "Washington",
     "When did World War II end?": "1945",
@@ -39,7 +39,7 @@ for name, sampling in (("greedy", dict(do_sample=False)), ("top_p=0.9, T=1.4", d
         print(f"Q: {q}\nA: {a.strip()!r}\n   contains {keyword!r}: {hit}\n")
 glue("n_questions", len(questions))
 
-# %% Knowledge questions as chat
+# %% チャット形式で知識を問う
 # Instruct モデルはチャット形式で学習されているので、チャットテンプレートに包んで同じ質問をする
 has_template = bool(getattr(tokenizer, "chat_template", None))
 glue("has_chat_template", has_template)
@@ -58,7 +58,7 @@ else:
 glue("greedy_correct", correct["greedy"])
 glue("sampled_correct", correct["top_p=0.9, T=1.4"])
 
-# %% Story openings
+# %% 物語の書き出し
 openings = ["Once upon a time,", "Long, long ago,", "In the beginning,"]
 runs = 3
 greedy_runs = [generate(openings, 30, do_sample=False) for _ in range(runs)]
@@ -87,7 +87,7 @@ glue("distinct_sampled_stories", distinct_sampled)
 #   Greedy で {{ greedy_correct }} 問、top_p=0.9・T=1.4 の Sampling で {{ sampled_correct }} 問。
 #   {% if greedy_correct > sampled_correct %}確定寄りの設定のほうが知識系の質問には強い。{% elif greedy_correct == sampled_correct %}素の文章として続きを書かせる形では、この小さなモデルでは両者の差は出なかった。{% else %}この実行では Sampling のほうが多く当たった(偶然の要素が大きい)。{% endif %}
 # {% if has_chat_template %}- 同じ質問をチャットテンプレートに包んで Greedy で聞くと {{ chat_correct }} 問で期待する語が出た。Instruct モデルは学習時と同じ形式で聞くことが、Decoding の設定と同じくらい効く。
-# {% endif %}
+# {% endif -%}
 # - 物語の書き出し {{ n_openings }} 種類を {{ story_runs }} 回ずつ生成すると、異なる続きの数は Greedy で {{ distinct_greedy_stories }}、
 #   Sampling で {{ distinct_sampled_stories }}。Greedy は毎回同じ物語を返し、Sampling は毎回違う物語を返す。
 #   創造性が欲しいなら Sampling が向くが、崩れた文も出やすいので top_p / temperature の調整が重要。

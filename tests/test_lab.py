@@ -110,7 +110,7 @@ def _repo_config():
 def test_hand_written_top_p_keeps_the_same_set_as_transformers(p):
     from transformers.generation.logits_process import TopPLogitsWarper
 
-    top_p_filter = _experiment_function("06_top_p", "Hand-written top-p filter", "top_p_filter")
+    top_p_filter = _experiment_function("06_top_p", "手書きの top-p フィルタ", "top_p_filter")
     generator = torch.Generator().manual_seed(int(p * 1000))
     for _ in range(20):
         logits = torch.randn(1, 5000, generator=generator) * 3
@@ -155,25 +155,25 @@ def test_glue_values_match_the_printed_outputs(repo_experiments):
     _, records = repo_experiments
     tok = records["02_tokenizer"]
     assert tok.warnings == ()
-    english = ast.literal_eval(_stdout(tok, "English sentence").splitlines()[0])
-    japanese = ast.literal_eval(_stdout(tok, "Japanese sentence").splitlines()[0])
+    english = ast.literal_eval(_stdout(tok, "英語の文").splitlines()[0])
+    japanese = ast.literal_eval(_stdout(tok, "日本語の文").splitlines()[0])
     assert tok.glue["en_tokens"].value == len(english)
     assert tok.glue["ja_tokens"].value == len(japanese)
     assert tok.glue["ja_chars"].value == len("日本の首都は")
-    piece_lines = _stdout(tok, "Japanese sentence").splitlines()[2:]
+    piece_lines = _stdout(tok, "日本語の文").splitlines()[2:]
     assert len(piece_lines) == len(japanese)
     assert tok.glue["ja_broken_pieces"].value == sum("\ufffd" in line for line in piece_lines)
 
     voc = records["03_vocabulary"]
-    assert voc.glue["vocab_size"].value == int(_stdout(voc, "Vocabulary size").splitlines()[0])
-    shape = re.search(r"torch.Size\(\[(\d+), (\d+)\]\)", _stdout(voc, "Embedding matrix"))
+    assert voc.glue["vocab_size"].value == int(_stdout(voc, "語彙数").splitlines()[0])
+    shape = re.search(r"torch.Size\(\[(\d+), (\d+)\]\)", _stdout(voc, "埋め込み行列"))
     assert (voc.glue["emb_rows"].value, voc.glue["emb_dim"].value) == (int(shape[1]), int(shape[2]))
-    [table] = [c for c in voc.cells if c.title == "Token table"][0].outputs
+    [table] = [c for c in voc.cells if c.title == "トークン表"][0].outputs
     assert f"{voc.glue['table_rows'].value} rows" in table.markdown
 
     top_p = records["06_top_p"]
     assert top_p.glue["top_p_matches"].value is True
-    assert _stdout(top_p, "Check against transformers").count("same set: True") == 9
+    assert _stdout(top_p, "transformers の実装と比べる").count("same set: True") == 9
     assert top_p.environment.model.id == "SmolLM2-135M-Instruct"
 
 
@@ -183,7 +183,7 @@ def test_seeded_sampling_repeats_between_builds(repo_experiments):
 
     execute(config, ["06_top_p"], force=True, progress=Progress(quiet=True, live=False))
     [again] = harvest(config, ["06_top_p"], progress=Progress(quiet=True, live=False))
-    for title in ("Parameter sweep", "Generate with the hand-written sampler"):
+    for title in ("パラメータを振る", "手書きのサンプラーで生成"):
         assert _stdout(again, title) == _stdout(records["06_top_p"], title)
 
 

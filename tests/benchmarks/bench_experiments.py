@@ -4,7 +4,7 @@
     python tests/benchmarks/bench_experiments.py --warm   # reuse build/models (converted copy cached)
 
 Runs `execute --force` on a scratch copy of the project, then prints, per
-experiment: the "Load the model" cell's time, the total, and (measured once,
+experiment: the "モデルの読み込み" (load the model) cell's time, the total, and (measured once,
 in this process) greedy generation speed in tokens per second. On a GPU
 machine set [tool.pipeline.model] in pyproject.toml first (e.g. the
 embedded model with quantization = "4bit", or Mistral-7B).
@@ -71,7 +71,7 @@ def main() -> int:
 
     print(f"\n{'experiment':<18}{'model load':>12}{'total':>10}")
     for record in records:
-        load = next((c.execution_time for c in record.cells if c.title == "Load the model"), None)
+        load = next((c.execution_time for c in record.cells if c.title == "モデルの読み込み"), None)
         print(f"{record.name:<18}{(load or 0):>11.1f}s{record.execution.duration:>9.1f}s")
     print(f"{'all (wall clock)':<18}{'':>12}{wall:>9.1f}s")
     model = records[0].environment.model
