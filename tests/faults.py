@@ -744,6 +744,15 @@ def failing(title: str, *cells: str) -> str:
     return "\n".join(parts)
 
 
+def fails_in_cell_3(ctx: Ctx, error: str, title: str, *cells: str, timeout: float = 180):
+    """Build with experiment 03_x made of these cells: exit 1 naming the file, cell 3 and the
+    error, and no record written."""
+    ctx.experiment("03_x", failing(title, *cells))
+    run = ctx.cli("build", timeout=timeout)
+    ctx.expect_error(run, "experiments/03_x.py, cell 3", error)
+    ctx.no_record("03_x")
+
+
 # execution -------------------------------------------------------------------
 
 @case("execution")
@@ -758,10 +767,7 @@ def exec_exception(ctx: Ctx):
 
 @case("execution")
 def exec_syntax_error(ctx: Ctx):
-    ctx.experiment("03_x", failing("Syntax", "x = 1", "def broken(:\n    pass"))
-    run = ctx.cli("build")
-    ctx.expect_error(run, "experiments/03_x.py, cell 3", "SyntaxError")
-    ctx.no_record("03_x")
+    fails_in_cell_3(ctx, "SyntaxError", "Syntax", "x = 1", "def broken(:\n    pass")
 
 
 @case("execution")
@@ -789,41 +795,29 @@ def exec_experiment_timeout(ctx: Ctx):
 
 @case("execution")
 def exec_kernel_dies(ctx: Ctx):
-    ctx.experiment("03_x", failing("Dies", "import os", "os.kill(os.getpid(), 9)"))
-    run = ctx.cli("build", timeout=90)
-    ctx.expect_error(run, "experiments/03_x.py, cell 3", "DeadKernelError")
-    ctx.no_record("03_x")
+    fails_in_cell_3(ctx, "DeadKernelError", "Dies", "import os", "os.kill(os.getpid(), 9)", timeout=90)
 
 
 @case("execution")
 def exec_memory_error(ctx: Ctx):
-    ctx.experiment("03_x", failing("Memory", "x = 1", "big = bytearray(10**13)"))
-    run = ctx.cli("build")
-    ctx.expect_error(run, "experiments/03_x.py, cell 3", "MemoryError")
-    ctx.no_record("03_x")
+    fails_in_cell_3(ctx, "MemoryError", "Memory", "x = 1", "big = bytearray(10**13)")
 
 
 @case("execution")
 def exec_memory_limit_kill(ctx: Ctx):
     """The kernel is killed (SIGSEGV) by a real memory limit: its stack rlimit lowered to 1 MiB,
     then a deep recursion in C."""
-    ctx.experiment("03_x", failing("Stack limit", "import functools, json, resource, sys",
-                                   "hard = resource.getrlimit(resource.RLIMIT_STACK)[1]\n"
-                                   "resource.setrlimit(resource.RLIMIT_STACK, (1 << 20, hard))\n"
-                                   "sys.setrecursionlimit(10**7)\n"
-                                   "nested = functools.reduce(lambda a, _: [a], range(10**6), [])\n"
-                                   "json.dumps(nested)"))
-    run = ctx.cli("build", timeout=90)
-    ctx.expect_error(run, "experiments/03_x.py, cell 3", "DeadKernelError")
-    ctx.no_record("03_x")
+    fails_in_cell_3(ctx, "DeadKernelError", "Stack limit", "import functools, json, resource, sys",
+                    "hard = resource.getrlimit(resource.RLIMIT_STACK)[1]\n"
+                    "resource.setrlimit(resource.RLIMIT_STACK, (1 << 20, hard))\n"
+                    "sys.setrecursionlimit(10**7)\n"
+                    "nested = functools.reduce(lambda a, _: [a], range(10**6), [])\n"
+                    "json.dumps(nested)", timeout=90)
 
 
 @case("execution")
 def exec_sys_exit(ctx: Ctx):
-    ctx.experiment("03_x", failing("Exit", "import sys", "sys.exit(3)"))
-    run = ctx.cli("build")
-    ctx.expect_error(run, "experiments/03_x.py, cell 3", "SystemExit")
-    ctx.no_record("03_x")
+    fails_in_cell_3(ctx, "SystemExit", "Exit", "import sys", "sys.exit(3)")
 
 
 @case("execution")
