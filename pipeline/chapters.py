@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote, urlparse
 from .anchors import REF, Ref
 from .config import Config
 from .context import ArticleContext, Block, Chapter, FailureView, FigureView, MadeWith, ModelView, OutputView
+from .dialects import zenn_slug
 from .markdown import (
     code_span,
     display_math_apart,
@@ -49,7 +50,7 @@ def figure_src(path: str, dialect: str, config: Config) -> str:
         base = config.article.image_base_url
         return base.rstrip("/") + "/" + path if base else UPLOAD_MARK + path
     if dialect == "zenn":
-        return f"/images/{config.zenn_slug}/" + path.removeprefix("figures/")
+        return f"/images/{zenn_slug(config)}/" + path.removeprefix("figures/")
     return path
 
 

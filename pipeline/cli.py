@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="execute (cached) + harvest + render + export: the whole article",
                        description="Run every stage and publish the records, the Qiita article, the qiita-cli file and "
                        "the MkDocs page together. A failing experiment stops the build and leaves the previous outputs "
-                       "in place (unless --keep-going).")
+                       "in place (unless --keep-going). When no input or output changed since the last clean build, it ends at once "
+                       "and says so (build/.uptodate.json); --force runs every stage.")
     _execution_options(p)
     p.add_argument("--llm", nargs="?", const="on", choices=["on", "required", "off"], default=None,
                    help="draft explanatory prose with an LLM (OpenAI-compatible endpoint from OPENAI_BASE_URL / "
@@ -196,14 +197,24 @@ def _run(args) -> int:
             _report_export(exported, progress)
             return 0
         if args.command == "build":
-            from .build import LlmOptions, build
+            from . import uptodate
 
             mode = args.llm or ("on" if config.llm.enabled else "off")
+            vouched = mode == "off" and not config.gateway_url  # builds the no-change stamp may stand for
+            last = uptodate.check(config) if vouched and not args.force else None
+            if last:
+                _summary_up_to_date(last, config, progress)
+                return 0
+            uptodate.clear(config)
+            from .build import LlmOptions, build
+
             llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
                              model=args.llm_model, base_url=args.llm_base_url)
             result = build(config, force=args.force, fail_fast=args.fail_fast, keep_going=args.keep_going,
                            llm=llm, progress=progress, jobs=args.jobs)
             _summary(result, config, progress)
+            if vouched and not result.failures:
+                uptodate.stamp(config, result)
             return 1 if result.failures else 0
     raise AssertionError(args.command)
 
@@ -231,6 +242,16 @@ def _summary(result, config, progress) -> None:
         progress.info(f"published with {len(result.failures)} failed chapter(s), marked in the article (--keep-going):")
         for failure in result.failures:
             progress.info(failure.describe())
+
+
+def _summary_up_to_date(last, config, progress) -> None:
+    progress.info(f"build finished: up to date, nothing changed since the last build ({last.experiments} experiments, "
+                  f"{last.figures} figures, {len(last.warnings)} warnings); nothing was run or written "
+                  "(--force runs every stage)")
+    for warning in last.warnings:
+        progress.info(f"  warning: {warning}")
+    progress.info(f"  records: {config.layout.records}")
+    _report_export(last, progress)
 
 
 def _report_export(exported, progress) -> None:

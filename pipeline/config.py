@@ -198,26 +198,6 @@ class Config:
                       qiita=(self.root / self.article.export_dir).resolve(),
                       zenn=(self.root / self.zenn.export_dir).resolve(), site=self.site_dir)
 
-    @property
-    def zenn_slug(self) -> str:
-        """The Zenn article's slug: zenn.slug, else article.slug made to fit Zenn's rule."""
-        import hashlib
-        import re
-
-        if self.zenn.slug:
-            return self.zenn.slug
-        slug = re.sub(r"[^0-9a-z_-]+", "-", self.article.slug.lower()).strip("-")[:50]
-        if len(slug) < 12:
-            slug = f"{slug}-{hashlib.sha1(self.article.title.encode()).hexdigest()[:8]}".strip("-")[:50]
-        return slug
-
-    @property
-    def zenn_topics(self) -> tuple[str, ...]:
-        import re
-
-        topics = self.zenn.topics or tuple(re.sub(r"[\s\W]+", "", t.lower()) for t in self.article.tags)
-        return tuple(t for t in topics if t)[:5]
-
     def describe(self) -> dict[str, Any]:
         """Plain values for `python -m pipeline config` (URLs without their user:password part)."""
         from .text import safe_url

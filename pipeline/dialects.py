@@ -254,3 +254,21 @@ def check_zenn_slug(slug: str) -> list[str]:
     if isinstance(slug, str) and re.fullmatch(r"[0-9a-z\-_]{12,50}", slug):
         return []
     return [f"slug {slug!r}: use 12-50 characters of a-z, 0-9, '-' and '_'"]
+
+
+def zenn_slug(config) -> str:
+    """The Zenn article's slug: zenn.slug, else article.slug made to fit Zenn's rule."""
+    import hashlib
+
+    if config.zenn.slug:
+        return config.zenn.slug
+    slug = re.sub(r"[^0-9a-z_-]+", "-", config.article.slug.lower()).strip("-")[:50]
+    if len(slug) < 12:
+        slug = f"{slug}-{hashlib.sha1(config.article.title.encode()).hexdigest()[:8]}".strip("-")[:50]
+    return slug
+
+
+def zenn_topics(config) -> tuple[str, ...]:
+    """At most 5 topics: zenn.topics, else the Qiita tags made to fit Zenn's rule."""
+    topics = config.zenn.topics or tuple(re.sub(r"[\s\W]+", "", t.lower()) for t in config.article.tags)
+    return tuple(t for t in topics if t)[:5]

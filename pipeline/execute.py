@@ -61,6 +61,8 @@ class Outcome:
 @dataclass(frozen=True)
 class ExecuteSummary:
     outcomes: tuple[Outcome, ...] = field(default_factory=tuple)
+    #: the data files the experiments declare (inputs the no-change check watches)
+    data_files: tuple[Path, ...] = ()
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -132,7 +134,7 @@ def execute(
                 by_name[experiment.name] = report_not_run(
                     experiment, not_run(experiment, f"--fail-fast stopped the run after {first} failed"))
         outcomes = [by_name[e.name] for e in experiments]
-    summary = ExecuteSummary(tuple(outcomes))
+    summary = ExecuteSummary(tuple(outcomes), tuple(sorted({p for e in experiments for p in e.data_files})))
     if summary.failures and not keep_going:
         raise ExecutionFailed(summary.failures, summary)
     return summary

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config
+from .dialects import zenn_slug, zenn_topics
 from .layout import GENERATED_FILE, GENERATED_LINE, Layout, check_export_folders, check_owned, inside
 from .progress import Progress
 from .records import Drafts, ExperimentRecord
@@ -70,10 +71,10 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     page = layout.site / "index.md"
     targets = [article, cli_file, layout.qiita / "figures", page, layout.site / "figures"]
 
-    zenn_file = layout.zenn / "articles" / f"{config.zenn_slug}.md"
+    zenn_file = layout.zenn / "articles" / f"{zenn_slug(config)}.md"
     folders = [layout.qiita]
     if config.zenn.enabled:
-        targets += [zenn_file, layout.zenn / "images" / config.zenn_slug]
+        targets += [zenn_file, layout.zenn / "images" / zenn_slug(config)]
         folders.append(layout.zenn)
     check_export_folders(folders, layout)
     check_owned(targets, layout)
@@ -102,11 +103,11 @@ def _export_zenn(records, config: Config, progress: Progress, publication: Publi
 
     zenn = render(records, config, "zenn", drafts=drafts)
     front = zenn_front_matter(config, existing=target)
-    problems = check_zenn(zenn.markdown) + check_zenn_front_matter(_front_values(front)) + check_zenn_slug(config.zenn_slug)
+    problems = check_zenn(zenn.markdown) + check_zenn_front_matter(_front_values(front)) + check_zenn_slug(zenn_slug(config))
     for problem in problems:
         progress.warn(f"Zenn export: {problem}")
     publication.write(target, front + zenn.markdown)
-    too_big = [f.file for f in _stage_figures(zenn, layout.zenn / "images" / config.zenn_slug, layout, publication)
+    too_big = [f.file for f in _stage_figures(zenn, layout.zenn / "images" / zenn_slug(config), layout, publication)
                if publication.resolve(layout.build / f.file).stat().st_size > ZENN_IMAGE_LIMIT]
     for file in too_big:
         progress.warn(f"Zenn export: {file} is over 3 MB, which Zenn does not show; save the figure smaller")
@@ -208,7 +209,7 @@ def zenn_front_matter(config: Config, existing: Path | None = None) -> str:
         "title": _yaml_str(config.article.title),
         "emoji": _yaml_str(zenn.emoji),
         "type": _yaml_str(zenn.type),
-        "topics": "[" + ", ".join(_yaml_str(t) for t in config.zenn_topics) + "]",
+        "topics": "[" + ", ".join(_yaml_str(t) for t in zenn_topics(config)) + "]",
         "published": "true" if zenn.published else "false",
         "publication_name": _yaml_str(zenn.publication_name) if zenn.publication_name else None,
     }

@@ -77,6 +77,11 @@ class Layout:
         """What the last publication wrote outside build/ (so a user's own files are never replaced)."""
         return (self.state or self.build) / ".published.json"
 
+    @property
+    def up_to_date_stamp(self) -> Path:
+        """The fingerprint of the last clean build (``pipeline.uptodate``)."""
+        return (self.state or self.build) / ".uptodate.json"
+
     def executed_notebook(self, name: str) -> Path:
         return self.executed / f"{name}.ipynb"
 
