@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -206,6 +207,7 @@ def _run(args) -> int:
                 _summary_up_to_date(last, config, progress)
                 return 0
             uptodate.clear(config)
+            started = time.time_ns()
             from .build import LlmOptions, build
 
             llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
@@ -213,8 +215,9 @@ def _run(args) -> int:
             result = build(config, force=args.force, fail_fast=args.fail_fast, keep_going=args.keep_going,
                            llm=llm, progress=progress, jobs=args.jobs)
             _summary(result, config, progress)
-            if vouched and not result.failures:
-                uptodate.stamp(config, result)
+            problem = uptodate.stamp(config, result, started) if vouched else None
+            if problem:
+                progress.warn(problem)
             return 1 if result.failures else 0
     raise AssertionError(args.command)
 

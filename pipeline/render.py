@@ -25,6 +25,7 @@ from .chapters import UPLOAD_MARK, build_context
 from .config import Config
 from .errors import PipelineError
 from .context import ArticleContext, FigureView
+from .layout import DEFAULT_TEMPLATES
 from .markdown import fence_for, tidy_blank_lines
 from .records import ExperimentRecord
 
@@ -45,8 +46,6 @@ class RenderedArticle:
         return f"RenderedArticle({self.dialect}, {len(self.markdown)} chars, figures={len(self.figures)})"
 
 
-#: the templates this package ships with, used for any template a project does not have
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 @functools.lru_cache(maxsize=8)

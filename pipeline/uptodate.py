@@ -1,30 +1,37 @@
 """A build with nothing changed ends at once, before any stage runs (like make's timestamps).
 
-After a clean build (no failure, no LLM pass, no gateway) ``stamp`` writes
-``build/.uptodate.json`` (``Layout.up_to_date_stamp``): a fingerprint of everything the build read and wrote, and
-what its summary said. The next ``build`` compares a fresh fingerprint with it
-(``check``); only an exact match skips the stages. The fingerprint covers, by path,
-size and modification time:
+``stamp`` writes ``build/.uptodate.json`` (``Layout.up_to_date_stamp``) after a
+build that ran no experiment and had no failure, no LLM pass and no gateway (so
+after an edit, the build that runs it settles the outputs and the next one writes
+the stamp): a fingerprint of the inputs and outputs, and what its summary said.
+The next ``build`` compares a fresh fingerprint with it (``check``); only an exact
+match skips the stages. The fingerprint covers, by path, size and modification time:
 
-- every file under experiments/ and templates/, pyproject.toml, mkdocs.yml, the
-  background and summary files, and the data files the experiments declared
-  (wherever they are);
-- this package's own files, and the folders of installed packages (an install,
-  upgrade or removal changes them);
+- every file of the project (hidden folders, virtual environments, node_modules
+  and the build folder left out), so experiments, templates, pyproject.toml,
+  mkdocs.yml, background and summary files, images the prose links to and data
+  files; folders linked in by symlinks are followed;
+- the data files experiments declare outside the project, the package's default
+  templates and this package's own files;
 - every output the build owns: executed notebooks, cache, records, figures, the
   Qiita and Zenn exports and the site (a deleted or edited output is rebuilt);
 
-plus the resolved configuration, the Python interpreter and its version. Any
-difference or doubt (no stamp, an unreadable one, another format) runs the full
-build, which is always right; a file saved without a change costs only that. An
-input modified less than 2 s before the stamp would be written leaves it unwritten
-(a coarse file clock could give a later edit the same time).
-``build --force``, the LLM pass and gateway builds never use the stamp.
+plus the resolved configuration, the Python interpreter, ``PYTHONPATH`` and the
+modification times of the folders on ``sys.path`` (installing, upgrading or
+removing a package there changes them). Any difference or doubt (no stamp,
+an unreadable one, another format) runs the full build, which is always right; a
+file saved without a change costs only that. An input modified after the build
+started, or less than 2 s before (a coarse file clock could hide an edit), leaves
+the stamp unwritten. Not seen: an edit that keeps a file's size and puts back an
+older modification time (``cp -p``, ``rsync -a`` of an older copy), and edits
+inside installed packages (the execution cache does not see those either); run
+``build --force`` after such changes. ``--force``, the LLM pass and gateway
+builds never use the stamp.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -34,12 +41,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, plain_values
+from .config import Config
+from .layout import DEFAULT_TEMPLATES
 from .storage import atomic_write_text
 
-FORMAT = 1
+FORMAT = 2
+#: folders never walked: caches of Python, Jupyter and git
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git"}
-#: inputs modified this recently before the stamp leave it unwritten (a coarse clock could hide a later edit)
+#: an input modified this long before the build started, or later, leaves the stamp unwritten
 RACY_NS = 2_000_000_000
 
 
@@ -57,42 +66,64 @@ class LastBuild:
     uploads: tuple[Path, ...]
 
 
-def _files(root: Path):
-    """Every file under *root* (or *root* itself), skipping caches of Python and Jupyter."""
-    if root.is_file():
+def _files(root: Path, skip: frozenset[Path] = frozenset(), project: bool = False):
+    """Every file under *root* (or *root* itself), following symlinked folders once. In the
+    *project* walk, hidden folders, virtual environments and node_modules are left out too."""
+    if not root.is_dir():
         yield root
         return
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+    seen = set()
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and here / d not in skip and not (
+            project and (d.startswith(".") or d == "node_modules" or (here / d / "pyvenv.cfg").exists())))
         for name in sorted(names):
-            yield Path(folder) / name
+            yield here / name
+
+
+def _inputs(config: Config, data_files: list[str]) -> list[Path]:
+    article = config.article
+    return [config.root, config.layout.experiments, config.layout.templates, DEFAULT_TEMPLATES, Path(__file__).parent,
+            *(config.root / p for p in (article.background, article.summary) if p), *(Path(p) for p in data_files)]
+
+
+def _outputs(config: Config) -> list[Path]:
+    layout = config.layout
+    return [layout.executed, layout.cache, layout.records, layout.figures, layout.qiita, layout.zenn, layout.site]
 
 
 def fingerprint(config: Config, data_files: list[str]) -> tuple[str, int]:
     """The fingerprint, and the newest modification time (ns) among the inputs."""
-    layout = config.layout
     digest = hashlib.sha256()
-    digest.update(json.dumps([FORMAT, sys.executable, platform.python_version(), plain_values(config)],
-                             sort_keys=True, default=str).encode())
-    article = config.article
-    inputs = [layout.experiments, layout.templates, config.root / "pyproject.toml", config.root / "mkdocs.yml",
-              *(config.root / p for p in (article.background, article.summary) if p),
-              *(Path(p) for p in data_files), Path(__file__).parent]
-    outputs = [layout.executed, layout.cache, layout.records, layout.figures, layout.qiita, layout.zenn, layout.site]
+    digest.update(json.dumps([FORMAT, sys.executable, platform.python_version(), os.environ.get("PYTHONPATH", ""),
+                              dataclasses.asdict(config)], sort_keys=True, default=str).encode())
+    inputs, outputs = _inputs(config, data_files), _outputs(config)
+    skip = frozenset([config.layout.build, *outputs, *inputs[1:]])  # each walked once, on its own
     newest = 0
     for number, root in enumerate(inputs + outputs):
-        digest.update(f"\0root {root}".encode())
-        for file in _files(root):
+        digest.update(b"\0root " + os.fsencode(root))
+        for file in _files(root, skip, project=number == 0):
             try:
-                stat = file.stat()
+                info = file.stat()
             except OSError:
+                digest.update(b"\0" + os.fsencode(file) + b"\0missing")
                 continue
-            digest.update(f"\0{file}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+            digest.update(b"\0" + os.fsencode(file) + f"\0{info.st_size}\0{info.st_mtime_ns}".encode())
             if number < len(inputs):
-                newest = max(newest, stat.st_mtime_ns)
-    for folder in sorted({p for p in sys.path if p.endswith(("site-packages", "dist-packages"))}):
-        with contextlib.suppress(OSError):  # its entries change with every install, upgrade or removal
-            digest.update(f"\0{folder}\0{os.stat(folder).st_mtime_ns}".encode())
+                newest = max(newest, info.st_mtime_ns)
+    for folder in sorted(set(sys.path)):  # an install, upgrade or removal changes their entries
+        try:
+            digest.update(b"\0path " + os.fsencode(folder) + str(os.stat(folder or ".").st_mtime_ns).encode())
+        except OSError:
+            pass
     return digest.hexdigest(), newest
 
 
@@ -117,16 +148,25 @@ def check(config: Config) -> LastBuild | None:
         return None
 
 
-def stamp(config: Config, result) -> None:
-    """Record a clean build (*result*: a ``BuildResult`` with no failure)."""
+def stamp(config: Config, result, started_ns: int) -> str | None:
+    """Record a build that started at *started_ns* (*result*: a ``BuildResult``) if it may stand
+    for the next ones. Returns a problem to warn about, or None."""
+    execution = result.execution
+    if execution.failures or execution.count("executed"):
+        return None  # its warnings may be one-offs (a re-run cache entry): the next, settled build stamps
     exported = result.exported
-    data_files = sorted({str(p) for p in result.execution.data_files})
+    data_files = sorted({os.fsdecode(p) for p in execution.data_files})
     summary = {"experiments": len(result.records), "figures": sum(len(r.figures) for r in result.records),
                "warnings": list(result.warnings), "article": str(exported.article),
                "qiita_cli": str(exported.qiita_cli), "site_page": str(exported.site_page),
                "zenn": str(exported.zenn) if exported.zenn else "", "uploads": [str(p) for p in exported.uploads]}
     digest, newest = fingerprint(config, data_files)
-    if newest > time.time_ns() - RACY_NS:
-        return  # an input saved during the build may share its time with an edit still to come: trust no stamp
-    atomic_write_text(config.layout.up_to_date_stamp, json.dumps({"format": FORMAT, "fingerprint": digest, "data_files": data_files,
-                                                "summary": summary}, ensure_ascii=False, indent=1))
+    if newest >= started_ns - RACY_NS:
+        return None  # an input changed during the build (or just before it): what was built may be stale
+    try:
+        atomic_write_text(config.layout.up_to_date_stamp,
+                          json.dumps({"format": FORMAT, "fingerprint": digest, "data_files": data_files,
+                                      "summary": summary}, ensure_ascii=False, indent=1))
+    except (OSError, ValueError) as exc:
+        return f"could not write {config.layout.up_to_date_stamp} ({exc}); the next build runs every stage"
+    return None

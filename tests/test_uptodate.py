@@ -3,7 +3,9 @@ input or an output makes it run the stages again. Real CLI runs, real kernels.""
 
 import json
 import os
+import struct
 import time
+import zlib
 
 from test_cli import _run
 
@@ -28,6 +30,14 @@ def _outputs(project):
                 if not path.endswith(".uptodate.json") and "/.lock" not in path:
                     found[path] = os.stat(path).st_mtime_ns
     return found
+
+
+def _png(r, g, b) -> bytes:
+    """A 1x1 PNG of one colour."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(bytes([0, r, g, b]))) + chunk(b"IEND", b""))
 
 
 def _built(project, *args):
@@ -126,3 +136,79 @@ def test_a_failed_build_leaves_no_stamp(project):
     assert result.returncode == 1
     assert not (project.build / ".uptodate.json").exists()
     assert UP_TO_DATE not in _run(["build", "--keep-going"], project.root).stderr
+
+
+def test_an_image_the_prose_links_outside_experiments_is_watched(project):
+    red, blue = _png(255, 0, 0), _png(0, 0, 255)
+    (project.root / "images").mkdir()
+    (project.root / "images" / "d.png").write_bytes(red)
+    _project(project)  # the experiment below is added before the stamped builds
+    path = project.root / "experiments" / "01_sum.py"
+    path.write_text(path.read_text(encoding="utf-8").replace("# The numbers are added up.",
+                                                            "# The numbers are added up.\n#\n# ![diagram](../images/d.png)"),
+                    encoding="utf-8")
+    _age(project.root)
+    _built(project)
+    _age(project.root)
+    _built(project)
+    (project.root / "images" / "d.png").write_bytes(blue)
+    assert UP_TO_DATE not in _built(project)
+    published = [p for p in (project.root / "site" / "figures").rglob("d*.png")]
+    assert published and all(p.read_bytes() == blue for p in published)
+
+
+def test_a_symlinked_template_folder_and_an_odd_file_name_are_walked(project, tmp_path):
+    import shutil
+
+    from pipeline.layout import DEFAULT_TEMPLATES
+
+    shared = tmp_path / "shared"
+    shutil.copytree(DEFAULT_TEMPLATES / "qiita", shared / "qiita")
+    (project.root / "templates").mkdir()
+    (project.root / "templates" / "qiita").symlink_to(shared / "qiita", target_is_directory=True)
+    (project.root / "experiments" / "notes").mkdir()
+    (project.root / "experiments" / "notes" / os.fsdecode(b"caf\xe9.txt")).write_text("x", encoding="utf-8")
+    _project(project)
+    assert UP_TO_DATE in _built(project)  # a file name that is not UTF-8 breaks nothing
+    blocks = shared / "qiita" / "blocks.md.j2"
+    blocks.write_text(blocks.read_text(encoding="utf-8") + "\n{#- edited #}\n", encoding="utf-8")
+    assert UP_TO_DATE not in _built(project)
+
+
+def test_another_pythonpath_is_another_environment(project, tmp_path):
+    from conftest import REPO
+
+    _project(project)
+    result = _run(["build"], project.root, PYTHONPATH=f"{REPO}{os.pathsep}{tmp_path}")
+    assert result.returncode == 0 and UP_TO_DATE not in result.stderr
+
+
+def test_an_input_changed_during_the_build_leaves_no_stamp(project, quiet):
+    from pipeline import uptodate
+    from pipeline.build import build
+
+    _project(project)
+    config = project.config()
+    started = time.time_ns()
+    result = build(config, progress=quiet)
+    assert result.execution.count("cached") == 1
+    stamp = project.build / ".uptodate.json"
+    stamp.unlink()
+    assert uptodate.stamp(config, result, started) is None and stamp.exists()  # the control: nothing changed
+    stamp.unlink()
+    path = project.root / "experiments" / "01_sum.py"
+    path.write_text(path.read_text(encoding="utf-8") + "\n# %%\nprint(2)\n", encoding="utf-8")  # "during" the build
+    assert uptodate.stamp(config, result, started) is None and not stamp.exists()
+
+
+def test_a_one_off_warning_is_not_repeated(project):
+    _project(project)
+    for entry in (project.build / "cache" / "01_sum").iterdir():
+        entry.write_text("{garbage", encoding="utf-8")
+    warned = _built(project)
+    assert "is unreadable" in warned and "01_sum: executing" in warned
+    _age(project.root)
+    settled = _built(project)  # ran nothing: this one stamps
+    assert "is unreadable" not in settled
+    again = _built(project)
+    assert UP_TO_DATE in again and "0 warnings" in again and "unreadable" not in again
