@@ -46,8 +46,6 @@ class RenderedArticle:
         return f"RenderedArticle({self.dialect}, {len(self.markdown)} chars, figures={len(self.figures)})"
 
 
-
-
 @functools.lru_cache(maxsize=8)
 def make_environment(templates_dir: Path, cache_dir: Path | None = None):
     """The one Jinja environment for the article templates (filters live here). A project's
