@@ -200,6 +200,10 @@ def _read_script(text: str, rel: str):
         raise ExperimentFormatError(f"{rel}: jupytext could not read it: {exc}") from exc
     rearrange_jupytext_metadata(nb.metadata)
     offset = len(nb.cells) - len(spans)  # a header cell comes first
+    if offset and nb.cells[0].cell_type == "raw" and re.search(r"^pipeline\s*:", nb.cells[0].source, re.M):
+        raise ExperimentFormatError(
+            f"{rel}: the header's 'pipeline:' settings would be ignored: in a Jupytext header they go one level "
+            "under 'jupyter:' (lines '# jupyter:', '#   pipeline:', '#     data: [file.csv]')")
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i + 1}"  # jupytext makes random ids; stable ones keep rebuilds byte-identical
         cell.metadata.setdefault("pipeline", {})["lines"] = None

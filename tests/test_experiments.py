@@ -126,3 +126,12 @@ def test_missing_data_file_names_it(project):
     project.add("01_d", "# ---\n# jupyter:\n#   pipeline:\n#     data: [missing.csv]\n# ---\n# %%\nx = 1\n")
     with pytest.raises(ExperimentFormatError, match="declared data file 'missing.csv' not found"):
         discover(project.config())
+
+
+def test_pipeline_settings_outside_the_jupyter_key_are_an_error_not_ignored(project):
+    project.add("01_h", "# ---\n# pipeline:\n#   data: [words.txt]\n# ---\n\n# %%\nx = 1\n")
+    with pytest.raises(ExperimentFormatError, match=r"experiments/01_h.py: the header's 'pipeline:' settings would be "
+                                                    r"ignored: .* under 'jupyter:'"):
+        discover(project.config())
+    project.add("01_h", "# ---\n# title: a front matter of another tool\n# ---\n\n# %%\nx = 1\n")
+    assert discover(project.config())[0].notebook.cells[-1].source == "x = 1"
