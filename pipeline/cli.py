@@ -236,10 +236,7 @@ def _summary(result, config, progress) -> None:
                       f"{len(d.rejected)} rejected, {len(d.unsupported)} unsupported claims")
         for rejection in d.rejected:
             progress.info(f"    rejected {rejection.section}: {rejection.reason}")
-    for warning in result.warnings:
-        progress.info(f"  warning: {warning}")
-    progress.info(f"  records: {config.layout.records}")
-    _report_export(result.exported, progress)
+    _report_outputs(result.warnings, result.exported, config, progress)
     if result.failures:
         progress.info("")
         progress.info(f"published with {len(result.failures)} failed chapter(s), marked in the article (--keep-going):")
@@ -251,10 +248,15 @@ def _summary_up_to_date(last, config, progress) -> None:
     progress.info(f"build finished: up to date, nothing changed since the last build ({last.experiments} experiments, "
                   f"{last.figures} figures, {len(last.warnings)} warnings); nothing was run or written "
                   "(--force runs every stage)")
-    for warning in last.warnings:
+    _report_outputs(last.warnings, last, config, progress)
+
+
+def _report_outputs(warnings, exported, config, progress) -> None:
+    """The end of a build's summary: its warnings, then where the records and exports are."""
+    for warning in warnings:
         progress.info(f"  warning: {warning}")
     progress.info(f"  records: {config.layout.records}")
-    _report_export(last, progress)
+    _report_export(exported, progress)
 
 
 def _report_export(exported, progress) -> None:

@@ -85,7 +85,7 @@ def test_clean_articles_pass():
     assert check_zenn(CLEAN_ZENN) == []
 
 
-@pytest.mark.parametrize("bad, message", [
+QIITA_PROBLEMS = [
     ("```python:a.py\nx\n", "line 1: fence ``` never closed"),
     ("````python:a.py\nx\n```\n", "line 1: fence ```` never closed"),  # a shorter run does not close
     (":::note info\nx\n", "line 1: :::note never closed"),
@@ -104,18 +104,14 @@ def test_clean_articles_pass():
     ("<style>p{}</style>\n", "line 1: HTML tag <style> is not kept"),
     ("<math><mi>x</mi></math>\n", "line 1: HTML tag <math> is not kept"),
     ('<div style="color: red">x</div>\n', "line 1: style on <div> is dropped"),
-])
-def test_qiita_check_catches_each_problem(bad, message):
-    problems = check_qiita(bad)
-    assert any(p.startswith(message) for p in problems), problems
-    assert all(p.startswith("line ") for p in problems)
+]
 
 
 def test_qiita_check_ignores_code():
     assert check_qiita("```text\n$$ <script> $x$ data:\n:::note\n```\n\nuse `$x$` and `<svg>` in code\n") == []
 
 
-@pytest.mark.parametrize("bad, message", [
+ZENN_PROBLEMS = [
     ("```python\nx\n", "line 1: fence ``` never closed"),
     (":::message\nx\n", "line 1: ':::' block never closed"),
     (":::details\nx\n:::\n", "line 1: unknown block ':::details'"),  # a details block needs a title
@@ -133,9 +129,13 @@ def test_qiita_check_ignores_code():
     ("![a](https://example.com/plot)\n", "line 1: image 'https://example.com/plot' must be"),
     ("![a](data:image/png;base64,AAA)\n", "line 1: image 'data:image/png;base64,AAA' must be"),
     ("first line\nsecond line\n", "line 2: paragraph continues on a new line (hard wrap)"),
-])
-def test_zenn_check_catches_each_problem(bad, message):
-    problems = check_zenn(bad)
+]
+
+
+@pytest.mark.parametrize("check, bad, message", [(check_qiita, *case) for case in QIITA_PROBLEMS]
+                         + [(check_zenn, *case) for case in ZENN_PROBLEMS])
+def test_each_dialect_check_catches_each_problem(check, bad, message):
+    problems = check(bad)
     assert any(p.startswith(message) for p in problems), problems
     assert all(p.startswith("line ") for p in problems)
 
