@@ -6,7 +6,6 @@
 
 # %% モデルの読み込み
 import pandas as pd
-import torch
 
 from pipeline.glue import glue
 from pipeline.lab import load_model

@@ -1,6 +1,21 @@
-"""Turn executed ML experiments into a Qiita-style article and an MkDocs site.
+"""Turn executed ML experiments into a Qiita-style article, a Zenn article and an MkDocs site.
 
 The stages, in order: experiments -> execute -> harvest -> draft -> render -> export.
+The package lays them out as folders; each folder's ``__init__`` says what lives there.
+
+- Commands (``cli``, ``build``, ``preview``): parse, load the config, call the stages.
+- Shared nouns and helpers, at the top: ``config``, ``records``, ``errors``, ``progress``,
+  ``text``, ``layout`` (where everything lives), ``storage`` (atomic writes, the journaled
+  publication) and ``experiments`` (stage 0: find and read the experiments).
+- Kernel side, where authors import them: ``glue``, ``lab``, and ``kernel_extension`` (the
+  IPython extension every experiment kernel loads).
+- ``run/`` (execute), ``article/`` (harvest, render), ``llm/`` (draft), ``publish/``
+  (export), ``markdown/`` (text rules every stage shares).
+
+The import rule (checked by ``tests/test_imports.py``): ``markdown`` imports only itself;
+the top-level shared modules import each other and ``markdown``; ``run`` and ``article``
+import those, never each other; ``llm`` and ``publish`` may also import ``article``, never
+``run`` or each other; only the commands import everything.
 Importing this package is cheap: heavy libraries are imported where used.
 """
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Config
-from .draft import draft
-from .execute import ExecuteSummary, execute
-from .export import ExportResult, export, prune
-from .harvest import harvest
-from .layout import Layout
-from .progress import Progress
-from .records import Drafts, ExperimentRecord
-from .storage import Publication
+from pipeline.article.harvest import harvest
+from pipeline.config import Config
+from pipeline.layout import Layout
+from pipeline.llm.draft import draft
+from pipeline.progress import Progress
+from pipeline.publish.export import ExportResult, export, prune
+from pipeline.records import Drafts, ExperimentRecord
+from pipeline.run.execute import ExecuteSummary, execute
+from pipeline.storage import Publication
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from pipeline import __version__
 
 DESCRIPTION = """\
 Turn executed ML experiments (Jupytext percent scripts and .ipynb notebooks in
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     _skip_unused_imports()
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    from . import storage
+    from pipeline import storage
 
     try:
         return _run(args)
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
         return 130
     except Exception as exc:
-        from .errors import PipelineError
+        from pipeline.errors import PipelineError
 
         if args.debug or not isinstance(exc, PipelineError):
             raise
@@ -155,8 +155,8 @@ def _terminate(signum, frame):
 
 
 def _run(args) -> int:
-    from .config import load_config
-    from .progress import Progress
+    from pipeline.config import load_config
+    from pipeline.progress import Progress
 
     overrides = {"gateway_url": args.gateway_url} if getattr(args, "gateway_url", None) else None
     config = load_config(args.root, overrides)
@@ -165,15 +165,15 @@ def _run(args) -> int:
         print(json.dumps(config.describe(), indent=2, ensure_ascii=False))
         return 0
     if args.command == "preview":  # it takes the build lock for each rebuild, not for the whole session
-        from .preview import preview
+        from pipeline.preview import preview
 
         return preview(config.root, host=args.host or config.preview.host, port=args.port or config.preview.port,
                        progress=progress, max_kernels=args.max_kernels)
-    from .lock import locked
+    from pipeline.publish.lock import locked
 
     with locked(config.layout, args.command, progress):
         if args.command == "execute":
-            from .execute import execute
+            from pipeline.run.execute import execute
 
             keep_going = config.keep_going if args.keep_going is None else args.keep_going
             summary = execute(config, args.names, force=args.force, fail_fast=args.fail_fast,
@@ -182,15 +182,15 @@ def _run(args) -> int:
                           f"stored {summary.count('stored')}, failed {summary.count('failed')}")
             return 1 if summary.failures else 0
         if args.command == "harvest":
-            from .harvest import harvest
+            from pipeline.article.harvest import harvest
 
             records = harvest(config, args.names, progress=progress)
             progress.info(f"wrote {len(records)} records to {config.layout.records}")
             return 0
         if args.command == "export":
-            from .export import export
-            from .harvest import load_records
-            from .storage import Publication
+            from pipeline.article.harvest import load_records
+            from pipeline.publish.export import export
+            from pipeline.storage import Publication
 
             records = load_records(config)
             with Publication(config.layout.journal) as publication:
@@ -198,7 +198,7 @@ def _run(args) -> int:
             _report_export(exported, progress)
             return 0
         if args.command == "build":
-            from . import uptodate
+            from pipeline.publish import uptodate
 
             mode = args.llm or ("on" if config.llm.enabled else "off")
             vouched = mode == "off" and not config.gateway_url  # builds the no-change stamp may stand for
@@ -208,7 +208,7 @@ def _run(args) -> int:
                 return 0
             uptodate.clear(config)
             started = time.time_ns()
-            from .build import LlmOptions, build
+            from pipeline.build import LlmOptions, build
 
             llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
                              model=args.llm_model, base_url=args.llm_base_url)

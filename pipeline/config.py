@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import ConfigError
+from pipeline.errors import ConfigError
 
 if TYPE_CHECKING:
-    from .layout import Layout
+    from pipeline.layout import Layout
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -118,7 +118,7 @@ class ZennConfig:
 @dataclass(frozen=True)
 class LlmConfig:
     """The optional drafting pass (``[tool.pipeline.llm]``). The API key is never read from here:
-    it comes from the environment (OPENAI_API_KEY), see ``pipeline.draft.resolve_endpoint``."""
+    it comes from the environment (OPENAI_API_KEY), see ``pipeline.llm.draft.resolve_endpoint``."""
 
     #: draft prose on every build (same as `build --llm`)
     enabled: bool = False
@@ -191,7 +191,7 @@ class Config:
     @property
     def layout(self) -> "Layout":
         """Where every output goes (see pipeline/layout.py)."""
-        from .layout import Layout
+        from pipeline.layout import Layout
 
         return Layout(root=self.root, experiments=self.experiments_dir, templates=self.root / "templates",
                       build=self.build_dir, models=self.models_dir,
@@ -200,7 +200,7 @@ class Config:
 
     def describe(self) -> dict[str, Any]:
         """Plain values for `python -m pipeline config` (URLs without their user:password part)."""
-        from .text import safe_url
+        from pipeline.text import safe_url
 
         def shown(value: Any) -> Any:
             if isinstance(value, dict):
@@ -214,7 +214,7 @@ class Config:
 
 def plain_values(value: Any) -> Any:
     """Plain JSON values of the configuration (for the kernel's settings and ``config``)."""
-    from .records import encode
+    from pipeline.records import encode
 
     return encode(value)
 
@@ -302,7 +302,7 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
     for key, default in _PATH_KEYS.items():
         values[key] = (root / values.get(key, default)).resolve()
     config = Config(root=root, **values)
-    from .layout import path_problems
+    from pipeline.layout import path_problems
 
     problems = path_problems(config.layout)
     if problems:

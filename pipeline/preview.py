@@ -5,7 +5,7 @@
 - A watcher on the inputs (``experiments/``, ``templates/``, ``pyproject.toml``,
   the background and summary files, declared data files) rebuilds what changed in
   a background thread: unchanged experiments come from the cache, changed ones run
-  in warm kernels (``pipeline.warm``) from their first changed cell. Records and
+  in warm kernels (``pipeline.run.warm``) from their first changed cell. Records and
   exports go to ``build/preview/``; only the page (``site/``) is shared with
   ``build``, and it says "preview: not a clean run" when a warm kernel produced it.
 - A failure shows on the page (file, cell, message, in a banner above the last good
@@ -20,10 +20,10 @@ import threading
 import time
 from pathlib import Path
 
-from .config import Config, load_config
-from .errors import PipelineError
-from .progress import Progress
-from .warm import Stopped
+from pipeline.config import Config, load_config
+from pipeline.errors import PipelineError
+from pipeline.progress import Progress
+from pipeline.run.warm import Stopped
 
 DEBOUNCE = 0.3  # seconds of quiet after the last file event before a rebuild starts
 
@@ -32,8 +32,8 @@ class Previewer:
     """Rebuilds the preview on demand, one rebuild at a time."""
 
     def __init__(self, root: Path, progress: Progress, max_kernels: int | None = None):
-        from .kernels import secret_values
-        from .warm import WarmKernels
+        from pipeline.run.kernel_env import secret_values
+        from pipeline.run.warm import WarmKernels
 
         self.root = root
         self.progress = progress
@@ -56,7 +56,7 @@ class Previewer:
     # one rebuild -------------------------------------------------------------
     def rebuild(self) -> bool:
         """Run the pipeline into the preview layout; True when it published the page without an error."""
-        from .lock import locked
+        from pipeline.publish.lock import locked
 
         started = time.monotonic()
         try:
@@ -77,10 +77,10 @@ class Previewer:
         return True
 
     def _publish(self, layout) -> str:
-        from .execute import execute
-        from .export import export
-        from .harvest import harvest
-        from .storage import Publication
+        from pipeline.article.harvest import harvest
+        from pipeline.publish.export import export
+        from pipeline.run.execute import execute
+        from pipeline.storage import Publication
 
         config = self.config
         summary = execute(config, keep_going=True, progress=self.progress, layout=layout, runner=self.warm.run)
@@ -99,11 +99,11 @@ class Previewer:
     def _show_error(self, message: str) -> None:
         """The error above the last good content, so the open page shows both. Only on a page the
         pipeline wrote (never over a user's own ``index.md``), and holding the build lock."""
-        from .export import record_manifest
-        from .layout import GENERATED_LINE, unowned
-        from .lock import BuildLock
-        from .markdown import fence_for, visible_controls
-        from .storage import Publication
+        from pipeline.layout import GENERATED_LINE, unowned
+        from pipeline.markdown.scanner import fence_for, visible_controls
+        from pipeline.publish.export import record_manifest
+        from pipeline.publish.lock import BuildLock
+        from pipeline.storage import Publication
 
         text = visible_controls(message)
         fence = fence_for(text)

@@ -108,7 +108,7 @@ class StreamOutput:
 @dataclass(frozen=True)
 class ResultOutput:
     """A rich result or display: plain text always, Markdown when the object offered one
-    (pandas tables do, through pipeline.kernel). HTML-only views are not kept: an article
+    (pandas tables do, through pipeline.kernel_extension). HTML-only views are not kept: an article
     never shows an output's HTML."""
 
     text: str

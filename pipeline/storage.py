@@ -274,7 +274,7 @@ def _apply(changes: list[Change], journal: Path) -> None:
     try:
         _swap_all(changes)
     except OSError as exc:
-        from .errors import PipelineError
+        from pipeline.errors import PipelineError
 
         raise PipelineError(
             f"publishing stopped at {exc.filename or 'a path'} ({exc.strerror or exc}); fix that path (permissions, a "

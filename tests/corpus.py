@@ -17,7 +17,6 @@ import textwrap
 from pathlib import Path
 
 import nbformat
-
 from article_fixtures import png
 
 TUTORIAL = [

@@ -13,18 +13,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from markdown_it import MarkdownIt
-
 from article_fixtures import HOSTILE_TEXT, make_project
 from conftest import CHROMIUM
+from markdown_it import MarkdownIt
+
+from pipeline.article.harvest import load_records
+from pipeline.article.render import render
 from pipeline.config import load_config
-from pipeline.dialects import check_qiita
-from pipeline.export import export, read_front_matter
-from pipeline.harvest import load_records
-from pipeline.markdown import fence_for, scan
+from pipeline.markdown.dialects import check_qiita
+from pipeline.markdown.sanitize import ALLOWED_TAGS
+from pipeline.markdown.scanner import fence_for, scan
 from pipeline.progress import Progress
-from pipeline.render import render
-from pipeline.sanitize import ALLOWED_TAGS
+from pipeline.publish.export import export, read_front_matter
 from pipeline.storage import Publication
 
 

@@ -3,9 +3,9 @@
 import nbformat
 import pytest
 
-import pipeline.execute as execute_module
-from pipeline import cache as cache_module
-from pipeline.execute import execute
+import pipeline.run.execute as execute_module
+from pipeline.run import cache as cache_module
+from pipeline.run.execute import execute
 
 
 def executed_path(config, name):
@@ -96,14 +96,52 @@ def test_package_version_change_reruns(cached_project, quiet, monkeypatch):
     assert _statuses(config, quiet) == ["executed"]
 
 
-def test_helper_source_is_part_of_the_key(cached_project, monkeypatch):
-    project, _, config = cached_project
-    from pipeline.experiments import discover
+KEY_OF_COPY = """
+import json, sys
+from pipeline.config import load_config
+from pipeline.experiments import discover
+from pipeline.run.cache import cache_key
+from pipeline.run.kernel_side import kernel_modules
+config = load_config(sys.argv[1])
+print(json.dumps({"key": cache_key(discover(config)[0], config), "modules": kernel_modules()}))
+"""
 
-    [experiment] = discover(config)
-    before = cache_module.cache_key(experiment, config)
-    monkeypatch.setattr(cache_module, "helpers_digest", lambda: "changed")
-    assert cache_module.cache_key(experiment, config) != before
+
+def test_editing_any_kernel_side_module_changes_the_key(cached_project, tmp_path):
+    """A copy of the package, each kernel-side module edited in turn: every edit is a new key
+    (records.py among them: lab imports it inside the kernel)."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pipeline
+
+    project, _, _ = cached_project
+    copy = tmp_path / "package"
+    shutil.copytree(Path(pipeline.__file__).parent, copy / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+
+    def key():
+        done = subprocess.run([sys.executable, "-c", KEY_OF_COPY, str(project.root)], env={"PYTHONPATH": str(copy)},
+                              capture_output=True, text=True, check=True, cwd=tmp_path)
+        return json.loads(done.stdout)
+
+    first = key()
+    modules = first["modules"]
+    assert {"glue", "lab", "kernel_extension", "records", "errors"} <= set(modules)
+    keys = {first["key"]}
+    for name in modules:
+        path = copy / "pipeline" / (name.replace(".", "/") + ".py")
+        if name == "__init__":
+            path = copy / "pipeline" / "__init__.py"
+        path.write_text(path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+        keys.add(key()["key"])
+    assert len(keys) == len(modules) + 1
+    # a module experiments do not reach is not part of the key
+    harvest = copy / "pipeline" / "article" / "harvest.py"
+    harvest.write_text(harvest.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert key()["key"] in keys
 
 
 def test_declared_data_file_change_reruns(project, quiet):

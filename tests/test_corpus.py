@@ -7,12 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from corpus import write_corpus
 from markdown_it import MarkdownIt
 
-from corpus import write_corpus
 from pipeline.build import build
 from pipeline.config import load_config
-from pipeline.dialects import check_qiita, check_zenn, zenn_slug
+from pipeline.markdown.dialects import check_qiita, check_zenn, zenn_slug
 from pipeline.progress import Progress
 
 

@@ -1,4 +1,4 @@
-"""pipeline.dialects: each Qiita and Zenn rule catches its problem; clean articles pass."""
+"""pipeline.markdown.dialects: each Qiita and Zenn rule catches its problem; clean articles pass."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline.dialects import (check_qiita, check_qiita_front_matter, check_zenn, check_zenn_front_matter,
-                               check_zenn_slug, is_one_emoji)
+from pipeline.markdown.dialects import (
+    check_qiita,
+    check_qiita_front_matter,
+    check_zenn,
+    check_zenn_front_matter,
+    check_zenn_slug,
+    is_one_emoji,
+)
 
 CLEAN_QIITA = """\
 # 実験の記録

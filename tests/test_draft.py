@@ -3,14 +3,14 @@
 import dataclasses
 
 import pytest
-
 from article_fixtures import make_project
 from fake_openai import FakeOpenAI, completion
+
+from pipeline.article.harvest import load_records
 from pipeline.config import load_config
-from pipeline.draft import DraftError, draft, resolve_endpoint, safe_url
-from pipeline.export import export
-from pipeline.factcheck import assess, mark_claims, unsupported_claims
-from pipeline.harvest import load_records
+from pipeline.llm.draft import DraftError, draft, resolve_endpoint, safe_url
+from pipeline.llm.factcheck import assess, mark_claims, unsupported_claims
+from pipeline.publish.export import export
 from pipeline.records import GlueValue
 from pipeline.storage import Publication
 

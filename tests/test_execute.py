@@ -5,9 +5,10 @@ import json
 import nbformat
 import pytest
 
+from pipeline.article.harvest import harvest
 from pipeline.errors import ExecutionFailed
-from pipeline.execute import execute
-from pipeline.harvest import harvest
+from pipeline.records import ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StreamOutput
+from pipeline.run.execute import execute
 
 
 def executed_path(config, name):
@@ -16,7 +17,6 @@ def executed_path(config, name):
 
 def failure_path(config, name):
     return config.layout.failure_report(name)
-from pipeline.records import ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StreamOutput
 
 KITCHEN_SINK = '''
 # %% [markdown]

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
+from pipeline.article.harvest import harvest
 from pipeline.errors import ExecutionFailed, ExperimentFormatError
-from pipeline.execute import execute
-from pipeline.harvest import harvest
 from pipeline.progress import Progress
+from pipeline.run.execute import execute
 
 WORK = """
 # %% [markdown]

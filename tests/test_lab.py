@@ -9,13 +9,13 @@ from importlib import metadata
 
 import pytest
 import torch
-
 from conftest import REPO
+
 from pipeline import lab
+from pipeline.article.harvest import harvest
 from pipeline.errors import ModelLoadError
-from pipeline.execute import execute
 from pipeline.experiments import discover
-from pipeline.harvest import harvest
+from pipeline.run.execute import execute
 
 pytestmark = pytest.mark.slow
 PROMPT = "The capital of Japan is"

@@ -1,4 +1,4 @@
-"""pipeline.markdown: the scanner, the line-level rewrites and the untrusted-text policy.
+"""pipeline.markdown.scanner: the scanner, the line-level rewrites and the untrusted-text policy.
 
 The sanitizer's results are parsed with markdown-it-py (CommonMark, raw HTML on, its own
 URL filter off) to show what a real parser makes of them."""
@@ -13,10 +13,22 @@ from html.parser import HTMLParser
 import pytest
 from markdown_it import MarkdownIt
 
-from pipeline.markdown import (Line, display_math_to_fences, escape_inline, fence_for, hard_wrapped, headings,
-                               inline_math_to_qiita, scan, set_heading_level, tidy_blank_lines, unwrap, visible_controls)
-from pipeline.sanitize import ALLOWED_TAGS, sanitize_markdown, sanitize_report
-from pipeline.urls import rewrite_urls
+from pipeline.markdown.sanitize import ALLOWED_TAGS, sanitize_markdown, sanitize_report
+from pipeline.markdown.scanner import (
+    Line,
+    display_math_to_fences,
+    escape_inline,
+    fence_for,
+    hard_wrapped,
+    headings,
+    inline_math_to_qiita,
+    scan,
+    set_heading_level,
+    tidy_blank_lines,
+    unwrap,
+    visible_controls,
+)
+from pipeline.markdown.urls import rewrite_urls
 
 
 def _code(markdown: str) -> list[bool]:
@@ -504,7 +516,7 @@ def test_sanitize_fuzz(seed):
 
 
 def test_html_for_zenn_rebuilds_images_safely_and_leaves_code_alone():
-    from pipeline.sanitize import html_for_zenn
+    from pipeline.markdown.sanitize import html_for_zenn
 
     hostile = sanitize_markdown('<img src="http://x.com/a) [pwn](javascript:alert(1)" alt="a]x">')
     converted = html_for_zenn(hostile)
@@ -520,7 +532,7 @@ def test_html_for_zenn_rebuilds_images_safely_and_leaves_code_alone():
 # ---------------------------------------------------------------------------
 
 def _glued(source: str, dialect: str, **values) -> str:
-    from pipeline.observations import GlueRef, fill_markdown
+    from pipeline.article.observations import GlueRef, fill_markdown
 
     glue = {name: GlueRef(value, value) for name, value in values.items()}
     filled = fill_markdown(source, glue, table_pipe="|" if dialect == "mkdocs" else "\\|")

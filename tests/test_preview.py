@@ -11,12 +11,12 @@ import time
 import urllib.request
 
 import pytest
-
 from conftest import REPO, interruptible
-from pipeline.execute import execute
-from pipeline.kernels import runtime_base
+
 from pipeline.progress import Progress
-from pipeline.warm import WarmKernels
+from pipeline.run.execute import execute
+from pipeline.run.kernel_env import runtime_base
+from pipeline.run.warm import WarmKernels
 
 EXPERIMENT = """
 # %% [markdown]

@@ -8,10 +8,10 @@ import textwrap
 import time
 
 import pytest
-
 from conftest import REPO
+
 from pipeline.errors import BuildLocked
-from pipeline.lock import BuildLock
+from pipeline.publish.lock import BuildLock
 from pipeline.storage import Publication, exchange, recover
 
 
@@ -130,7 +130,7 @@ def test_recover_removes_its_own_staging_leftovers_and_nothing_else(tmp_path):
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from pipeline.lock import BuildLock
+from pipeline.publish.lock import BuildLock
 with BuildLock(Path(sys.argv[1]), command="python -m pipeline build"):
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -1,4 +1,4 @@
-"""pipeline.svg: real matplotlib figures survive, hostile SVG loses the hostile part or is refused."""
+"""pipeline.markdown.svg: real matplotlib figures survive, hostile SVG loses the hostile part or is refused."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pipeline.svg import SVG, XLINK, sanitize_svg
+from pipeline.markdown.svg import SVG, XLINK, sanitize_svg
 
 NS = {"svg": SVG}
 

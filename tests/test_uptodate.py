@@ -1,4 +1,4 @@
-"""A build with nothing changed ends at once (pipeline.uptodate), and any change to an
+"""A build with nothing changed ends at once (pipeline.publish.uptodate), and any change to an
 input or an output makes it run the stages again. Real CLI runs, real kernels."""
 
 import json
@@ -184,8 +184,8 @@ def test_another_pythonpath_is_another_environment(project, tmp_path):
 
 
 def test_an_input_changed_during_the_build_leaves_no_stamp(project, quiet):
-    from pipeline import uptodate
     from pipeline.build import build
+    from pipeline.publish import uptodate
 
     _project(project)
     config = project.config()

@@ -50,10 +50,10 @@ def main() -> int:
     parser.add_argument("--warm", action="store_true", help="reuse the converted model in build/models")
     args = parser.parse_args()
 
+    from pipeline.article.harvest import harvest
     from pipeline.config import load_config
-    from pipeline.execute import execute
-    from pipeline.harvest import harvest
     from pipeline.progress import Progress
+    from pipeline.run.execute import execute
 
     with tempfile.TemporaryDirectory(prefix="bench-exp-") as tmp:
         root = Path(tmp)

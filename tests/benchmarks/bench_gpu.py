@@ -65,11 +65,11 @@ class PeakMemory:
 def run_mode(name: str, settings: dict, models: Path) -> tuple[list[tuple[str, float, int]], float, str]:
     from bench_experiments import generation_speed
 
+    from pipeline.article.harvest import harvest
     from pipeline.config import load_config
-    from pipeline.execute import execute
     from pipeline.experiments import discover
-    from pipeline.harvest import harvest
     from pipeline.progress import Progress
+    from pipeline.run.execute import execute
 
     with tempfile.TemporaryDirectory(prefix=f"bench-gpu-{name}-") as tmp:
         root = Path(tmp)

@@ -5,7 +5,7 @@ decoded, whitespace and controls dropped, any case): only http(s), mailto (links
 relative URLs and #anchors are safe. ``rewrite_urls`` passes every link and image
 URL outside code through one function (the renderer points images at figure files
 and links at chapters with it; the harvester finds the images a cell shows).
-The tag grammar here is CommonMark's, shared with ``pipeline.sanitize``.
+The tag grammar here is CommonMark's, shared with ``pipeline.markdown.sanitize``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import quote
 
-from .markdown import escape_inline, scan
+from pipeline.markdown.scanner import escape_inline, scan
 
 _NAME, _VALUE = r"[A-Za-z_:][A-Za-z0-9_.:-]*", r"[^\s\"'=<>`]+|'[^']*'|\"[^\"]*\""  # CommonMark's tag grammar
 

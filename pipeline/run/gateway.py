@@ -9,7 +9,7 @@ Everything else (cache, harvest, render, export) stays here.
   helpers experiments import (``pipeline.glue``, ``pipeline.lab`` and what they
   need) are sent as source and registered as modules, the model settings are set
   as locally, the declared data files are written into a fresh working folder,
-  and the display formatters of ``pipeline.kernel`` are loaded.
+  and the display formatters of ``pipeline.kernel_extension`` are loaded.
 - The cache key uses what the gateway's kernels report about themselves (Python,
   the versions of ``cache_packages``, the GPU), asked once per run from a short-lived
   kernel: a different GPU server is a different key.
@@ -24,13 +24,11 @@ import base64
 import json
 from pathlib import Path
 
-from .errors import PipelineError
-from .records import Experiment
-from .sessions import KernelSession, KernelStartFailed, failure
-from .text import safe_url
-
-#: sent to remote kernels, in this order (each only needs the ones before it)
-HELPERS = ("__init__.py", "errors.py", "glue.py", "records.py", "lab.py", "kernel.py")
+from pipeline.errors import PipelineError
+from pipeline.records import Experiment
+from pipeline.run.kernel_side import kernel_sources
+from pipeline.run.sessions import KernelSession, KernelStartFailed, failure
+from pipeline.text import safe_url
 
 _ENVIRONMENT = """
 def _pipeline_environment(names):
@@ -92,13 +90,13 @@ class GatewaySession(KernelSession):
         self.where = f"gateway {safe_url(url)}"
 
     def _client(self, nb, **options):
-        from .gateway_client import KernelManager
+        from pipeline.run.gateway_client import KernelManager
 
         # no local path or extension arguments: the bootstrap prepares the remote kernel
         return super()._client(nb, kernel_manager_class=KernelManager, resources={}, extra_arguments=[])
 
     def _start_kernel(self) -> None:
-        from .gateway_client import connect
+        from pipeline.run.gateway_client import connect
 
         connect(self.url)
         km = self.client.km = self.client.create_kernel_manager()
@@ -112,10 +110,9 @@ class GatewaySession(KernelSession):
 
     def _bootstrap(self) -> None:
         """Send the helpers, settings and data files; load the display formatters."""
-        from .cache import kernel_settings
+        from pipeline.run.cache import kernel_settings
 
-        here = Path(__file__).parent
-        sources = {name[:-3]: (here / name).read_text(encoding="utf-8") for name in HELPERS}
+        sources = kernel_sources()
         files = {str(p.relative_to(self.experiment.path.parent)) if p.is_relative_to(self.experiment.path.parent)
                  else p.name: base64.b64encode(p.read_bytes()).decode() for p in self.experiment.data_files}
         settings = kernel_settings(self.config)
@@ -125,16 +122,22 @@ def _pipeline_bootstrap(sources, files, settings):
     settings["models_dir"] = os.path.expanduser("~/.cache/ml-article-pipeline/models")
     os.environ["PIPELINE_SETTINGS"] = __import__("json").dumps(settings)
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    for name, source in sources.items():
+    for name, source in sources.items():  # dependencies first
         full = "pipeline" if name == "__init__" else "pipeline." + name
+        parent, _, leaf = full.rpartition(".")
+        for package in ([] if name == "__init__" else parent.split(".")[1:]):  # subpackages
+            parent_name = "pipeline." + package
+            if parent_name not in sys.modules:
+                sys.modules[parent_name] = types.ModuleType(parent_name)
+                sys.modules[parent_name].__path__ = []
         module = types.ModuleType(full)
-        module.__package__ = "pipeline"
+        module.__package__ = full if name == "__init__" else parent
         if name == "__init__":
             module.__path__ = []
         sys.modules[full] = module
         exec(compile(source, "<pipeline/" + name + ".py, sent by the pipeline>", "exec"), module.__dict__)
         if name != "__init__":
-            setattr(sys.modules["pipeline"], name, module)
+            setattr(sys.modules[parent], leaf, module)
     folder = tempfile.mkdtemp(prefix="pipeline-run-")
     for relative, data in files.items():
         path = os.path.join(folder, relative)
@@ -142,7 +145,7 @@ def _pipeline_bootstrap(sources, files, settings):
         with open(path, "wb") as handle:
             handle.write(base64.b64decode(data))
     os.chdir(folder)
-    sys.modules["pipeline.kernel"].load_ipython_extension(get_ipython())
+    sys.modules["pipeline.kernel_extension"].load_ipython_extension(get_ipython())
 _pipeline_bootstrap({sources!r}, {files!r}, {settings!r})
 del _pipeline_bootstrap
 """

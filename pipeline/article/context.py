@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import Reference
-from .records import StoredRun
+from pipeline.config import Reference
+from pipeline.records import StoredRun
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@
   output still shows (an allowed token printed by mistake) becomes ``[redacted]``
   before the notebook is written anywhere.
 - ``runtime_base``: where each kernel gets a private folder (mode 0700) for its
-  connection file, IPC sockets and log (``pipeline.sessions`` makes and removes
+  connection file, IPC sockets and log (``pipeline.run.sessions`` makes and removes
   it); ``clean_stale_runtimes`` removes the ones a killed run left, stopping a
   kernel still running from it (checked by its command line: pids are reused).
 - ``imported_modules``: the top-level modules a notebook's code imports.

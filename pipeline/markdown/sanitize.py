@@ -1,4 +1,4 @@
-"""The untrusted-Markdown policy: ``sanitize_markdown`` (see ``pipeline.markdown`` for the
+"""The untrusted-Markdown policy: ``sanitize_markdown`` (see ``pipeline.markdown.scanner`` for the
 three doors untrusted text goes through).
 
 The result keeps its Markdown meaning but is self-contained: fences, ``$$`` blocks and
@@ -17,12 +17,30 @@ from __future__ import annotations
 
 import html
 import re
-
 from urllib.parse import quote
 
-from .markdown import (CONTROL, Scanner, backtick_run_at, fence_closing, fence_opening, find_backtick_run, scan,
-                       table_lines, visible_controls)
-from .urls import CONTAINER, DEFINITION, OPEN_TAG, TAG_ATTRS, encode_url, is_safe_url, link_tail, scheme_of, unbracket
+from pipeline.markdown.scanner import (
+    CONTROL,
+    Scanner,
+    backtick_run_at,
+    fence_closing,
+    fence_opening,
+    find_backtick_run,
+    scan,
+    table_lines,
+    visible_controls,
+)
+from pipeline.markdown.scanner.urls import (
+    CONTAINER,
+    DEFINITION,
+    OPEN_TAG,
+    TAG_ATTRS,
+    encode_url,
+    is_safe_url,
+    link_tail,
+    scheme_of,
+    unbracket,
+)
 
 ALLOWED_TAGS = frozenset(
     "a b blockquote br code dd del details div dl dt em h1 h2 h3 h4 h5 h6 hr i img ins kbd li ol p pre q rp rt"
@@ -342,8 +360,8 @@ def html_for_zenn(markdown: str) -> str:
     """Zenn escapes raw HTML (only ``<br>`` passes): sanitized tags become Markdown where they
     can (an image, its alt text escaped and its address encoded) and are dropped, keeping their
     text, where they cannot. Code (fences and code spans) is left alone."""
-    from .markdown import escape_inline
-    from .urls import destination
+    from pipeline.markdown.scanner import escape_inline
+    from pipeline.markdown.scanner.urls import destination
 
     def replace(match: re.Match) -> str:
         name = match.group(1).lower()

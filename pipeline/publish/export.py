@@ -24,13 +24,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config
-from .dialects import zenn_slug, zenn_topics
-from .layout import GENERATED_FILE, GENERATED_LINE, Layout, check_export_folders, check_owned, inside
-from .progress import Progress
-from .records import Drafts, ExperimentRecord
-from .render import UPLOAD_MARK, RenderedArticle, render
-from .storage import Publication
+from pipeline.article.render import UPLOAD_MARK, RenderedArticle, render
+from pipeline.config import Config
+from pipeline.layout import GENERATED_FILE, GENERATED_LINE, Layout, check_export_folders, check_owned, inside
+from pipeline.markdown.scanner.dialects import zenn_slug, zenn_topics
+from pipeline.progress import Progress
+from pipeline.records import Drafts, ExperimentRecord
+from pipeline.storage import Publication
 
 #: qiita-cli's front matter, in its order; the first group comes from the config
 QIITA_KEYS = ("title", "tags", "private", "updated_at", "id", "organization_url_name", "slide", "ignorePublish")
@@ -56,7 +56,7 @@ class ExportResult:
 
 def export(records: list[ExperimentRecord], config: Config, progress: Progress, publication: Publication,
            layout: Layout | None = None, drafts: Drafts | None = None, preview: bool = False) -> ExportResult:
-    from .dialects import check_qiita, check_qiita_front_matter
+    from pipeline.markdown.scanner.dialects import check_qiita, check_qiita_front_matter
 
     layout = layout or config.layout
     qiita = render(records, config, "qiita", drafts=drafts)
@@ -99,7 +99,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
 
 def _export_zenn(records, config: Config, progress: Progress, publication: Publication, layout: Layout,
                  drafts, target: Path) -> None:
-    from .dialects import check_zenn, check_zenn_front_matter, check_zenn_slug
+    from pipeline.markdown.scanner.dialects import check_zenn, check_zenn_front_matter, check_zenn_slug
 
     zenn = render(records, config, "zenn", drafts=drafts)
     front = zenn_front_matter(config, existing=target)
@@ -128,7 +128,7 @@ def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publ
 def record_manifest(targets: list[Path], folders: list[Path], layout: Layout, publication: Publication) -> None:
     """Add *targets* (and the export *folders*, with a trailing "/") to the manifest of what the
     pipeline has published; builds and previews share it."""
-    from .layout import read_manifest
+    from pipeline.layout import read_manifest
 
     root = layout.root.resolve()
     mine = read_manifest(layout) | {t.resolve().relative_to(root).as_posix() for t in targets}

@@ -23,10 +23,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .cache import kernel_settings
-from .config import Config
-from .experiments import cell_label
-from .kernels import (
+from pipeline.config import Config
+from pipeline.experiments import cell_label
+from pipeline.progress import Progress
+from pipeline.records import Experiment, Failure
+from pipeline.run.cache import kernel_settings
+from pipeline.run.kernel_env import (
     clean_stale_runtimes,
     imported_modules,
     kernel_environment,
@@ -35,12 +37,10 @@ from .kernels import (
     remember_kernel,
     runtime_base,
 )
-from .outputs import normalize_outputs
-from .progress import Progress
-from .records import Experiment, Failure
-from .text import clean_traceback
+from pipeline.run.outputs import normalize_outputs
+from pipeline.text import clean_traceback
 
-KERNEL_EXTENSION = "pipeline.kernel"
+KERNEL_EXTENSION = "pipeline.kernel_extension"
 
 _PROBE = """
 def _pipeline_probe(names):

@@ -37,13 +37,14 @@ import json
 import os
 import platform
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config
-from .layout import DEFAULT_TEMPLATES
-from .storage import atomic_write_text
+from pipeline.config import Config
+from pipeline.layout import DEFAULT_TEMPLATES
+from pipeline.storage import atomic_write_text
+
+PACKAGE = Path(__file__).resolve().parent.parent  # the whole pipeline package
 
 FORMAT = 2
 #: folders never walked: caches of Python, Jupyter and git
@@ -91,7 +92,7 @@ def _files(root: Path, skip: frozenset[Path] = frozenset(), project: bool = Fals
 
 def _inputs(config: Config, data_files: list[str]) -> list[Path]:
     article = config.article
-    return [config.root, config.layout.experiments, config.layout.templates, DEFAULT_TEMPLATES, Path(__file__).parent,
+    return [config.root, config.layout.experiments, config.layout.templates, DEFAULT_TEMPLATES, PACKAGE,
             *(config.root / p for p in (article.background, article.summary) if p), *(Path(p) for p in data_files)]
 
 

@@ -7,8 +7,8 @@ Three dialects come from the same records:
   images under ``/images/<slug>/``;
 - ``mkdocs``: Material admonitions, collapsible ``???`` blocks, arithmatex math.
 
-Python prepares one typed ``ArticleContext`` (``pipeline.context``, built by
-``pipeline.chapters``); the templates decide everything a reader sees. Outputs
+Python prepares one typed ``ArticleContext`` (``pipeline.article.context``, built by
+``pipeline.article.chapters``); the templates decide everything a reader sees. Outputs
 are inserted as data and never pass through Jinja, so ``{{ }}`` in an output
 stays literal.
 """
@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .anchors import resolve_refs
-from .chapters import UPLOAD_MARK, build_context
-from .config import Config
-from .errors import PipelineError
-from .context import ArticleContext, FigureView
-from .layout import DEFAULT_TEMPLATES
-from .markdown import fence_for, tidy_blank_lines
-from .records import ExperimentRecord
+from pipeline.article.anchors import resolve_refs
+from pipeline.article.chapters import UPLOAD_MARK, build_context
+from pipeline.article.context import ArticleContext, FigureView
+from pipeline.config import Config
+from pipeline.errors import PipelineError
+from pipeline.layout import DEFAULT_TEMPLATES
+from pipeline.markdown.scanner import fence_for, tidy_blank_lines
+from pipeline.records import ExperimentRecord
 
 DIALECTS = ("qiita", "mkdocs", "zenn")
 __all__ = ["DIALECTS", "UPLOAD_MARK", "RenderedArticle", "make_environment", "render"]

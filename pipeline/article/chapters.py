@@ -1,4 +1,4 @@
-"""Records -> the template context (``pipeline.context``), for one dialect.
+"""Records -> the template context (``pipeline.article.context``), for one dialect.
 
 ``build_context`` walks each record's cells in order (see the context module for
 the rules). Prose goes through ``Prose``: glue values filled (escaped in prose,
@@ -17,11 +17,20 @@ from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from urllib.parse import quote, unquote, urlparse
 
-from .anchors import REF, Ref
-from .config import Config
-from .context import ArticleContext, Block, Chapter, FailureView, FigureView, MadeWith, ModelView, OutputView
-from .dialects import zenn_slug
-from .markdown import (
+from pipeline.article.anchors import REF, Ref
+from pipeline.article.context import (
+    ArticleContext,
+    Block,
+    Chapter,
+    FailureView,
+    FigureView,
+    MadeWith,
+    ModelView,
+    OutputView,
+)
+from pipeline.article.observations import fill_markdown, glue_context, is_observation, observation_body
+from pipeline.config import Config
+from pipeline.markdown.scanner import (
     code_span,
     display_math_apart,
     display_math_to_fences,
@@ -33,10 +42,19 @@ from .markdown import (
     unwrap,
     visible_controls,
 )
-from .observations import fill_markdown, glue_context, is_observation, observation_body
-from .records import Cell, ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StoredRun, StreamOutput, location
-from .sanitize import html_for_zenn, sanitize_markdown
-from .urls import rewrite_urls
+from pipeline.markdown.scanner.dialects import zenn_slug
+from pipeline.markdown.scanner.sanitize import html_for_zenn, sanitize_markdown
+from pipeline.markdown.scanner.urls import rewrite_urls
+from pipeline.records import (
+    Cell,
+    ErrorOutput,
+    ExperimentRecord,
+    ImageOutput,
+    ResultOutput,
+    StoredRun,
+    StreamOutput,
+    location,
+)
 
 HIDDEN_CELL_TAGS = ("remove-cell",)
 UPLOAD_MARK = "FIGURE-TO-UPLOAD:"
@@ -192,7 +210,7 @@ def build_context(records: list[ExperimentRecord], config: Config, dialect: str,
 
 
 def fill_cited(record: ExperimentRecord) -> bool:
-    from .observations import cites_glue
+    from pipeline.article.observations import cites_glue
 
     return any(c.kind == "markdown" and cites_glue(c.source, record.glue) for c in record.cells)
 
@@ -202,13 +220,13 @@ def _author_file(config: Config, relative: str, prose: Prose, what: str) -> str:
         return ""
     path = config.root / relative
     if not path.is_file():
-        from .errors import PipelineError
+        from pipeline.errors import PipelineError
 
         raise PipelineError(f"tool.pipeline.article.{what} names {relative}, which does not exist; create it or clear the setting")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        from .errors import PipelineError
+        from pipeline.errors import PipelineError
 
         raise PipelineError(f"{relative}: not UTF-8 text; save it as UTF-8") from None
     return prose.finish(text)

@@ -24,13 +24,13 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from .config import Config
-from .records import RUN_METADATA, Experiment
-from .storage import atomic_write_text
+from pipeline.config import Config
+from pipeline.records import RUN_METADATA, Experiment
+from pipeline.run.kernel_side import kernel_digest
+from pipeline.storage import atomic_write_text
 
 CACHE_FORMAT = 2
 EXECUTION_TAGS = ("skip-execution", "raises-exception")
-HELPER_MODULES = ("glue.py", "lab.py", "kernel.py")
 KEEP_ENTRIES = 3
 
 
@@ -44,19 +44,9 @@ def package_versions(names: tuple[str, ...] | list[str]) -> dict[str, str]:
     return versions
 
 
-def helpers_digest() -> str:
-    here = Path(__file__).parent
-    digest = hashlib.sha256()
-    for name in HELPER_MODULES:
-        path = here / name
-        if path.is_file():
-            digest.update(name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 def kernel_settings(config: Config) -> dict:
     """What the kernel is told through PIPELINE_SETTINGS (all but models_dir is in the key)."""
-    from .config import plain_values
+    from pipeline.config import plain_values
 
     return {"model": plain_values(config.model), "models_dir": str(config.models_dir)}
 
@@ -71,7 +61,7 @@ def environment_parts(config: Config) -> dict:
         "python": platform.python_version(),
         "settings": settings,
         "packages": package_versions(config.cache_packages),
-        "helpers": helpers_digest(),
+        "helpers": kernel_digest(),
     }
 
 

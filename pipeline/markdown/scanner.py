@@ -3,14 +3,14 @@
 ``scan`` reads a document once and tells, for every line, whether it is fenced code or
 ``$$`` display math, with CommonMark's closing rule everywhere (same character, at least as
 long, then only whitespace). ``unwrap``, ``tidy_blank_lines``, the math rewrites, the
-heading helpers, the sanitizer (``pipeline.sanitize``), the URL rewriter (``pipeline.urls``)
-and the dialect checks (``pipeline.dialects``) all ask it; none scans fences itself.
+heading helpers, the sanitizer (``pipeline.markdown.sanitize``), the URL rewriter (``pipeline.markdown.urls``)
+and the dialect checks (``pipeline.markdown.dialects``) all ask it; none scans fences itself.
 
 Untrusted text policy. Text we did not write ourselves (an author's notebook Markdown,
 ``display(Markdown(...))`` outputs, LLM-drafted prose, glue values, model ids, exception
 messages) reaches an article only through one of three doors:
 
-- Markdown passes ``pipeline.sanitize.sanitize_markdown`` (before any dialect rewrite). The result keeps its
+- Markdown passes ``pipeline.markdown.sanitize.sanitize_markdown`` (before any dialect rewrite). The result keeps its
   Markdown meaning but is self-contained: fences, ``$$`` blocks and allowed HTML tags it
   opens are closed inside it, so it never swallows what follows. Only Qiita-like
   allow-listed tags and attributes survive (others show as text); only http(s), mailto,

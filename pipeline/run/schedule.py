@@ -16,8 +16,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from typing import Callable
 
-from .errors import ExperimentFormatError
-from .records import Experiment, Failure
+from pipeline.errors import ExperimentFormatError
+from pipeline.records import Experiment, Failure
 
 
 class Stop:

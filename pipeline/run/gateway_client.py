@@ -127,7 +127,7 @@ class KernelClient(GatewayKernelClient):
 
 
 class KernelManager(GatewayKernelManager):
-    client_class = "pipeline.gateway_client.KernelClient"
+    client_class = "pipeline.run.gateway_client.KernelClient"
     client_factory = KernelClient
     #: the environment the kernel gets (set by the session: credentials already removed)
     environment: dict[str, str] = {}

@@ -106,8 +106,8 @@ def resolve_refs(markdown: str, dialect: str, refs: list[Ref]) -> str:
 
     Chapters are the level-2 headings "N. Title"; a heading reference that matches no
     heading of its chapter (Jupyter's anchor form is accepted) points at the chapter."""
-    from .markdown import headings as find_headings
-    from .markdown import scan
+    from pipeline.markdown.scanner import headings as find_headings
+    from pipeline.markdown.scanner import scan
 
     if not refs or "#pipeline-ref-" not in markdown:
         return markdown

@@ -123,7 +123,7 @@ def fill_markdown(source: str, glue: dict[str, GlueRef], table_pipe: str = "\\|"
     since escapes would show there (`` `{{ bos }}` `` reads `` `<s>` ``, not `` `\\<s\\>` ``).
     A code span widens its backticks around a value holding backticks; *table_pipe* is how
     a ``|`` in a value is written inside a code span in a table row (GFM needs ``\\|``)."""
-    from .markdown import escape_inline
+    from pipeline.markdown.scanner import escape_inline
 
     if "\ue000" in source or "\ue001" in source:  # our slot marks in the text itself: escape everywhere
         return fill(source, glue, finalize=lambda v: escape_inline(str(v)))
@@ -138,7 +138,7 @@ def fill_markdown(source: str, glue: dict[str, GlueRef], table_pipe: str = "\\|"
 
 
 def _place(markdown: str, values: list[str], table_pipe: str) -> str:
-    from .markdown import escape_inline, fence_closing, scan, table_lines
+    from pipeline.markdown.scanner import escape_inline, fence_closing, scan, table_lines
 
     lines, out, fence = scan(markdown), [], ""
     table = table_lines(lines)
@@ -147,7 +147,7 @@ def _place(markdown: str, values: list[str], table_pipe: str) -> str:
         if "\ue000" not in line.text:
             out.append(line.text)
         elif line.code and not (line.opens or line.closes):
-            out.append(_SLOTS.sub(lambda m: _in_fence(values[int(m.group(1))], fence, fence_closing), line.text))
+            out.append(_SLOTS.sub(lambda m, fence=fence: _in_fence(values[int(m.group(1))], fence, fence_closing), line.text))
         elif line.code:  # an info string or a closing line: plain text
             out.append(_SLOTS.sub(lambda m: escape_inline(values[int(m.group(1))]).replace("`", ""), line.text))
         else:
@@ -156,7 +156,7 @@ def _place(markdown: str, values: list[str], table_pipe: str) -> str:
 
 
 def _in_fence(value: str, fence: str, fence_closing) -> str:
-    from .markdown import visible_controls
+    from pipeline.markdown.scanner import visible_controls
 
     value = visible_controls(value)
     return value.replace("\n", " ") if any(fence_closing(part, fence) for part in value.split("\n")) else value
@@ -164,7 +164,7 @@ def _in_fence(value: str, fence: str, fence_closing) -> str:
 
 def _inline(text: str, values: list[str], pipe: str) -> str:
     """One line of prose: values in code spans as themselves, elsewhere escaped."""
-    from .markdown import backtick_run_at, escape_inline, find_backtick_run, visible_controls
+    from pipeline.markdown.scanner import backtick_run_at, escape_inline, find_backtick_run, visible_controls
 
     def plain(part: str) -> str:
         return _SLOTS.sub(lambda m: escape_inline(values[int(m.group(1))]), part)

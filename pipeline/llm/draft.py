@@ -13,7 +13,7 @@ drafted text is shown apart from it.
 - Time: every request has ``llm.timeout``, retries 429/5xx/dropped connections
   with backoff, and the whole pass ends at ``llm.deadline``; after two sections
   in a row fail to get through, the endpoint is given up for this build.
-- Gate: see ``pipeline.factcheck``: a draft that is not prose in the article's
+- Gate: see ``pipeline.llm.factcheck``: a draft that is not prose in the article's
   language or whose unsupported claims pass ``llm.max_unsupported_share`` is
   rejected; the rest have their unsupported claims marked 要確認.
 - Secrets: the API key is looked up in one place (``resolve_endpoint``) and
@@ -32,14 +32,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .config import Config
-from .errors import PipelineError
-from .factcheck import assess, mark_claims
-from .observations import fill, glue_context
-from .progress import Progress
-from .records import Claim, Drafts, ErrorOutput, ExperimentRecord, Rejection, ResultOutput, SectionDraft, StreamOutput
-from .storage import atomic_write_text
-from .text import safe_url
+from pipeline.article.observations import fill, glue_context
+from pipeline.config import Config
+from pipeline.errors import PipelineError
+from pipeline.llm.factcheck import assess, mark_claims
+from pipeline.progress import Progress
+from pipeline.records import (
+    Claim,
+    Drafts,
+    ErrorOutput,
+    ExperimentRecord,
+    Rejection,
+    ResultOutput,
+    SectionDraft,
+    StreamOutput,
+)
+from pipeline.storage import atomic_write_text
+from pipeline.text import safe_url
 
 PROMPT_VERSION = 1
 MAX_CODE_CHARS = 2000  # prompts must fit small local models (4k context)

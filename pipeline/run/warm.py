@@ -25,12 +25,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .cache import EXECUTION_TAGS, environment_parts, key_parts
-from .config import Config
-from .execute import Run
-from .progress import Progress
-from .records import Experiment
-from .sessions import KernelSession, KernelStartFailed
+from pipeline.config import Config
+from pipeline.progress import Progress
+from pipeline.records import Experiment
+from pipeline.run.cache import EXECUTION_TAGS, environment_parts, key_parts
+from pipeline.run.execute import Run
+from pipeline.run.sessions import KernelSession, KernelStartFailed
 
 
 class Stopped(Exception):
@@ -132,7 +132,7 @@ class WarmKernels:
     @staticmethod
     def _probe(warm: _Warm, sources: list[str]) -> dict:
         """The kernel's versions; asked again only when the code imports something new."""
-        from .kernels import imported_modules
+        from pipeline.run.kernel_env import imported_modules
 
         names = tuple(imported_modules(sources))
         if warm.probe[0] != names or not warm.probe[1]:

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
 
-from .markdown import Line, hard_wrapped, inline_math_to_qiita, math_blocks, scan
+from pipeline.markdown.scanner import Line, hard_wrapped, inline_math_to_qiita, math_blocks, scan
 
 #: tags Qiita's sanitizer keeps (qiita-markdown, filters/final_sanitizer.rb)
 QIITA_TAGS = frozenset(

@@ -20,22 +20,23 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
-from .cache import Cache, cache_key, environment_parts, merge_outputs, stored_key
-from .config import Config
-from .errors import ExecutionFailed, ExperimentNotFound
-from .gateway import gateway_url
-from .experiments import discover, experiment_names
-from .kernels import redact_outputs, secret_values
-from .layout import Layout
-from .outputs import normalize_outputs
-from .progress import Progress
-from .records import RUN_METADATA, ExecutionInfo, Experiment, Failure, StoredRun, encode
-from .schedule import Stop, check_order, not_run, run_all
-from .sessions import KernelSession, run_clean
-from .storage import atomic_write_text, write_if_changed
-from .text import safe_url
+from pipeline.config import Config
+from pipeline.errors import ExecutionFailed, ExperimentNotFound
+from pipeline.experiments import discover, experiment_names
+from pipeline.layout import Layout
+from pipeline.progress import Progress
+from pipeline.records import RUN_METADATA, ExecutionInfo, Experiment, Failure, StoredRun, encode
+from pipeline.run.cache import Cache, cache_key, environment_parts, merge_outputs, stored_key
+from pipeline.run.gateway import gateway_url
+from pipeline.run.kernel_env import redact_outputs, secret_values
+from pipeline.run.outputs import normalize_outputs
+from pipeline.run.schedule import Stop, check_order, not_run, run_all
+from pipeline.run.sessions import KernelSession, run_clean
+from pipeline.storage import atomic_write_text, write_if_changed
+from pipeline.text import safe_url
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def execute(
     Raises ``ExecutionFailed`` listing every failure after the others have run
     (or at the first one with *fail_fast*); with *keep_going* the failures are
     only reported in the summary. *jobs* experiments run at once (default:
-    ``config.jobs``; see ``pipeline.schedule``). A *runner* other than the default
+    ``config.jobs``; see ``pipeline.run.schedule``). A *runner* other than the default
     (the warm kernels of ``pipeline preview``) reads the cache but never writes to it.
     """
     progress = progress or Progress()
@@ -239,7 +240,7 @@ def _environment(config: Config, progress: Progress) -> dict:
     environment = environment_parts(config)
     url = gateway_url(config)
     if url:
-        from .gateway import remote_environment
+        from pipeline.run.gateway import remote_environment
 
         progress.info(f"asking gateway {safe_url(url)} what its kernels run")
         report = remote_environment(config, config.experiments_dir)
@@ -258,11 +259,11 @@ def resolve_jobs(config: Config, jobs: int | str | None) -> int:
 
 def run_notebook(experiment: Experiment, config: Config, progress: Progress, secrets: list[str],
                  stop: Stop | None = None) -> Run:
-    """The default runner: every cell in a fresh kernel (``pipeline.sessions``). A *stop* (--fail-fast
+    """The default runner: every cell in a fresh kernel (``pipeline.run.sessions``). A *stop* (--fail-fast
     after another experiment failed) shuts the kernel down and reports the experiment as stopped."""
     url = gateway_url(config)
     if url:
-        from .gateway import GatewaySession
+        from pipeline.run.gateway import GatewaySession
 
         session: KernelSession = GatewaySession(experiment, config, secrets, url)
     else:

@@ -16,14 +16,14 @@ import dataclasses
 import re
 from pathlib import Path
 
-from .config import Config
-from .errors import HarvestError
-from .experiments import cell_title, discover
-from .glue import GLUE_MIME, MODEL_MIME, read_glue, read_model
-from .layout import Layout
-from .observations import check_citations, model_mismatch
-from .progress import Progress
-from .records import (
+from pipeline.article.observations import check_citations, model_mismatch
+from pipeline.config import Config
+from pipeline.errors import HarvestError
+from pipeline.experiments import cell_title, discover
+from pipeline.glue import GLUE_MIME, MODEL_MIME, read_glue, read_model
+from pipeline.layout import Layout
+from pipeline.progress import Progress
+from pipeline.records import (
     RUN_METADATA,
     Cell,
     Environment,
@@ -40,8 +40,8 @@ from .records import (
     load_failure,
     location,
 )
-from .storage import Publication
-from .text import clean_traceback, path_replacements, scrub_paths, strip_ansi
+from pipeline.storage import Publication
+from pipeline.text import clean_traceback, path_replacements, scrub_paths, strip_ansi
 
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp",
                "image/svg+xml": "svg"}
@@ -259,8 +259,8 @@ def _author_images(cell, index: int, experiment: Experiment, config: Config, fig
     own attachments) into the figures folder; returns {reference as written: path under build/}."""
     from urllib.parse import unquote, urlparse
 
-    from .sanitize import sanitize_markdown
-    from .urls import rewrite_urls
+    from pipeline.markdown.scanner.sanitize import sanitize_markdown
+    from pipeline.markdown.scanner.urls import rewrite_urls
 
     found: dict[str, str] = {}
     attachments = cell.get("attachments") or {}
@@ -294,7 +294,7 @@ def _author_images(cell, index: int, experiment: Experiment, config: Config, fig
             target = "images/" + "/".join(_safe_name(p) for p in relative.parts)
             data = source.read_bytes()
             if ext == "svg":
-                from .svg import sanitize_svg
+                from pipeline.markdown.scanner.svg import sanitize_svg
 
                 data = sanitize_svg(data)
                 if data is None:
@@ -316,7 +316,7 @@ def _safe_name(name: str) -> str:
 
 def _decode(raw, mime: str, where: str) -> bytes:
     if mime == "image/svg+xml":
-        from .svg import sanitize_svg
+        from pipeline.markdown.scanner.svg import sanitize_svg
 
         data = sanitize_svg(_text(raw).encode("utf-8"))
         if data is None:

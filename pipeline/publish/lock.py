@@ -40,7 +40,7 @@ class BuildLock:
             holder = self.holder()
             if not self.wait:
                 handle.close()
-                from .errors import BuildLocked
+                from pipeline.errors import BuildLocked
 
                 raise BuildLocked(f"{self.path}: another command holds the build folder ({holder}); "
                                   "wait for it to finish") from None
@@ -78,8 +78,8 @@ class BuildLock:
 def locked(layout, command: str, progress) -> Iterator[None]:
     """Hold the build folder's lock for *command*, first finishing any publication an
     interrupted command left half-done and removing its staging leftovers."""
-    from .layout import published_outside_build
-    from .storage import recover
+    from pipeline.layout import published_outside_build
+    from pipeline.storage import recover
 
     with BuildLock(layout.lock, command=f"python -m pipeline {command}", notify=progress.info):
         recover(layout.journal, layout.output_folders(), warn=progress.warn, beside=published_outside_build(layout))

@@ -1,0 +1,11 @@
+"""Running experiments: kernels (local or on a gateway), the execution cache, the schedule.
+
+Stage 1 of the pipeline (``execute``), with what it needs: ``sessions`` (a started kernel
+running an experiment's cells), ``schedule`` (order and ``--jobs``), ``cache``,
+``kernel_env`` (what a kernel may see and what it leaves behind), ``outputs`` (streams as a
+terminal shows them), ``gateway``/``gateway_client`` (remote kernels), ``warm`` (preview's
+kept-alive kernels) and ``kernel_side`` (which of our modules run inside kernels).
+
+May import: the shared modules at the package's top and ``pipeline.markdown``; never
+``article``, ``llm``, ``publish`` or the commands.
+"""
