@@ -7,17 +7,14 @@ a typo). Secrets are never read from this file: see ``secrets_from_env``.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import os
 import sys
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.errors import ConfigError
+from pipeline.schema import validate
 
 if TYPE_CHECKING:
     from pipeline.layout import Layout
@@ -47,7 +44,9 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class Reference:
+    #: the link text
     title: str
+    #: where the link points
     url: str
 
 
@@ -55,6 +54,7 @@ class Reference:
 class ArticleConfig:
     """What the article says about itself and how it is exported (``[tool.pipeline.article]``)."""
 
+    #: the article's title (front matter of the qiita-cli and Zenn files; paste it into Qiita's title field)
     title: str = "Untitled experiments"
     #: Qiita tags: 1 to 5 strings.
     tags: tuple[str, ...] = ("Python",)
@@ -64,6 +64,7 @@ class ArticleConfig:
     language: str = "ja"
     #: Qiita: publish as a limited-sharing article until you change it.
     private: bool = True
+    #: Qiita Organization (its URL name) to publish under; a private article cannot belong to one.
     organization_url_name: str = ""
     #: a URL serving the contents of build/qiita/ (its figures/ folder): figures link there.
     #: Empty: the export keeps FIGURE-TO-UPLOAD placeholders and lists the files.
@@ -74,7 +75,9 @@ class ArticleConfig:
     background: str = ""
     #: author-written Markdown for the closing まとめ section.
     summary: str = ""
+    #: who the article is for, one line each (the 想定読者 section).
     audience: tuple[str, ...] = ()
+    #: links listed in the closing 参考文献 section: tables with title and url.
     references: tuple[Reference, ...] = ()
     #: where `export` writes; relative to the project root.
     export_dir: str = "build/qiita"
@@ -90,7 +93,9 @@ class PreviewConfig:
     #: kernels kept alive between edits (each holds its experiment's memory, a loaded model too);
     #: the least recently used one is stopped first
     max_kernels: int = 2
+    #: address the preview server listens on (--host)
     host: str = "127.0.0.1"
+    #: port of the preview server (--port)
     port: int = 8000
 
 
@@ -107,11 +112,15 @@ class ZennConfig:
     export_dir: str = "build/zenn"
     #: articles/<slug>.md; 12-50 of a-z, 0-9, - and _. Empty: article.slug (lengthened when too short)
     slug: str = ""
+    #: the emoji Zenn shows with the article
     emoji: str = "🧪"
+    #: Zenn's article type
     type: Literal["tech", "idea"] = "tech"
     #: at most 5. Empty: article.tags, lower-cased
     topics: tuple[str, ...] = ()
+    #: publish when the repository is pushed (a value already in the exported file wins)
     published: bool = False
+    #: a Zenn Publication to publish under: 2-15 of a-z, 0-9 and _
     publication_name: str = ""
 
 
@@ -126,7 +135,9 @@ class LlmConfig:
     model: str = "gpt-4o-mini"
     #: OpenAI-compatible endpoint; empty = OPENAI_BASE_URL from the environment, else OpenAI's
     base_url: str = ""
+    #: sampling temperature of every request
     temperature: float = 0.3
+    #: the most tokens one drafted section may have
     max_tokens: int = 800
     #: seconds per request
     timeout: float = 60.0
@@ -144,8 +155,12 @@ class LlmConfig:
 class Config:
     """The resolved ``[tool.pipeline]`` table. Paths are absolute."""
 
+    #: not a key: the project folder, the nearest one at or above the working folder whose
+    #: pyproject.toml has [tool.pipeline]
     root: Path
+    #: the experiments (percent scripts and notebooks); relative to the project root
     experiments_dir: Path
+    #: executed notebooks, records, figures, caches; relative to the project root
     build_dir: Path
     #: where converted model weights are cached (shared between experiments)
     models_dir: Path
@@ -153,6 +168,7 @@ class Config:
     site_dir: Path
     #: explicit experiment order by name (file stem); unlisted ones follow by file name.
     order: tuple[str, ...] = ()
+    #: the kernelspec experiments run in (on a gateway, one of the gateway's, e.g. python_kubernetes)
     kernel: str = "python3"
     #: seconds one cell may run.
     cell_timeout: int = 600
@@ -262,35 +278,13 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
         table["gateway_url"] = os.environ["JUPYTER_GATEWAY_URL"]
 
     problems: list[str] = []
-    values = _validate(Config, table, "tool.pipeline", problems, skip={"root"})
+    values = validate(Config, table, "tool.pipeline", problems, skip={"root"}, as_text=set(_PATH_KEYS))
     if isinstance(values.get("jobs"), int) and values["jobs"] < 1:
         problems.append(f"tool.pipeline.jobs: must be 1 or more, or \"auto\", got {values['jobs']!r}")
     for key in ("cell_timeout", "experiment_timeout", "startup_timeout", "max_output_chars"):
         if key in values and values[key] <= 0:
             problems.append(f"tool.pipeline.{key}: must be a positive whole number, got {values[key]!r}")
-    article = values.get("article")
-    if isinstance(article, ArticleConfig):
-        if not 1 <= len(article.tags) <= 5:
-            problems.append(f"tool.pipeline.article.tags: Qiita takes 1 to 5 tags, got {len(article.tags)}")
-        if not article.slug or not all(ch.isalnum() or ch in "-_" for ch in article.slug):
-            problems.append(f"tool.pipeline.article.slug: use letters, digits, '-' and '_' only, got {article.slug!r}")
-        if article.max_output_lines <= 0:
-            problems.append("tool.pipeline.article.max_output_lines: must be a positive whole number")
-        if any(not tag.strip() for tag in article.tags):
-            problems.append("tool.pipeline.article.tags: Qiita refuses empty tags")
-        if article.private and article.organization_url_name:
-            problems.append("tool.pipeline.article: a private (limited-sharing) Qiita article cannot belong to an "
-                            "Organization; set private = false or clear organization_url_name")
-    zenn = values.get("zenn")
-    if isinstance(zenn, ZennConfig):
-        import re
-
-        if zenn.slug and not re.fullmatch(r"[0-9a-z_-]{12,50}", zenn.slug):
-            problems.append(f"tool.pipeline.zenn.slug: Zenn wants 12 to 50 of a-z, 0-9, '-' and '_', got {zenn.slug!r}")
-        if len(zenn.topics) > 5 or any(not t or len(t) > 18 for t in zenn.topics):
-            problems.append("tool.pipeline.zenn.topics: Zenn takes at most 5 topics of 1 to 18 characters")
-        if zenn.publication_name and not re.fullmatch(r"[0-9a-z_]{2,15}", zenn.publication_name):
-            problems.append(f"tool.pipeline.zenn.publication_name: must match [0-9a-z_]{{2,15}}, got {zenn.publication_name!r}")
+    problems += _platform_problems(values)
     llm = values.get("llm")
     if isinstance(llm, LlmConfig):
         if llm.deadline <= 0 or llm.timeout <= 0:
@@ -310,80 +304,24 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
     return config
 
 
-def _validate(cls: type, table: Any, where: str, problems: list[str], skip: set[str] = frozenset()) -> dict:
-    if not isinstance(table, dict):
-        problems.append(f"{where}: expected a table, got {type(table).__name__}")
-        return {}
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        name = key.replace("-", "_")
-        if name not in fields:
-            close = difflib.get_close_matches(name, list(fields), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"{where}.{key}: unknown key{hint}; known keys: {', '.join(sorted(fields))}")
-            continue
-        hint_type = hints[name]
-        if name in _PATH_KEYS:
-            hint_type = str
-        converted = _check(hint_type, value, f"{where}.{key}", problems)
-        if converted is not _BAD:
-            out[name] = converted
-    return out
+def _platform_problems(values: dict[str, Any]) -> list[str]:
+    """The article's and the Zenn export's settings against the platforms' own rules."""
+    from pipeline.markdown.platforms import QIITA, ZENN
 
-
-_BAD = object()
-
-
-def _check(hint: Any, value: Any, where: str, problems: list[str]) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        fields = _validate(hint, value, where, problems)
-        missing = [f.name for f in dataclasses.fields(hint)
-                   if f.name not in fields and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-        if missing:
-            problems.append(f"{where}: missing {', '.join(missing)}")
-            return _BAD
-        return hint(**fields)
-    if origin is Literal:
-        if value in args:
-            return value
-        problems.append(f"{where}: must be one of {', '.join(repr(a) for a in args)}, got {value!r}")
-        return _BAD
-    if origin in (typing.Union, types.UnionType):
-        for arg in args:
-            scratch: list[str] = []
-            result = _check(arg, value, where, scratch)
-            if not scratch:
-                return result
-        problems.append(f"{where}: unexpected value {value!r}")
-        return _BAD
-    if origin is tuple and dataclasses.is_dataclass(args[0]):
-        if not isinstance(value, list):
-            problems.append(f"{where}: must be a list of tables, got {value!r}")
-            return _BAD
-        return tuple(_check(args[0], v, f"{where}[{i}]", problems) for i, v in enumerate(value))
-    if origin is tuple:
-        if not isinstance(value, list) or not all(_check(args[0], v, where, []) is not _BAD for v in value):
-            problems.append(f"{where}: must be a list of {getattr(args[0], '__name__', args[0])}, got {value!r}")
-            return _BAD
-        return tuple(value)
-    if origin is dict:
-        if not isinstance(value, dict):
-            problems.append(f"{where}: must be a table, got {value!r}")
-            return _BAD
-        return dict(value)
-    if hint is Any:
-        return value
-    if hint is int and (not isinstance(value, int) or isinstance(value, bool)):
-        problems.append(f"{where}: must be a whole number, got {value!r}")
-        return _BAD
-    if hint is float and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-        problems.append(f"{where}: must be a number, got {value!r}")
-        return _BAD
-    if hint in (str, bool) and not isinstance(value, hint):
-        problems.append(f"{where}: must be {'text' if hint is str else 'true or false'}, got {value!r}")
-        return _BAD
-    return value
+    problems: list[str] = []
+    article, zenn = values.get("article"), values.get("zenn")
+    if isinstance(article, ArticleConfig):
+        where = "tool.pipeline.article"
+        problems += [f"{where}.tags: {p}" for p in QIITA.tag_problems(article.tags)]
+        problems += [f"{where}.title: {p}" for p in QIITA.title_problems(article.title)]
+        problems += [f"{where}: {p}" for p in QIITA.privacy_problems(article.private, article.organization_url_name)]
+        if not article.slug or not all(ch.isalnum() or ch in "-_" for ch in article.slug):
+            problems.append(f"{where}.slug: use letters, digits, '-' and '_' only, got {article.slug!r}")
+        if article.max_output_lines <= 0:
+            problems.append(f"{where}.max_output_lines: must be a positive whole number")
+    if isinstance(zenn, ZennConfig):
+        where = "tool.pipeline.zenn"
+        problems += [f"{where}.slug: {p}" for p in (ZENN.slug_problems(zenn.slug) if zenn.slug else [])]
+        problems += [f"{where}.topics: {p}" for p in ZENN.topic_problems(list(zenn.topics)) if "(Zenn warns)" not in p]
+        problems += [f"{where}.publication_name: {p}" for p in ZENN.publication_problems(zenn.publication_name)]
+    return problems

@@ -1,4 +1,4 @@
-"""pipeline.markdown.dialects: each Qiita and Zenn rule catches its problem; clean articles pass."""
+"""pipeline.markdown.dialects and .platforms: each Qiita and Zenn rule catches its problem; clean articles pass."""
 
 from __future__ import annotations
 
@@ -6,14 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline.markdown.dialects import (
-    check_qiita,
-    check_qiita_front_matter,
-    check_zenn,
-    check_zenn_front_matter,
-    check_zenn_slug,
-    is_one_emoji,
-)
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+from pipeline.markdown.dialects import check_qiita, check_zenn
+from pipeline.markdown.platforms import QIITA, ZENN, is_one_emoji
 
 CLEAN_QIITA = """\
 # 実験の記録
@@ -160,29 +156,32 @@ QIITA_FRONT = {"title": "テスト記事", "tags": ["Python", "機械学習"], "
 
 
 def test_qiita_front_matter_clean():
-    assert check_qiita_front_matter(QIITA_FRONT) == []
+    assert QIITA.front_matter_problems(QIITA_FRONT) == []
     campaign = {**QIITA_FRONT, "posting_campaign_uuid": "abc", "agreed_posting_campaign_term": True}
-    assert check_qiita_front_matter(campaign) == []
+    assert QIITA.front_matter_problems(campaign) == []
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"title": ""}, "title must be a non-empty string"),
-    ({"title": None}, "title must be a non-empty string"),
-    ({"tags": []}, "tags must list 1 to 5 tags"),
-    ({"tags": ["a"] * 6}, "tags must list 1 to 5 tags"),
-    ({"tags": "Python"}, "tags must list 1 to 5 tags"),
-    ({"tags": ["Python", ""]}, "every tag must be a non-empty string"),
+    ({"title": ""}, "the title must be non-empty text"),
+    ({"title": None}, "the title must be non-empty text"),
+    ({"title": "あ" * 256}, "Qiita refuses 256 or more"),
+    ({"tags": []}, "Qiita takes 1 to 5 tags, got 0"),
+    ({"tags": ["a"] * 6}, "Qiita takes 1 to 5 tags, got 6"),
+    ({"tags": "Python"}, "Qiita takes 1 to 5 tags"),
+    ({"tags": ["Python", ""]}, "Qiita refuses empty tags"),
+    ({"tags": ["Machine Learning"]}, "no spaces or line breaks"),
+    ({"tags": ["Python\n"]}, "no spaces or line breaks"),
     ({"private": "false"}, "private must be true or false"),
     ({"slide": None}, "slide must be true or false"),
     ({"id": 12}, "id must be a string or null"),
-    ({"private": True, "organization_url_name": "org"}, "a private article cannot belong to an organization"),
+    ({"private": True, "organization_url_name": "org"}, "cannot belong to an Organization"),
     ({"private": True, "posting_campaign_uuid": "c", "agreed_posting_campaign_term": True},
      "a private article cannot join a posting campaign"),
     ({"posting_campaign_uuid": "c"}, "a posting campaign needs agreed_posting_campaign_term: true"),
     ({"posting_campaign_uuid": "c", "agreed_posting_campaign_term": "yes"}, "agreed_posting_campaign_term must be"),
 ])
 def test_qiita_front_matter_rules(change, message):
-    problems = check_qiita_front_matter({**QIITA_FRONT, **change})
+    problems = QIITA.front_matter_problems({**QIITA_FRONT, **change})
     assert any(message in p for p in problems), problems
     assert all(p.startswith("front matter: ") for p in problems)
 
@@ -193,13 +192,13 @@ NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
 
 def test_zenn_front_matter_clean():
-    assert check_zenn_front_matter(ZENN_FRONT, now=NOW) == []
+    assert ZENN.front_matter_problems(ZENN_FRONT, now=NOW) == []
     scheduled = {**ZENN_FRONT, "published": True, "published_at": "2026-07-01 09:00", "publication_name": "team_ai"}
-    assert check_zenn_front_matter(scheduled, now=NOW) == []
+    assert ZENN.front_matter_problems(scheduled, now=NOW) == []
     past = {**ZENN_FRONT, "published_at": "2026-05-01"}
-    assert check_zenn_front_matter(past, now=NOW) == []
+    assert ZENN.front_matter_problems(past, now=NOW) == []
     no_emoji = {k: v for k, v in ZENN_FRONT.items() if k != "emoji"}  # only a warning in zenn-cli
-    assert check_zenn_front_matter(no_emoji, now=NOW) == []
+    assert ZENN.front_matter_problems(no_emoji, now=NOW) == []
 
 
 @pytest.mark.parametrize("change, message", [
@@ -222,7 +221,7 @@ def test_zenn_front_matter_clean():
     ({"publication_name": "a"}, "publication_name must be"),
 ])
 def test_zenn_front_matter_rules(change, message):
-    problems = check_zenn_front_matter({**ZENN_FRONT, **change}, now=NOW)
+    problems = ZENN.front_matter_problems({**ZENN_FRONT, **change}, now=NOW)
     assert any(message in p for p in problems), problems
     assert all(p.startswith("front matter: ") for p in problems)
 
@@ -248,4 +247,55 @@ def test_not_one_emoji(text):
     ("記事のスラッグです十二文字", False),
 ])
 def test_zenn_slug(slug, ok):
-    assert (check_zenn_slug(slug) == []) is ok
+    assert (ZENN.slug_problems(slug) == []) is ok
+
+
+# ---------------------------------------------------------------------------
+# One rule, two doors: config validation and the export check agree
+# ---------------------------------------------------------------------------
+
+def _config_problems(tmp_path, table: str) -> list[str]:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.pipeline]\n{table}\n", encoding="utf-8")
+    try:
+        load_config(tmp_path)
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
+@pytest.mark.parametrize("topics", [
+    ["python"], ["a" * 18], ["😀" * 9], ["😀" * 10], ["あ" * 18], ["あ" * 19], ["a", "b", "c", "d", "e", "f"], [""],
+])
+def test_zenn_topics_config_and_export_agree(tmp_path, topics):
+    """A topic list the config accepts is one the Zenn front-matter check accepts, and the other
+    way round (lengths counted in UTF-16 units by both: "😀" * 10 is 20 units)."""
+    table = "[tool.pipeline.zenn]\ntopics = [" + ", ".join(f'"{t}"' for t in topics) + "]"
+    config_ok = not [p for p in _config_problems(tmp_path, table) if "topics" in p]
+    export_ok = not [p for p in ZENN.front_matter_problems({**ZENN_FRONT, "topics": topics}, now=NOW) if "topic" in p]
+    assert config_ok == export_ok
+
+
+@pytest.mark.parametrize("table, key", [
+    ('[tool.pipeline.zenn]\nslug = "short"', "tool.pipeline.zenn.slug"),
+    ('[tool.pipeline.zenn]\npublication_name = "Team-AI"', "tool.pipeline.zenn.publication_name"),
+    ('[tool.pipeline.article]\ntags = ["Machine Learning"]', "tool.pipeline.article.tags"),
+    ('[tool.pipeline.article]\ntags = []', "tool.pipeline.article.tags"),
+    ('[tool.pipeline.article]\nprivate = true\norganization_url_name = "org"', "tool.pipeline.article"),
+])
+def test_config_uses_the_platform_rules(tmp_path, table, key):
+    problems = _config_problems(tmp_path, table)
+    assert any(p.startswith(key + ":") for p in problems), problems
+
+
+@pytest.mark.parametrize("name, size, ok", [
+    ("fig.png", 1000, True), ("fig.svg", 1000, False), ("fig.PNG", 3 * 1024 * 1024, True),
+    ("fig.png", 3 * 1024 * 1024 + 1, False), ("fig.webp", 10, True),
+])
+def test_zenn_image_rules(name, size, ok):
+    assert (ZENN.image_problems(name, size) == []) is ok
+
+
+def test_zenn_article_limit_names_the_limit_and_the_fix():
+    assert ZENN.article_problems("あ" * 80_000) == []
+    [problem] = ZENN.article_problems("あ" * 80_001)
+    assert "80,000" in problem and 'format = "book"' in problem

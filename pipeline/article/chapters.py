@@ -30,6 +30,8 @@ from pipeline.article.context import (
 )
 from pipeline.article.observations import fill_markdown, glue_context, is_observation, observation_body
 from pipeline.config import Config
+from pipeline.markdown.platforms import ZENN
+from pipeline.markdown.sanitize import html_for_zenn, sanitize_markdown
 from pipeline.markdown.scanner import (
     code_span,
     display_math_apart,
@@ -42,9 +44,7 @@ from pipeline.markdown.scanner import (
     unwrap,
     visible_controls,
 )
-from pipeline.markdown.scanner.dialects import zenn_slug
-from pipeline.markdown.scanner.sanitize import html_for_zenn, sanitize_markdown
-from pipeline.markdown.scanner.urls import rewrite_urls
+from pipeline.markdown.urls import rewrite_urls
 from pipeline.records import (
     Cell,
     ErrorOutput,
@@ -68,7 +68,7 @@ def figure_src(path: str, dialect: str, config: Config) -> str:
         base = config.article.image_base_url
         return base.rstrip("/") + "/" + path if base else UPLOAD_MARK + path
     if dialect == "zenn":
-        return f"/images/{zenn_slug(config)}/" + path.removeprefix("figures/")
+        return f"/images/{ZENN.slug_for(config)}/" + path.removeprefix("figures/")
     return path
 
 

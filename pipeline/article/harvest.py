@@ -259,8 +259,8 @@ def _author_images(cell, index: int, experiment: Experiment, config: Config, fig
     own attachments) into the figures folder; returns {reference as written: path under build/}."""
     from urllib.parse import unquote, urlparse
 
-    from pipeline.markdown.scanner.sanitize import sanitize_markdown
-    from pipeline.markdown.scanner.urls import rewrite_urls
+    from pipeline.markdown.sanitize import sanitize_markdown
+    from pipeline.markdown.urls import rewrite_urls
 
     found: dict[str, str] = {}
     attachments = cell.get("attachments") or {}
@@ -294,7 +294,7 @@ def _author_images(cell, index: int, experiment: Experiment, config: Config, fig
             target = "images/" + "/".join(_safe_name(p) for p in relative.parts)
             data = source.read_bytes()
             if ext == "svg":
-                from pipeline.markdown.scanner.svg import sanitize_svg
+                from pipeline.markdown.svg import sanitize_svg
 
                 data = sanitize_svg(data)
                 if data is None:
@@ -316,7 +316,7 @@ def _safe_name(name: str) -> str:
 
 def _decode(raw, mime: str, where: str) -> bytes:
     if mime == "image/svg+xml":
-        from pipeline.markdown.scanner.svg import sanitize_svg
+        from pipeline.markdown.svg import sanitize_svg
 
         data = sanitize_svg(_text(raw).encode("utf-8"))
         if data is None:

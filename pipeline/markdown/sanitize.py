@@ -1,16 +1,18 @@
-"""The untrusted-Markdown policy: ``sanitize_markdown`` (see ``pipeline.markdown.scanner`` for the
-three doors untrusted text goes through).
+"""The untrusted-Markdown policy, stated once, here: ``sanitize_markdown`` and its allow-list
+(``ALLOWED_TAGS``, ``_ATTRIBUTES``, ``_CSS``, and ``pipeline.markdown.urls.is_safe_url`` for
+URLs). docs/security.md lists them, generated from these constants (``python -m pipeline.config_docs
+--write``); ``pipeline.markdown.scanner`` names the three doors untrusted text goes through.
 
 The result keeps its Markdown meaning but is self-contained: fences, ``$$`` blocks and
 allowed HTML tags it opens are closed inside it, so it never swallows what follows. Only
-Qiita-like allow-listed tags and attributes survive (others show as text); only http(s),
-mailto, relative and #anchor URLs survive (an unsafe link keeps its text, an unsafe image
-becomes its alt text); ``:::``, ``!!!`` and ``???`` lines become text; controls become
-visible. It must be safe for every renderer the article meets: CommonMark (Qiita, Zenn)
-and Python-Markdown with the extensions in mkdocs.yml (MkDocs). Where they could read the
-text differently (which backticks pair, where a fence or raw HTML block ends, whether "]("
-makes a link), it picks the reading that leaves the text inert, and rewrites fences into
-one form that every renderer reads as code.
+allow-listed tags and attributes survive, a stricter subset of what Qiita's sanitizer keeps
+(``pipeline.markdown.dialects.QIITA_TAGS``); others show as text. Only safe URLs survive
+(an unsafe link keeps its text, an unsafe image becomes its alt text); ``:::``, ``!!!`` and
+``???`` lines become text; controls become visible. It must be safe for every renderer the
+article meets: CommonMark (Qiita, Zenn) and Python-Markdown with the extensions in
+mkdocs.yml (MkDocs). Where they could read the text differently (which backticks pair,
+where a fence or raw HTML block ends, whether "](" makes a link), it picks the reading that
+leaves the text inert, and rewrites fences into one form that every renderer reads as code.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pipeline.markdown.scanner import (
     table_lines,
     visible_controls,
 )
-from pipeline.markdown.scanner.urls import (
+from pipeline.markdown.urls import (
     CONTAINER,
     DEFINITION,
     OPEN_TAG,
@@ -361,7 +363,7 @@ def html_for_zenn(markdown: str) -> str:
     can (an image, its alt text escaped and its address encoded) and are dropped, keeping their
     text, where they cannot. Code (fences and code spans) is left alone."""
     from pipeline.markdown.scanner import escape_inline
-    from pipeline.markdown.scanner.urls import destination
+    from pipeline.markdown.urls import destination
 
     def replace(match: re.Match) -> str:
         name = match.group(1).lower()

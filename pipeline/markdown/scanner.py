@@ -10,17 +10,8 @@ Untrusted text policy. Text we did not write ourselves (an author's notebook Mar
 ``display(Markdown(...))`` outputs, LLM-drafted prose, glue values, model ids, exception
 messages) reaches an article only through one of three doors:
 
-- Markdown passes ``pipeline.markdown.sanitize.sanitize_markdown`` (before any dialect rewrite). The result keeps its
-  Markdown meaning but is self-contained: fences, ``$$`` blocks and allowed HTML tags it
-  opens are closed inside it, so it never swallows what follows. Only Qiita-like
-  allow-listed tags and attributes survive (others show as text); only http(s), mailto,
-  relative and #anchor URLs survive (an unsafe link keeps its text, an unsafe image becomes
-  its alt text); ``:::``, ``!!!`` and ``???`` lines become text; controls become visible.
-  It must be safe for every renderer the article meets: CommonMark (Qiita, Zenn) and
-  Python-Markdown with the extensions in mkdocs.yml (MkDocs). Where they could read the
-  text differently (which backticks pair, where a fence or raw HTML block ends, whether
-  "](" makes a link), it picks the reading that leaves the text inert, and rewrites
-  fences into one form that every renderer reads as code.
+- Markdown passes ``pipeline.markdown.sanitize.sanitize_markdown`` (before any dialect
+  rewrite). Its module docstring states the policy; docs/security.md lists what it keeps.
 - Plain text put into prose passes ``escape_inline``: one line that every renderer shows
   literally, with no HTML, link, code, math, list, heading, fence or ``:::`` in it.
 - Text shown inside a code fence passes ``visible_controls``, with ``fence_for`` choosing

@@ -27,7 +27,7 @@ from pathlib import Path
 from pipeline.article.render import UPLOAD_MARK, RenderedArticle, render
 from pipeline.config import Config
 from pipeline.layout import GENERATED_FILE, GENERATED_LINE, Layout, check_export_folders, check_owned, inside
-from pipeline.markdown.scanner.dialects import zenn_slug, zenn_topics
+from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.progress import Progress
 from pipeline.records import Drafts, ExperimentRecord
 from pipeline.storage import Publication
@@ -38,7 +38,6 @@ QIITA_KEYS = ("title", "tags", "private", "updated_at", "id", "organization_url_
 
 #: Zenn's front matter, in zenn-cli's order; the last three are kept from an existing file
 ZENN_KEYS = ("title", "emoji", "type", "topics", "published", "published_at", "publication_name")
-ZENN_IMAGE_LIMIT = 3 * 1024 * 1024  # zenn-cli's preview refuses larger local images
 
 
 @dataclass(frozen=True)
@@ -56,14 +55,12 @@ class ExportResult:
 
 def export(records: list[ExperimentRecord], config: Config, progress: Progress, publication: Publication,
            layout: Layout | None = None, drafts: Drafts | None = None, preview: bool = False) -> ExportResult:
-    from pipeline.markdown.scanner.dialects import check_qiita, check_qiita_front_matter
-
     layout = layout or config.layout
     qiita = render(records, config, "qiita", drafts=drafts)
     mkdocs = render(records, config, "mkdocs", drafts=drafts, preview=preview)
     for warning in dict.fromkeys(qiita.warnings + mkdocs.warnings):
         progress.warn(warning)
-    for problem in check_qiita(qiita.markdown):
+    for problem in QIITA.check(qiita.markdown):
         progress.warn(f"Qiita export: {problem}")
 
     article = layout.qiita / "article.md"
@@ -71,16 +68,16 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     page = layout.site / "index.md"
     targets = [article, cli_file, layout.qiita / "figures", page, layout.site / "figures"]
 
-    zenn_file = layout.zenn / "articles" / f"{zenn_slug(config)}.md"
+    zenn_file = layout.zenn / "articles" / f"{ZENN.slug_for(config)}.md"
     folders = [layout.qiita]
     if config.zenn.enabled:
-        targets += [zenn_file, layout.zenn / "images" / zenn_slug(config)]
+        targets += [zenn_file, layout.zenn / "images" / ZENN.slug_for(config)]
         folders.append(layout.zenn)
     check_export_folders(folders, layout)
     check_owned(targets, layout)
 
     front = qiita_front_matter(config, existing=cli_file)
-    for problem in check_qiita_front_matter(_front_values(front)):
+    for problem in QIITA.front_matter_problems(_front_values(front)):
         progress.warn(f"qiita-cli file: {problem}")
     publication.write(article, qiita.markdown)
     publication.write(cli_file, front + qiita.markdown)
@@ -99,18 +96,16 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
 
 def _export_zenn(records, config: Config, progress: Progress, publication: Publication, layout: Layout,
                  drafts, target: Path) -> None:
-    from pipeline.markdown.scanner.dialects import check_zenn, check_zenn_front_matter, check_zenn_slug
-
     zenn = render(records, config, "zenn", drafts=drafts)
     front = zenn_front_matter(config, existing=target)
-    problems = check_zenn(zenn.markdown) + check_zenn_front_matter(_front_values(front)) + check_zenn_slug(zenn_slug(config))
+    problems = ZENN.check(zenn.markdown) + ZENN.front_matter_problems(_front_values(front)) + ZENN.slug_problems(ZENN.slug_for(config))
     for problem in problems:
         progress.warn(f"Zenn export: {problem}")
     publication.write(target, front + zenn.markdown)
-    too_big = [f.file for f in _stage_figures(zenn, layout.zenn / "images" / zenn_slug(config), layout, publication)
-               if publication.resolve(layout.build / f.file).stat().st_size > ZENN_IMAGE_LIMIT]
-    for file in too_big:
-        progress.warn(f"Zenn export: {file} is over 3 MB, which Zenn does not show; save the figure smaller")
+    for figure in _stage_figures(zenn, layout.zenn / "images" / ZENN.slug_for(config), layout, publication):
+        size = publication.resolve(layout.build / figure.file).stat().st_size
+        for problem in ZENN.image_problems(figure.file, size):
+            progress.warn(f"Zenn export: {problem}")
 
 
 def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publication: Publication) -> tuple:
@@ -209,7 +204,7 @@ def zenn_front_matter(config: Config, existing: Path | None = None) -> str:
         "title": _yaml_str(config.article.title),
         "emoji": _yaml_str(zenn.emoji),
         "type": _yaml_str(zenn.type),
-        "topics": "[" + ", ".join(_yaml_str(t) for t in zenn_topics(config)) + "]",
+        "topics": "[" + ", ".join(_yaml_str(t) for t in ZENN.topics_for(config)) + "]",
         "published": "true" if zenn.published else "false",
         "publication_name": _yaml_str(zenn.publication_name) if zenn.publication_name else None,
     }
