@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 from pipeline import __version__
@@ -158,7 +157,11 @@ def _run(args) -> int:
     from pipeline.config import load_config
     from pipeline.progress import Progress
 
-    overrides = {"gateway_url": args.gateway_url} if getattr(args, "gateway_url", None) else None
+    overrides = {}  # options merge into the config before it is validated, so each is resolved once
+    if getattr(args, "gateway_url", None):
+        overrides["gateway_url"] = args.gateway_url
+    if getattr(args, "keep_going", None) is not None:
+        overrides["keep_going"] = args.keep_going
     config = load_config(args.root, overrides)
     progress = Progress(quiet=args.quiet)
     if args.command == "config":
@@ -175,9 +178,8 @@ def _run(args) -> int:
         if args.command == "execute":
             from pipeline.run.execute import execute
 
-            keep_going = config.keep_going if args.keep_going is None else args.keep_going
             summary = execute(config, args.names, force=args.force, fail_fast=args.fail_fast,
-                              keep_going=keep_going, progress=progress, jobs=args.jobs)
+                              keep_going=config.keep_going, progress=progress, jobs=args.jobs)
             progress.info(f"executed {summary.count('executed')}, cached {summary.count('cached')}, "
                           f"stored {summary.count('stored')}, failed {summary.count('failed')}")
             return 1 if summary.failures else 0
@@ -198,65 +200,43 @@ def _run(args) -> int:
             _report_export(exported, progress)
             return 0
         if args.command == "build":
-            from pipeline.publish import uptodate
-
-            mode = args.llm or ("on" if config.llm.enabled else "off")
-            vouched = mode == "off" and not config.gateway_url  # builds the no-change stamp may stand for
-            last = uptodate.check(config) if vouched and not args.force else None
-            if last:
-                _summary_up_to_date(last, config, progress)
-                return 0
-            uptodate.clear(config)
-            started = time.time_ns()
             from pipeline.build import LlmOptions, build
 
+            mode = args.llm or ("on" if config.llm.enabled else "off")
             llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
                              model=args.llm_model, base_url=args.llm_base_url)
-            result = build(config, force=args.force, fail_fast=args.fail_fast, keep_going=args.keep_going,
-                           llm=llm, progress=progress, jobs=args.jobs)
-            _summary(result, config, progress)
-            problem = uptodate.stamp(config, result, started) if vouched else None
-            if problem:
-                progress.warn(problem)
-            return 1 if result.failures else 0
+            summary = build(config, force=args.force, fail_fast=args.fail_fast, llm=llm, progress=progress,
+                            jobs=args.jobs)
+            _summary(summary, config, progress)
+            return 1 if summary.failures else 0
     raise AssertionError(args.command)
 
 
-def _summary(result, config, progress) -> None:
-    figures = sum(len(r.figures) for r in result.records)
-    execution = result.execution
-    progress.info(
-        f"build finished: {execution.count('executed')} executed, {execution.count('cached')} cached, "
-        f"{execution.count('stored')} stored, {execution.count('failed')} failed, {figures} figures, "
-        f"{len(result.warnings)} warnings"
-    )
-    if result.drafts is not None:
-        d = result.drafts
+def _summary(summary, config, progress) -> None:
+    """The end of a build: one line of counts, LLM drafts, warnings, where things are, failures."""
+    if summary.up_to_date:
+        progress.info(f"build finished: up to date, nothing changed since the last build ({len(summary.outcomes)} "
+                      f"experiments, {summary.figures} figures, {len(summary.warnings)} warnings); nothing was run "
+                      "or written (--force runs every stage)")
+    else:
+        progress.info(f"build finished: {summary.count('executed')} executed, {summary.count('cached')} cached, "
+                      f"{summary.count('stored')} stored, {summary.count('failed')} failed, {summary.figures} figures, "
+                      f"{len(summary.warnings)} warnings")
+    if summary.drafts is not None:
+        d = summary.drafts
         progress.info(f"  LLM drafts ({d.model}): {d.requests} requests, {d.cached} from the cache, "
                       f"{len(d.rejected)} rejected, {len(d.unsupported)} unsupported claims")
         for rejection in d.rejected:
             progress.info(f"    rejected {rejection.section}: {rejection.reason}")
-    _report_outputs(result.warnings, result.exported, config, progress)
-    if result.failures:
-        progress.info("")
-        progress.info(f"published with {len(result.failures)} failed chapter(s), marked in the article (--keep-going):")
-        for failure in result.failures:
-            progress.info(failure.describe())
-
-
-def _summary_up_to_date(last, config, progress) -> None:
-    progress.info(f"build finished: up to date, nothing changed since the last build ({last.experiments} experiments, "
-                  f"{last.figures} figures, {len(last.warnings)} warnings); nothing was run or written "
-                  "(--force runs every stage)")
-    _report_outputs(last.warnings, last, config, progress)
-
-
-def _report_outputs(warnings, exported, config, progress) -> None:
-    """The end of a build's summary: its warnings, then where the records and exports are."""
-    for warning in warnings:
+    for warning in summary.warnings:
         progress.info(f"  warning: {warning}")
     progress.info(f"  records: {config.layout.records}")
-    _report_export(exported, progress)
+    _report_export(summary.exports, progress)
+    if summary.failures:
+        progress.info("")
+        progress.info(f"published with {len(summary.failures)} failed chapter(s), marked in the article (--keep-going):")
+        for failure in summary.failures:
+            progress.info(failure.describe())
 
 
 def _report_export(exported, progress) -> None:

@@ -8,11 +8,12 @@ version is refused with a message that says to re-run harvest.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
+
+from pipeline.codec import decode, encode
 
 SCHEMA_VERSION = 2
 
@@ -61,7 +62,9 @@ class ExecutionInfo:
     """How an executed notebook got its outputs; execute writes it into the notebook's
     metadata (``to_metadata``) and harvest reads it back (``from_metadata``)."""
 
-    mode: str  # "executed" (a fresh kernel here) | "stored" (outputs as the notebook stored them) | "warm" (preview)
+    #: "executed": a fresh kernel here; "stored": outputs as the notebook stored them; "warm": a preview
+    #: kernel kept alive; "failed": it never ran to the end here (the record has its source and failure only)
+    mode: Literal["executed", "stored", "warm", "failed"]
     cache_key: str = ""
     executed_at: str = ""
     duration: float | None = None
@@ -82,15 +85,7 @@ class ExecutionInfo:
         """Raises ValueError when *data* is not what ``to_metadata`` wrote."""
         if not isinstance(data, dict) or "mode" not in data:
             raise ValueError("no execution information (pipeline metadata) in the notebook")
-        try:
-            fields = dict(data)
-            fields["stored"] = StoredRun(**fields["stored"]) if fields.get("stored") else None
-            info = cls(**fields)
-        except TypeError as exc:
-            raise ValueError(f"malformed execution information: {exc}") from None
-        if not isinstance(info.packages, dict) or not isinstance(info.parameters, dict):
-            raise ValueError("malformed execution information: packages and parameters must be tables")
-        return info
+        return decode(cls, data, "malformed execution information")
 
 
 @dataclass(frozen=True)
@@ -146,7 +141,6 @@ class ErrorOutput:
 
 
 Output = Union[StreamOutput, ResultOutput, ImageOutput, ErrorOutput]
-_OUTPUT_TYPES = {cls.__dataclass_fields__["kind"].default: cls for cls in (StreamOutput, ResultOutput, ImageOutput, ErrorOutput)}
 
 
 @dataclass(frozen=True)
@@ -272,7 +266,7 @@ class ExperimentRecord:
                 f"{origin}: record schema version {version!r}, this package reads {SCHEMA_VERSION}"
             )
         try:
-            return _decode_record(data)
+            return decode(ExperimentRecord, data, "record")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"{origin}: malformed record ({type(exc).__name__}: {exc})") from None
 
@@ -285,63 +279,12 @@ class ExperimentRecord:
         return cls.from_json(text, origin=str(path))
 
 
-def encode(value: Any) -> Any:
-    """Plain JSON values of a record (or any dataclass): tables, lists, text for paths."""
-    if dataclasses.is_dataclass(value):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [encode(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): encode(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def _tuple_or_none(value: Any) -> tuple | None:
-    return tuple(value) if value is not None else None
-
-
-def _decode_output(data: dict) -> Output:
-    data = dict(data)
-    cls = _OUTPUT_TYPES[data.pop("kind")]
-    return cls(**data)
-
-
 def load_failure(path: Path) -> Failure | None:
     """The failure report at *path*, or None (none there, or unreadable: it is only a report)."""
     try:
-        return decode_failure(json.loads(Path(path).read_text(encoding="utf-8")))
+        return decode(Failure, json.loads(Path(path).read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError, KeyError):
         return None
-
-
-def decode_failure(data: dict | None) -> Failure | None:
-    if data is None:
-        return None
-    data = dict(data)
-    data["lines"] = _tuple_or_none(data.get("lines"))
-    return Failure(**data)
-
-
-def _decode_record(data: dict) -> ExperimentRecord:
-    env = dict(data["environment"])
-    env["model"] = ModelInfo(**env["model"]) if env.get("model") else None
-    cells = []
-    for c in data["cells"]:
-        c = dict(c)
-        c["tags"] = tuple(c.get("tags", ()))
-        c["lines"] = _tuple_or_none(c.get("lines"))
-        c["outputs"] = tuple(_decode_output(o) for o in c.get("outputs", ()))
-        cells.append(Cell(**c))
-    fields = dict(data)
-    fields["environment"] = Environment(**env)
-    fields["cells"] = tuple(cells)
-    fields["warnings"] = tuple(data.get("warnings", ()))
-    fields["failure"] = decode_failure(data.get("failure"))
-    fields["glue"] = {k: GlueValue(**v) for k, v in data.get("glue", {}).items()}
-    fields["execution"] = ExecutionInfo.from_metadata(data["execution"])
-    return ExperimentRecord(**fields)
 
 
 # ---------------------------------------------------------------------------

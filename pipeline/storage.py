@@ -206,10 +206,6 @@ class Publication:
         self._changes[target] = Change(target, staged, os.stat(staged).st_ino)
         return staged
 
-    @property
-    def targets(self) -> list[Path]:
-        return list(self._changes)
-
     def resolve(self, path: Path) -> Path:
         """Where *path* is to be read now: inside its staged replacement when one is staged."""
         path = Path(path)

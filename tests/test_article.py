@@ -240,15 +240,15 @@ def test_a_failed_build_leaves_the_previous_article(project, quiet):
     path = project.add("01_a", "# %% [markdown]\n# # A\n\n# %%\nprint('first')\n")
     config = project.config()
     result = build(config, progress=quiet)
-    article = result.exported.article.read_text(encoding="utf-8")
-    page = result.exported.site_page.read_text(encoding="utf-8")
+    article = result.exports.article.read_text(encoding="utf-8")
+    page = result.exports.site_page.read_text(encoding="utf-8")
     assert "first" in article and "first" in page
 
     path.write_text(path.read_text() + "\n# %%\nraise SystemError('broken')\n", encoding="utf-8")
     with pytest.raises(ExecutionFailed):
         build(config, progress=quiet)
-    assert result.exported.article.read_text(encoding="utf-8") == article
-    assert result.exported.site_page.read_text(encoding="utf-8") == page
+    assert result.exports.article.read_text(encoding="utf-8") == article
+    assert result.exports.site_page.read_text(encoding="utf-8") == page
 
 
 def test_notebook_metadata_and_templates_from_a_notebook_stay_inert(article_project, quiet):

@@ -53,16 +53,18 @@ _WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def harvest(config: Config, names: list[str] | None = None, progress: Progress | None = None,
-            layout: Layout | None = None, publication: Publication | None = None) -> list[ExperimentRecord]:
-    """Harvest the named experiments (all by default). With *publication*, records and figures
-    are staged into it (the caller commits); without, they are published here."""
+            layout: Layout | None = None, publication: Publication | None = None,
+            experiments: list[Experiment] | None = None) -> list[ExperimentRecord]:
+    """Harvest the named experiments (all by default), or the *experiments* the caller already
+    listed. With *publication*, records and figures are staged into it (the caller commits);
+    without, they are published here."""
     progress = progress or Progress()
     layout = layout or config.layout
     own = publication is None
     pub = publication or Publication(layout.journal)
     records = []
     try:
-        for experiment in discover(config, names, warn=progress.warn if own else None):
+        for experiment in experiments if experiments is not None else discover(config, names, warn=progress.warn):
             record = harvest_one(experiment, config, layout, pub)
             progress.info(f"harvested {experiment.name}: {len(record.cells)} cells, {len(record.figures)} figures, "
                           f"{len(record.glue)} glue values{' (last run FAILED)' if record.failure else ''}")

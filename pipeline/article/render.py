@@ -25,7 +25,7 @@ from pipeline.article.chapters import UPLOAD_MARK, build_context
 from pipeline.article.context import ArticleContext, FigureView
 from pipeline.config import Config
 from pipeline.errors import PipelineError
-from pipeline.layout import DEFAULT_TEMPLATES
+from pipeline.layout import DEFAULT_TEMPLATES, Layout
 from pipeline.markdown.scanner import fence_for, tidy_blank_lines
 from pipeline.records import ExperimentRecord
 
@@ -69,27 +69,28 @@ def make_environment(templates_dir: Path, cache_dir: Path | None = None):
 
 
 def render(records: list[ExperimentRecord], config: Config, dialect: str, drafts=None,
-           now: datetime | None = None, preview: bool = False) -> RenderedArticle:
-    """Render the article in *dialect* from *records*."""
+           now: datetime | None = None, preview: bool = False, layout: Layout | None = None) -> RenderedArticle:
+    """Render the article in *dialect* from *records* (templates from *layout*, default the config's)."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
     import jinja2
 
     context, prose = build_context(records, config, dialect, drafts=drafts, now=now, preview=preview)
-    cache = config.layout.build / ".templates-cache"
+    layout = layout or config.layout
+    cache = layout.build / ".templates-cache"
     cache.mkdir(parents=True, exist_ok=True)
-    env = make_environment(config.layout.templates, cache)
+    env = make_environment(layout.templates, cache)
     try:
         markdown = env.get_template("article.md.j2").render(**context.as_dict())
     except jinja2.TemplateNotFound as exc:
-        raise PipelineError(f"template {exc.name} not found in {config.layout.templates} (or the package's "
+        raise PipelineError(f"template {exc.name} not found in {layout.templates} (or the package's "
                             f"defaults in {DEFAULT_TEMPLATES}); restore it from the project's repository") from None
     except jinja2.TemplateSyntaxError as exc:
         raise PipelineError(f"{exc.filename or exc.name}, line {exc.lineno}: template syntax error: {exc.message}; "
                             "fix the template") from None
     except jinja2.TemplateError as exc:
         raise PipelineError(f"rendering the {dialect} article failed in the templates: {exc}; fix the template "
-                            "(templates/article.md.j2 sees the fields listed in pipeline/context.py)") from None
+                            "(templates/article.md.j2 sees the fields listed in pipeline/article/context.py)") from None
     markdown = tidy_blank_lines(resolve_refs(markdown, dialect, prose.refs))
     figures = tuple({f.file: f for f in prose.figures}.values())
     return RenderedArticle(dialect, markdown, figures, context.warnings, context)

@@ -35,6 +35,7 @@ from urllib.parse import urlparse
 from pipeline.article.observations import fill, glue_context
 from pipeline.config import Config
 from pipeline.errors import PipelineError
+from pipeline.layout import Layout
 from pipeline.llm.factcheck import assess, mark_claims
 from pipeline.progress import Progress
 from pipeline.records import (
@@ -215,10 +216,12 @@ class Unreachable(Exception):
 
 def draft(records: list[ExperimentRecord], config: Config, *, model: str | None = None, base_url: str | None = None,
           api_key: str | None = None, redraft: bool = False, required: bool = False,
-          progress: Progress | None = None) -> Drafts | None:
+          progress: Progress | None = None, layout: Layout | None = None) -> Drafts | None:
     """Draft every section (from the cache where possible). None when the pass could not start
-    and is not required."""
+    and is not required. Rejected drafts are listed in the returned ``Drafts`` (the build summary
+    shows them), not as warnings."""
     progress = progress or Progress()
+    layout = layout or config.layout
     llm = config.llm
     model = model or llm.model
     try:
@@ -230,7 +233,7 @@ def draft(records: list[ExperimentRecord], config: Config, *, model: str | None 
         return _give_up(exc, required, progress)
 
     client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=llm.timeout, max_retries=0)
-    cache_dir = config.layout.drafts
+    cache_dir = layout.drafts
     deadline = time.monotonic() + llm.deadline
     texts: dict[str, str] = {}
     made = cached = failed_in_row = 0
@@ -251,24 +254,26 @@ def draft(records: list[ExperimentRecord], config: Config, *, model: str | None 
         else:
             made += 1
             try:
-                entry = {"status": "ok", "text": _ask(client, model, item, llm, deadline)}
+                entry = {"status": "ok", "text": _ask(client, model, item, llm, deadline), "fresh": True}
             except Unusable as exc:
-                entry = {"status": "unusable", "reason": str(exc)}
+                entry = {"status": "unusable", "reason": str(exc), "fresh": True}
             except Unreachable as exc:
                 failed_in_row += 1
                 _failed(_redact(f"drafting {item.section} failed ({exc})", endpoint.api_key), required, progress)
                 continue
             failed_in_row = 0
-            if entry["status"] == "ok":
-                reason, _ = assess(entry["text"], item.evidence, config.article.language, llm.max_unsupported_share)
-                if reason:
-                    entry = {"status": "rejected", "reason": reason, "text": entry["text"]}
+        fresh = entry.pop("fresh", False)
+        claims: list[str] = []
+        if entry["status"] == "ok":  # the gate, once per answer (a cached one meets today's gate too)
+            reason, claims = assess(entry["text"], item.evidence, config.article.language, llm.max_unsupported_share)
+            if reason:
+                entry = {"status": "rejected", "reason": reason, "text": entry["text"]}
+        if fresh:
             atomic_write_text(path, json.dumps({"section": item.section, "model": model, "messages": item.messages,
                                                 **entry}, ensure_ascii=False, indent=1))
         if entry["status"] != "ok":
             rejected.append(Rejection(item.section, entry.get("reason", entry["status"])))
             continue
-        _, claims = assess(entry["text"], item.evidence, config.article.language, llm.max_unsupported_share)
         unsupported += [Claim(item.section, c) for c in claims]
         texts[item.section] = mark_claims(entry["text"], claims)
 
@@ -282,8 +287,6 @@ def draft(records: list[ExperimentRecord], config: Config, *, model: str | None 
                     requests=made, cached=cached)
     progress.info(f"drafts: {made} requested, {cached} from the cache, {len(rejected)} rejected, "
                   f"{len(unsupported)} unsupported claims")
-    for rejection in rejected:
-        progress.warn(f"drafted {rejection.section} rejected: {rejection.reason}; the author's text is used")
     for claim in unsupported:
         progress.warn(f"drafted {claim.section}: {claim.text!r} appears in no record (marked 要確認 in the article)")
     if unsupported and llm.fact_check == "fail":

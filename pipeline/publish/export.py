@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.article.render import UPLOAD_MARK, RenderedArticle, render
@@ -31,6 +30,7 @@ from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.progress import Progress
 from pipeline.records import Drafts, ExperimentRecord
 from pipeline.storage import Publication
+from pipeline.summary import Exports
 
 #: qiita-cli's front matter, in its order; the first group comes from the config
 QIITA_KEYS = ("title", "tags", "private", "updated_at", "id", "organization_url_name", "slide", "ignorePublish")
@@ -40,24 +40,11 @@ QIITA_KEYS = ("title", "tags", "private", "updated_at", "id", "organization_url_
 ZENN_KEYS = ("title", "emoji", "type", "topics", "published", "published_at", "publication_name")
 
 
-@dataclass(frozen=True)
-class ExportResult:
-    article: Path
-    qiita_cli: Path
-    site_page: Path
-    uploads: tuple[Path, ...]  # figure files still to upload (no image_base_url)
-    zenn: Path | None = None
-
-    @property
-    def paths(self) -> tuple[Path, ...]:
-        return (self.article, self.qiita_cli, self.site_page) + ((self.zenn,) if self.zenn else ())
-
-
 def export(records: list[ExperimentRecord], config: Config, progress: Progress, publication: Publication,
-           layout: Layout | None = None, drafts: Drafts | None = None, preview: bool = False) -> ExportResult:
+           layout: Layout | None = None, drafts: Drafts | None = None, preview: bool = False) -> Exports:
     layout = layout or config.layout
-    qiita = render(records, config, "qiita", drafts=drafts)
-    mkdocs = render(records, config, "mkdocs", drafts=drafts, preview=preview)
+    qiita = render(records, config, "qiita", drafts=drafts, layout=layout)
+    mkdocs = render(records, config, "mkdocs", drafts=drafts, preview=preview, layout=layout)
     for warning in dict.fromkeys(qiita.warnings + mkdocs.warnings):
         progress.warn(warning)
     for problem in QIITA.check(qiita.markdown):
@@ -91,12 +78,12 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
             publication.write(folder / GENERATED_FILE, "Written by ml-article-pipeline.\n")
     record_manifest(targets, folders, layout, publication)
     uploads = tuple(layout.qiita / f.file for f in qiita.figures if f.src.startswith(UPLOAD_MARK))
-    return ExportResult(article, cli_file, page, uploads, zenn_file if config.zenn.enabled else None)
+    return Exports(article, cli_file, page, uploads, zenn_file if config.zenn.enabled else None)
 
 
 def _export_zenn(records, config: Config, progress: Progress, publication: Publication, layout: Layout,
                  drafts, target: Path) -> None:
-    zenn = render(records, config, "zenn", drafts=drafts)
+    zenn = render(records, config, "zenn", drafts=drafts, layout=layout)
     front = zenn_front_matter(config, existing=target)
     problems = ZENN.check(zenn.markdown) + ZENN.front_matter_problems(_front_values(front)) + ZENN.slug_problems(ZENN.slug_for(config))
     for problem in problems:

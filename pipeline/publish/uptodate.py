@@ -37,34 +37,21 @@ import json
 import os
 import platform
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.codec import decode, encode
 from pipeline.config import Config
 from pipeline.layout import DEFAULT_TEMPLATES
 from pipeline.storage import atomic_write_text
+from pipeline.summary import BuildSummary
 
 PACKAGE = Path(__file__).resolve().parent.parent  # the whole pipeline package
 
-FORMAT = 2
+FORMAT = 3
 #: folders never walked: caches of Python, Jupyter and git
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git"}
 #: an input modified this long before the build started, or later, leaves the stamp unwritten
 RACY_NS = 2_000_000_000
-
-
-@dataclass(frozen=True)
-class LastBuild:
-    """What the summary of the build that wrote the stamp said (``cli`` repeats it)."""
-
-    experiments: int
-    figures: int
-    warnings: tuple[str, ...]
-    article: Path
-    qiita_cli: Path
-    site_page: Path
-    zenn: Path | None
-    uploads: tuple[Path, ...]
 
 
 def _files(root: Path, skip: frozenset[Path] = frozenset(), project: bool = False):
@@ -133,41 +120,30 @@ def clear(config: Config) -> None:
     config.layout.up_to_date_stamp.unlink(missing_ok=True)
 
 
-def check(config: Config) -> LastBuild | None:
-    """The last build's summary when nothing changed since it, else None."""
+def check(config: Config) -> BuildSummary | None:
+    """The last build's summary (``up_to_date=True``) when nothing changed since it, else None."""
     try:
         saved = json.loads(config.layout.up_to_date_stamp.read_text(encoding="utf-8"))
         if saved.get("format") != FORMAT or saved["fingerprint"] != fingerprint(config, saved["data_files"])[0]:
             return None
-        last = saved["summary"]
-        return LastBuild(experiments=int(last["experiments"]), figures=int(last["figures"]),
-                         warnings=tuple(last["warnings"]), article=Path(last["article"]),
-                         qiita_cli=Path(last["qiita_cli"]), site_page=Path(last["site_page"]),
-                         zenn=Path(last["zenn"]) if last["zenn"] else None,
-                         uploads=tuple(Path(p) for p in last["uploads"]))
+        return dataclasses.replace(decode(BuildSummary, saved["summary"]), up_to_date=True)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def stamp(config: Config, result, started_ns: int) -> str | None:
-    """Record a build that started at *started_ns* (*result*: a ``BuildResult``) if it may stand
-    for the next ones. Returns a problem to warn about, or None."""
-    execution = result.execution
-    if execution.failures or execution.count("executed"):
+def stamp(config: Config, summary: BuildSummary, data_files, started_ns: int) -> str | None:
+    """Record a build that started at *started_ns* if it may stand for the next ones (*data_files*:
+    the data files its experiments declared). Returns a problem to warn about, or None."""
+    if summary.failures or summary.count("executed") or summary.drafts is not None:
         return None  # its warnings may be one-offs (a re-run cache entry): the next, settled build stamps
-    exported = result.exported
-    data_files = sorted({os.fsdecode(p) for p in execution.data_files})
-    summary = {"experiments": len(result.records), "figures": sum(len(r.figures) for r in result.records),
-               "warnings": list(result.warnings), "article": str(exported.article),
-               "qiita_cli": str(exported.qiita_cli), "site_page": str(exported.site_page),
-               "zenn": str(exported.zenn) if exported.zenn else "", "uploads": [str(p) for p in exported.uploads]}
+    data_files = sorted({os.fsdecode(p) for p in data_files})
     digest, newest = fingerprint(config, data_files)
     if newest >= started_ns - RACY_NS:
         return None  # an input changed during the build (or just before it): what was built may be stale
     try:
         atomic_write_text(config.layout.up_to_date_stamp,
                           json.dumps({"format": FORMAT, "fingerprint": digest, "data_files": data_files,
-                                      "summary": summary}, ensure_ascii=False, indent=1))
+                                      "summary": encode(summary)}, ensure_ascii=False, indent=1))
     except (OSError, ValueError) as exc:
         return f"could not write {config.layout.up_to_date_stamp} ({exc}); the next build runs every stage"
     return None

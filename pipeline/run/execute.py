@@ -30,7 +30,6 @@ from pipeline.layout import Layout
 from pipeline.progress import Progress
 from pipeline.records import RUN_METADATA, ExecutionInfo, Experiment, Failure, StoredRun, encode
 from pipeline.run.cache import Cache, cache_key, environment_parts, merge_outputs, stored_key
-from pipeline.run.gateway import gateway_url
 from pipeline.run.kernel_env import redact_outputs, secret_values
 from pipeline.run.outputs import normalize_outputs
 from pipeline.run.schedule import Stop, check_order, not_run, run_all
@@ -87,6 +86,7 @@ def execute(
     layout: Layout | None = None,
     runner: Callable[[Experiment, Progress], Run] | None = None,
     jobs: int | str | None = None,
+    experiments: list[Experiment] | None = None,
 ) -> ExecuteSummary:
     """Execute (or take from the cache) the named experiments, all by default.
 
@@ -95,10 +95,11 @@ def execute(
     only reported in the summary. *jobs* experiments run at once (default:
     ``config.jobs``; see ``pipeline.run.schedule``). A *runner* other than the default
     (the warm kernels of ``pipeline preview``) reads the cache but never writes to it.
+    *experiments*, when the caller already listed them (``build``), are used instead of *names*.
     """
     progress = progress or Progress()
     layout = layout or config.layout
-    experiments = discover(config, names, warn=progress.warn)
+    experiments = experiments if experiments is not None else discover(config, names, warn=progress.warn)
     if not experiments:
         raise ExperimentNotFound(f"{config.experiments_dir}: no experiments (.py percent scripts or .ipynb notebooks) "
                                  "to run; add one, or fix tool.pipeline.experiments_dir")
@@ -160,7 +161,7 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, environ
         return Outcome(experiment.name, "cached", time.monotonic() - started)
 
     code_cells = sum(1 for c in experiment.notebook.cells if c.cell_type == "code")
-    host = safe_url(gateway_url(config)) if gateway_url(config) and clean else "local"
+    host = safe_url(config.gateway_url) if config.gateway_url and clean else "local"
     progress.experiment_started(position, total, experiment.name, code_cells,
                                 where=f"gateway {host}" if host != "local" else host)
     run = runner(experiment, progress)
@@ -238,7 +239,7 @@ def _environment(config: Config, progress: Progress) -> dict:
     """The part of every cache key that does not depend on the experiment. On a gateway, the
     Python, package versions and device are what its kernels report (one short-lived kernel)."""
     environment = environment_parts(config)
-    url = gateway_url(config)
+    url = config.gateway_url
     if url:
         from pipeline.run.gateway import remote_environment
 
@@ -253,7 +254,7 @@ def resolve_jobs(config: Config, jobs: int | str | None) -> int:
     ``gateway_jobs`` on a gateway)."""
     jobs = config.jobs if jobs is None else jobs
     if jobs == "auto":
-        return config.gateway_jobs if gateway_url(config) else max(1, os.cpu_count() or 1)
+        return config.gateway_jobs if config.gateway_url else max(1, os.cpu_count() or 1)
     return max(1, int(jobs))
 
 
@@ -261,7 +262,7 @@ def run_notebook(experiment: Experiment, config: Config, progress: Progress, sec
                  stop: Stop | None = None) -> Run:
     """The default runner: every cell in a fresh kernel (``pipeline.run.sessions``). A *stop* (--fail-fast
     after another experiment failed) shuts the kernel down and reports the experiment as stopped."""
-    url = gateway_url(config)
+    url = config.gateway_url
     if url:
         from pipeline.run.gateway import GatewaySession
 

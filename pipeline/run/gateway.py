@@ -13,15 +13,18 @@ Everything else (cache, harvest, render, export) stays here.
 - The cache key uses what the gateway's kernels report about themselves (Python,
   the versions of ``cache_packages``, the GPU), asked once per run from a short-lived
   kernel: a different GPU server is a different key.
-- An unreachable gateway, a refused token or a gateway that dies mid-run gives
-  an error naming the gateway and the fix; the build stops and the last good
-  outputs stay.
+- An unreachable gateway, a refused token, a refused user (Enterprise Gateway
+  refuses ``root`` unless ``KERNEL_USERNAME`` names another) or a gateway that
+  dies mid-run gives an error naming the gateway, what it said and the fix; the
+  build stops and the last good outputs stay.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+from http import HTTPStatus
 from pathlib import Path
 
 from pipeline.errors import PipelineError
@@ -51,25 +54,72 @@ def _pipeline_environment(names):
 
 
 class GatewayError(PipelineError):
-    """The gateway cannot be used: unreachable, refused the token, or went away."""
+    """The gateway cannot be used: unreachable, refused the token or the user, or went away."""
 
 
-def gateway_url(config) -> str:
-    """Where kernels run ("" = here): ``load_config`` resolves it (--gateway-url, the config,
-    then JUPYTER_GATEWAY_URL)."""
-    return config.gateway_url
+#: a 403 about the user the kernel would run as (Enterprise Gateway refuses ``root`` by default)
+_USER_REFUSED = re.compile(r"KERNEL_USERNAME|authorized to start kernel|set of users authorized", re.IGNORECASE)
+#: a 403 about the credentials themselves
+_TOKEN_REFUSED = re.compile(r"token|authori[sz]ation header|unauthori[sz]ed|not authenticated", re.IGNORECASE)
+_FIX_TOKEN = "set JUPYTER_GATEWAY_AUTH_TOKEN to the token the gateway was started with"
+_FIX_USER = ("set KERNEL_USERNAME to a non-root user name the gateway accepts, e.g. `export KERNEL_USERNAME=$USER` "
+             "(Enterprise Gateway refuses root unless its unauthorized_users setting is changed; if its "
+             "authorized_users is set, the name must be in it)")
 
 
-def _explain(error: Exception, url: str) -> str:
-    import re
+def _said(text: str) -> str:
+    """A response body as one short line (JSON ``reason``/``message``, or the text without tags)."""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        parts = [str(payload[k]).strip() for k in ("reason", "message") if isinstance(payload.get(k), str)]
+        text = ": ".join(dict.fromkeys(p for p in parts if p))  # each once, in order
+    text = " ".join(re.sub(r"<[^>]+>", " ", text).split())
+    return text if len(text) <= 300 else text[:297] + "..."
 
+
+def _gateway_reason(error: BaseException, status) -> str:
+    """What the gateway said about *error*: its response body, found on the error or on what it wraps
+    (jupyter_server raises its own HTTPError from tornado's, which holds the response); "" when it
+    said nothing beyond the status phrase."""
+    seen: set[int] = set()
+    reason = ""
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        body = getattr(getattr(error, "response", None), "body", None) or getattr(error, "resp_body", None)
+        if body:
+            reason = _said(body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))
+            break
+        if isinstance(getattr(error, "message", None), str) and hasattr(error, "code"):  # tornado, no body
+            reason = error.message
+        error = error.__cause__ or error.__context__
+    try:
+        phrase = HTTPStatus(status).phrase
+    except (ValueError, TypeError):
+        phrase = ""
+    return "" if reason.strip().lower() in ("", phrase.lower()) else reason
+
+
+def _explain(error: BaseException, url: str, token: str = "") -> str:
+    """The message for a gateway that cannot be used: who refused what, in the gateway's words, and the fix."""
     status = getattr(error, "status_code", None) or getattr(error, "code", None)
     where = f"gateway {safe_url(url)}"
-    detail = re.sub(r"//[^/\s:@]+:[^/\s@]+@", "//***@", str(error).replace(url, safe_url(url)))
-    detail = detail.splitlines()[0][:200] if detail else ""
-    if status in (401, 403):
-        return (f"{where} refused the token (HTTP {status}); set JUPYTER_GATEWAY_AUTH_TOKEN to the token the "
-                "gateway was started with")
+    reason = _gateway_reason(error, status)
+    detail = reason or str(error).replace(url, safe_url(url))
+    detail = re.sub(r"//[^/\s:@]+:[^/\s@]+@", "//***@", detail.splitlines()[0][:300] if detail else "")
+    if token:
+        detail = detail.replace(token, "***")
+    said = f": {detail}" if reason else ""
+    if status == 401 or (status == 403 and reason and _TOKEN_REFUSED.search(reason)
+                         and not _USER_REFUSED.search(reason)):
+        return f"{where} refused the token (HTTP {status}{said}); {_FIX_TOKEN}"
+    if status == 403 and reason and _USER_REFUSED.search(reason):
+        return f"{where} refused to start a kernel for this user (HTTP 403{said}); {_FIX_USER}"
+    if status == 403:
+        return (f"{where} refused the request (HTTP 403{said or ', no reason given'}); check the gateway's "
+                f"access settings, and that JUPYTER_GATEWAY_AUTH_TOKEN is the token it was started with")
     if status == 599 or isinstance(error, TimeoutError):
         return (f"{where} did not answer in time; check that it is running and reachable, or raise "
                 "JUPYTER_GATEWAY_REQUEST_TIMEOUT and KERNEL_LAUNCH_TIMEOUT")
@@ -77,7 +127,8 @@ def _explain(error: Exception, url: str) -> str:
         return (f"{where} is unreachable ({type(error).__name__}: {detail}); check that it "
                 "is running and that JUPYTER_GATEWAY_URL (or --gateway-url) is right")
     if status == 404:
-        return f"{where} has no such kernel (HTTP 404); check tool.pipeline.kernel against the gateway's kernelspecs"
+        return (f"{where} has no such kernel (HTTP 404{said}); check tool.pipeline.kernel against the "
+                "gateway's kernelspecs")
     return f"{where} answered HTTP {status}: {detail}"
 
 
@@ -98,14 +149,14 @@ class GatewaySession(KernelSession):
     def _start_kernel(self) -> None:
         from pipeline.run.gateway_client import connect
 
-        connect(self.url)
+        gateway = connect(self.url)
         km = self.client.km = self.client.create_kernel_manager()
         km.environment = self.environment()
         try:
             self.client.start_new_kernel()
             self.client.start_new_kernel_client()
         except Exception as exc:  # tornado HTTPError, websocket and socket errors: all mean "cannot use it"
-            raise GatewayError(_explain(exc, self.url)) from None
+            raise GatewayError(_explain(exc, self.url, gateway.auth_token or "")) from None
         self._bootstrap()
 
     def _bootstrap(self) -> None:
@@ -191,7 +242,7 @@ def remote_environment(config, experiments_dir: Path) -> dict:
     """Ask a short-lived kernel on the gateway what it runs (for the cache key)."""
     import nbformat
 
-    url = gateway_url(config)
+    url = config.gateway_url
     probe = Experiment(name="(gateway probe)", path=experiments_dir / "(gateway probe)", source="(gateway probe)",
                        notebook=nbformat.v4.new_notebook(), title="", parameters={})
     session = GatewaySession(probe, config, [], url)

@@ -4,8 +4,8 @@ nbclient's own ``coalesce_streams`` rewrites carriage returns and backspaces
 with regular expressions that take quadratic time on one long line
 (``print("A" * 300_000)`` took 30 s, 10 MB ran for ten minutes, outside every
 timeout), so the executor turns it off and calls ``normalize_outputs`` instead,
-right after each cell, inside the experiment's time limit. The harvester applies
-the same function to notebooks whose stored outputs are published.
+right after each cell, inside the experiment's time limit. ``execute.use_stored``
+applies the same function to notebooks whose stored outputs are published.
 """
 
 from __future__ import annotations

@@ -1,0 +1,83 @@
+"""Small helpers the tests, the fault battery and the benchmarks share (no pytest, no fixtures).
+
+- ``free_port``: a local TCP port nothing listens on (a server to start there, or a
+  closed endpoint to point a client at).
+- ``masked_record``: a harvested record as JSON data, its volatile fields blanked, so
+  that two runs of the same experiment compare equal.
+- ``png``: the bytes of a small valid RGB PNG of one colour.
+- ``wait_for``: poll a condition until it holds or a deadline passes (wait for the event
+  itself, never for a fixed time).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+#: what differs between two runs of the same experiment: when it ran and how long it took
+VOLATILE_EXECUTION = ("executed_at", "duration")
+
+
+def free_port() -> int:
+    """A local TCP port that was free a moment ago; nothing listens on it once this returns."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def masked_record(record: Any, *also: str, keep_only: Iterable[str] | None = None,
+                  environment: bool = True) -> dict:
+    """*record* (an ExperimentRecord, its JSON text, or the path of its JSON file) as JSON data
+    with the volatile fields set to None: ``execution.executed_at``, ``execution.duration``,
+    every cell's ``execution_time``, and the further ``execution`` fields named in *also*
+    (e.g. "cache_key"). ``keep_only`` keeps only those ``execution`` fields instead (e.g.
+    ("mode",) to compare runs on different hosts); ``environment=False`` blanks the
+    environment (Python and package versions) too."""
+    if hasattr(record, "to_json"):
+        text = record.to_json()
+    elif isinstance(record, Path):
+        text = record.read_text(encoding="utf-8")
+    else:
+        text = record
+    data = json.loads(text)
+    execution = data["execution"]
+    if keep_only is not None:
+        data["execution"] = {key: execution[key] for key in keep_only}
+    else:
+        for key in (*VOLATILE_EXECUTION, *also):
+            if key not in execution:
+                raise KeyError(f"the record's execution has no field {key!r}: {sorted(execution)}")
+            execution[key] = None
+    if not environment:
+        data["environment"] = None
+    for cell in data["cells"]:
+        cell["execution_time"] = None
+    return data
+
+
+def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (0x80, 0x80, 0x80)) -> bytes:
+    """A valid RGB PNG of the given size, every pixel of colour *rgb* (grey by default)."""
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.05) -> Any:
+    """Call *condition* until it returns something true, and return that; after *timeout*
+    seconds return its last (false) answer, for the caller to assert on with a message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = condition()
+        if answer or time.monotonic() >= deadline:
+            return answer
+        time.sleep(interval)
