@@ -42,16 +42,16 @@ def _is_qiita_word(ch: str) -> bool:
     return ch.isalpha() or category.startswith("M") or category == "Nd" or category == "Pc"
 
 
-def qiita_slug(text: str) -> str:
+def qiita_anchor(text: str) -> str:
     return "".join(ch for ch in text.lower() if _is_qiita_word(ch) or ch in "- ").replace(" ", "-")
 
 
-def zenn_slug(text: str) -> str:
+def zenn_anchor(text: str) -> str:
     text = re.sub(r"\s+", "-", text.strip().lower())
     return quote(text, safe="-_.!~*'()")
 
 
-def mkdocs_slug(text: str) -> str:
+def mkdocs_anchor(text: str) -> str:
     text = unicodedata.normalize("NFC", " ".join(text.split())).strip().lower()
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
@@ -63,12 +63,12 @@ def jupyter_ids(text: str) -> set[str]:
     return {dashed, quote(dashed, safe="?/:@!$&'()*+,;="), unquote(dashed)}
 
 
-_SLUGS = {"qiita": qiita_slug, "zenn": zenn_slug, "mkdocs": mkdocs_slug}
+_ANCHORS = {"qiita": qiita_anchor, "zenn": zenn_anchor, "mkdocs": mkdocs_anchor}
 
 
 def anchors(headings: list[tuple[int, int, str]], dialect: str) -> list[str]:
     """The id of each heading (line, level, text) in document order; "" where the platform gives none."""
-    slug = _SLUGS[dialect]
+    slug = _ANCHORS[dialect]
     seen: dict[str, int] = {}
     taken: set[str] = set()
     out = []
