@@ -63,3 +63,7 @@ class BuildLocked(PipelineError):
 class OutputPathError(PipelineError):
     """An output folder is outside the project, or holds files the pipeline did not write."""
 
+
+
+class ExportError(PipelineError):
+    """An article breaks a platform's hard limit (Zenn's length, slug, front matter): nothing is published."""

@@ -291,3 +291,21 @@ def test_the_pipelines_own_pages_are_recognised_after_build_is_deleted(article_p
     with pytest.raises(OutputPathError, match="site/index.md: already there but not written by this pipeline"):
         publish(load_records(article_project), article_project, quiet)
     assert page.read_text(encoding="utf-8") == "# My own page\n"
+
+
+def test_an_article_over_zenns_limit_is_an_error_and_publishes_nothing(project, quiet):
+    """Zenn refuses articles over 80,000 characters: the build stops with the limit and the fix named,
+    and neither export changes (the Qiita one would have been fine, but a build publishes all or nothing)."""
+    from pipeline.build import build
+    from pipeline.errors import ExportError
+
+    path = project.add("01_long", "# %% [markdown]\n# # Long\n\n# %%\nprint('short')\n")
+    config = project.config()
+    first = build(config, progress=quiet)
+    zenn, qiita = first.exports.zenn.read_bytes(), first.exports.article.read_bytes()
+    prose = "\n\n".join(f"# 段落 {i} は長い説明の文章です。" + "あ" * 900 for i in range(100))  # about 92,000 characters
+    path.write_text(path.read_text(encoding="utf-8") + "\n# %% [markdown]\n" + prose + "\n", encoding="utf-8")
+    with pytest.raises(ExportError) as raised:
+        build(config, progress=quiet)
+    assert "80,000" in str(raised.value) and "split" in str(raised.value)
+    assert first.exports.zenn.read_bytes() == zenn and first.exports.article.read_bytes() == qiita

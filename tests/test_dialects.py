@@ -298,4 +298,13 @@ def test_zenn_image_rules(name, size, ok):
 def test_zenn_article_limit_names_the_limit_and_the_fix():
     assert ZENN.article_problems("あ" * 80_000) == []
     [problem] = ZENN.article_problems("あ" * 80_001)
-    assert "80,000" in problem and 'format = "book"' in problem
+    assert "80,000" in problem and "80,001" in problem and "split" in problem
+
+
+@pytest.mark.parametrize("check", [check_qiita, check_zenn])
+def test_a_long_mermaid_diagram_is_reported(check):
+    short = "```mermaid\ngraph TD\n" + "A-->B\n" * 10 + "```\n"
+    long = "```mermaid\ngraph TD\n" + "A-->B\n" * 400 + "```\n"
+    assert not any("mermaid" in p for p in check(short))
+    assert any("mermaid diagram of 2,409 characters" in p for p in check(long)), check(long)
+    assert not any("mermaid" in p for p in check(long.replace("mermaid", "text")))

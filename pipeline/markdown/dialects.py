@@ -39,6 +39,25 @@ def _fences(lines: list[Line], problems: list[str]) -> None:
         problems.append(f"line {opened.number}: fence {opened.fence} never closed")
 
 
+#: Qiita and Zenn draw a mermaid diagram of at most this many characters
+MERMAID_LIMIT = 2_000
+
+
+def _mermaid(lines: list[Line], problems: list[str]) -> None:
+    """A ```mermaid block longer than the platforms draw."""
+    start, size = None, 0
+    for line in lines:
+        if line.opens:
+            start, size = (line.number, 0) if line.info.split(":")[0].strip() == "mermaid" else (None, 0)
+        elif line.closes and start is not None:
+            if size > MERMAID_LIMIT:
+                problems.append(f"line {start}: a mermaid diagram of {size:,} characters; Qiita and Zenn draw "
+                                f"at most {MERMAID_LIMIT:,} (split the diagram)")
+            start = None
+        elif start is not None:
+            size += len(line.text) + 1
+
+
 def check_qiita(markdown: str) -> list[str]:
     """Problems Qiita would show or hide: unclosed fences, python fences without a file
     name, bad ``:::note`` blocks, ``$$`` and plain ``$x$`` math, data: URIs, hard wraps,
@@ -80,6 +99,7 @@ def check_qiita(markdown: str) -> list[str]:
                                 "(only span, td and th keep it)")
     problems += [f"line {number}: {_WRAP}" for number in hard_wrapped(markdown)]
     _fences(lines, problems)
+    _mermaid(lines, problems)
     problems += [f"line {number}: :::note never closed" for number in notes]
     return sorted(problems, key=_line_number)
 
@@ -131,6 +151,7 @@ def check_zenn(markdown: str) -> list[str]:
             problems.append(f"line {first + 1}: a $$ block needs a blank line before and after it")
     problems += [f"line {number}: {_WRAP}" for number in hard_wrapped(markdown)]
     _fences(lines, problems)
+    _mermaid(lines, problems)
     problems += [f"line {number}: ':::' block never closed" for _, number in blocks]
     return sorted(problems, key=_line_number)
 

@@ -149,8 +149,8 @@ class Zenn:
         limit = limit or self.article_limit
         if len(body) <= limit:
             return []
-        fix = ("split it into several articles, or export a Zenn book: format = \"book\" under "
-               "[tool.pipeline.zenn]") if what == "article" else "split the experiment into smaller ones"
+        fix = ("split the experiments into several articles (projects), or shorten long outputs: "
+               "tool.pipeline.article.max_output_lines") if what == "article" else "split the experiment into smaller ones"
         return [f"the {what} is {len(body):,} characters; Zenn refuses more than {limit:,} ({fix})"]
 
     def image_problems(self, name: str, size: int, *, limit: int | None = None) -> list[str]:

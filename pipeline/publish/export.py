@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pipeline.article.render import UPLOAD_MARK, RenderedArticle, render
 from pipeline.config import Config
+from pipeline.errors import ExportError
 from pipeline.layout import GENERATED_FILE, GENERATED_LINE, Layout, check_export_folders, check_owned, inside
 from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.progress import Progress
@@ -85,8 +86,13 @@ def _export_zenn(records, config: Config, progress: Progress, publication: Publi
                  drafts, target: Path) -> None:
     zenn = render(records, config, "zenn", drafts=drafts, layout=layout)
     front = zenn_front_matter(config, existing=target)
-    problems = ZENN.check(zenn.markdown) + ZENN.front_matter_problems(_front_values(front)) + ZENN.slug_problems(ZENN.slug_for(config))
-    for problem in problems:
+    refused = (ZENN.article_problems(zenn.markdown) + ZENN.front_matter_problems(_front_values(front))
+               + ZENN.slug_problems(ZENN.slug_for(config)))
+    if refused:  # zenn-cli or Zenn would refuse the article: an error, never a silent export
+        raise ExportError("the Zenn article breaks Zenn's limits, so nothing was published (the last good "
+                          "articles stay):\n" + "\n".join(f"  - {p}" for p in refused)
+                          + "\n(or set enabled = false under [tool.pipeline.zenn] to skip the Zenn export)")
+    for problem in ZENN.check(zenn.markdown):
         progress.warn(f"Zenn export: {problem}")
     publication.write(target, front + zenn.markdown)
     for figure in _stage_figures(zenn, layout.zenn / "images" / ZENN.slug_for(config), layout, publication):
