@@ -60,9 +60,16 @@ HIDDEN_CELL_TAGS = ("remove-cell",)
 UPLOAD_MARK = "FIGURE-TO-UPLOAD:"
 
 
+def shown_file(path: str, dialect: str) -> str:
+    """The figure file a dialect shows: an SVG's PNG drawing (written by harvest beside it) on
+    Qiita and Zenn, which do not show SVG; the SVG itself on the MkDocs site."""
+    return path + ".png" if dialect != "mkdocs" and path.lower().endswith(".svg") else path
+
+
 def figure_src(path: str, dialect: str, config: Config) -> str:
     """Where a figure file (``figures/...`` under build/) is linked from the article (its path
     percent-encoded: experiment names may hold spaces or brackets)."""
+    path = shown_file(path, dialect)
     path = re.sub(r"[\s()<>\[\]]", lambda m: quote(m.group()), path)
     if dialect == "qiita":
         base = config.article.image_base_url
@@ -127,7 +134,8 @@ class Prose:
     def _url(self, kind: str, url: str, record: ExperimentRecord, images: dict, where: str) -> str | None:
         parts = urlparse(url)
         if kind == "image" and url in images:  # copied by the harvester (relative files, attachments)
-            self.figures.append(FigureView(0, figure_src(images[url], self.dialect, self.config), "", images[url]))
+            self.figures.append(FigureView(0, figure_src(images[url], self.dialect, self.config), "",
+                                           shown_file(images[url], self.dialect)))
             return figure_src(images[url], self.dialect, self.config)
         if parts.scheme or url.startswith("//"):
             return url  # absolute: the sanitizer decides whether it may stay
@@ -314,7 +322,7 @@ def _code_block(cell: Cell, record: ExperimentRecord, config: Config, prose: Pro
             if isinstance(out, ImageOutput):
                 counter[0] += 1
                 figures.append(FigureView(counter[0], figure_src(out.path, prose.dialect, config),
-                                          escape_inline(out.alt), out.path))
+                                          escape_inline(out.alt), shown_file(out.path, prose.dialect)))
             else:
                 view = _output_view(out, config.article.max_output_lines, prose)
                 if view is not None:

@@ -6,6 +6,12 @@ Writes ``build/records/NAME.json`` and ``build/figures/NAME/`` through a
 image that is not valid base64, glue without a name, an incomplete model
 payload) stops the harvest with the file and cell named, before any record is
 written. Stored outputs (notebooks run elsewhere) are read exactly like fresh ones.
+
+A failed experiment whose run stopped at a cell is harvested from its partial notebook
+(``Layout.failed_notebook``): the outputs up to that cell come from the failed run, the
+failing cell is marked ``state="failed"`` and the code cells after it ``"not-run"``; the last
+good executed notebook is only used when the failed run has nothing to show (the kernel did
+not start, or the experiment was not run).
 """
 
 from __future__ import annotations
@@ -110,6 +116,9 @@ def harvest_one(experiment: Experiment, config: Config, layout: Layout, pub: Pub
         failure = dataclasses.replace(failure, evalue=scrub_paths(failure.evalue, paths),
                                       traceback=scrub_paths(failure.traceback, paths))
     path = layout.executed_notebook(experiment.name)
+    partial = layout.failed_notebook(experiment.name)
+    if failure is not None and failure.cell_index is not None and partial.is_file():
+        path = partial  # this run's outputs up to the failure win over the last good run's
     if path.is_file():
         try:
             nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
@@ -121,6 +130,8 @@ def harvest_one(experiment: Experiment, config: Config, layout: Layout, pub: Pub
         nb, execution = experiment.notebook, ExecutionInfo(mode="failed")
     else:
         raise HarvestError(f"{experiment.source}: not executed yet; run `python -m pipeline execute {experiment.name}`")
+    if path == partial:
+        execution = dataclasses.replace(execution, partial=True)
     figures = pub.folder(layout.figures_of(experiment.name))
     record = build_record(experiment, nb, execution, failure, config, figures, experiment.source)
     pub.write(layout.record(experiment.name), record.to_json())
@@ -163,6 +174,7 @@ def build_record(experiment: Experiment, nb, execution: ExecutionInfo, failure, 
             execution_time=info.get("duration"),
             outputs=tuple(cell_outputs),
             metadata=metadata,
+            state=_state(cell, index, execution, failure),
         ))
     environment = Environment(python=execution.python, packages=dict(execution.packages),
                               device=model.device if model else None, model=model)
@@ -177,6 +189,13 @@ def build_record(experiment: Experiment, nb, execution: ExecutionInfo, failure, 
         failure=failure,
         warnings=tuple(warnings),
     )
+
+
+def _state(cell, index: int, execution: ExecutionInfo, failure) -> str:
+    """Where a code cell stands in a partial run: the failing cell, or one after it."""
+    if not execution.partial or failure is None or failure.cell_index is None or cell.cell_type != "code":
+        return ""
+    return "failed" if index == failure.cell_index else "not-run" if index > failure.cell_index else ""
 
 
 def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures: Path, glue: dict,
@@ -248,7 +267,7 @@ def _joined(outputs: list[Output]) -> list[Output]:
 
 def _image(raw, mime: str, cell, index: int, number: int, name: str, figures: Path, where: str) -> ImageOutput | None:
     filename = f"{name}-cell{index + 1:02d}-{number}.{IMAGE_TYPES[mime]}"
-    (figures / filename).write_bytes(_decode(raw, mime, f"{where}, image {number}"))
+    write_figure(figures / filename, _decode(raw, mime, f"{where}, image {number}"), f"{where}, image {number}")
     return ImageOutput(path=f"figures/{name}/{filename}", mime=mime, alt=_alt(cell, number))
 
 
@@ -304,12 +323,26 @@ def _author_images(cell, index: int, experiment: Experiment, config: Config, fig
                     return url
         destination = figures / target
         destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_bytes(data)
+        write_figure(destination, data, f"{where}: image {url!r}")
         found[url] = f"figures/{experiment.name}/{target}"
         return url
 
     rewrite_urls(sanitize_markdown(cell.source), seen)  # as the renderer will see the URLs
     return found
+
+
+def write_figure(path: Path, data: bytes, where: str) -> None:
+    """Write a figure file; an SVG also gets a PNG drawing beside it (``x.svg`` -> ``x.svg.png``),
+    which the platforms that do not show SVG link instead (``chapters.shown_file``)."""
+    path.write_bytes(data)
+    if path.suffix.lower() == ".svg":
+        from pipeline.markdown.svg import svg_to_png
+
+        try:
+            png = svg_to_png(data)
+        except ValueError as exc:
+            raise HarvestError(f"{where}: {exc}; Zenn and Qiita need a PNG of it: save the figure as PNG") from None
+        path.with_name(path.name + ".png").write_bytes(png)
 
 
 def _safe_name(name: str) -> str:
