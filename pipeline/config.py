@@ -186,6 +186,10 @@ class Config:
     #: experiments whose stored outputs are published as they are, never run here (globs on the
     #: file name or the name, e.g. "*-colab.ipynb"); a notebook can also say so in its own metadata.
     execution_excludes: tuple[str, ...] = ()
+    #: experiments whose errors are outputs like any other: the article shows them and the run goes on
+    #: to the next cell (globs on the file name or the name, like execution_excludes); a notebook can
+    #: also say so in its own metadata (pipeline: allow_errors: true).
+    allow_errors: tuple[str, ...] = ()
     #: when an experiment fails, publish the others and mark it (same as `build --keep-going`).
     keep_going: bool = False
     #: environment variables kernels may see although they look like credentials (e.g. "HF_TOKEN").

@@ -34,7 +34,8 @@ class ExecutionFailed(PipelineError):
 
     HOW_TO_GO_ON = (
         "How to go on: fix the cell; or, if the error is expected, tag the cell raises-exception "
-        "(it may fail), or skip-execution (it is shown but not run); to publish a notebook's stored outputs "
+        "(it may fail), or skip-execution (it is shown but not run), or list the experiment in "
+        "tool.pipeline.allow_errors (its errors are shown and the run goes on); to publish a notebook's stored outputs "
         "instead of running it here, list it in tool.pipeline.execution_excludes; to publish the other "
         "chapters anyway, run build --keep-going. The last good article is unchanged."
     )

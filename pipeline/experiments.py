@@ -10,7 +10,8 @@ Settings an experiment gives itself (the Jupytext header of a script, or the
 notebook's metadata) live under ``pipeline:``: ``data`` (files whose bytes are
 part of the cache key), ``after`` (experiments that must run first) and
 ``execute: false`` (publish the stored outputs, never run it here; the same as
-listing it in ``execution_excludes``).
+listing it in ``execution_excludes``) and ``allow_errors: true`` (errors are outputs and the
+run goes on; the same as listing it in ``allow_errors``).
 
 Parameters follow papermill: a cell tagged ``parameters`` holds defaults, and
 values from ``[tool.pipeline.parameters]`` are injected after it in a cell
@@ -110,9 +111,14 @@ def _experiment_files(config: Config) -> tuple[dict[str, Path], list[Path]]:
 
 
 def excluded_by_config(path: Path, config: Config) -> bool:
-    """True when ``execution_excludes`` lists the file (a glob on its file name or its name)."""
+    """True when ``execution_excludes`` lists the file."""
+    return listed(path, config.execution_excludes)
+
+
+def listed(path: Path, globs: tuple[str, ...]) -> bool:
+    """True when one of the *globs* (a config list of experiments) matches the file name or the name."""
     name = path.name[: -len(path.suffix)] if path.suffix in SUFFIXES else path.name
-    return any(fnmatch.fnmatch(path.name, g) or fnmatch.fnmatch(name, g) for g in config.execution_excludes)
+    return any(fnmatch.fnmatch(path.name, g) or fnmatch.fnmatch(name, g) for g in globs)
 
 
 def read_experiment(path: Path, config: Config) -> Experiment:
@@ -129,8 +135,11 @@ def read_experiment(path: Path, config: Config) -> Experiment:
 
     settings = nb.metadata.get("pipeline", {}) or {}
     if not isinstance(settings, dict):
-        raise ExperimentFormatError(f"{rel}: 'pipeline' metadata must be a table (data, after, execute)")
+        raise ExperimentFormatError(f"{rel}: 'pipeline' metadata must be a table (data, after, execute, allow_errors)")
     stored = excluded_by_config(path, config) or settings.get("execute") is False
+    if not isinstance(settings.get("allow_errors", False), bool):
+        raise ExperimentFormatError(f"{rel}: 'allow_errors' must be true or false, got {settings['allow_errors']!r}")
+    allow_errors = listed(path, config.allow_errors) or settings.get("allow_errors") is True
     if stored and path.suffix != ".ipynb":
         raise ExperimentFormatError(
             f"{rel}: marked to publish its stored outputs, but a script stores none; "
@@ -156,6 +165,7 @@ def read_experiment(path: Path, config: Config) -> Experiment:
         data_files=data_files,
         stored=stored,
         after=after,
+        allow_errors=allow_errors,
     )
 
 

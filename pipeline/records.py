@@ -25,7 +25,9 @@ class Experiment:
     ``notebook`` is the nbformat notebook jupytext read, with line ranges (for .py
     files) and any injected parameters; stages copy it before changing it.
     ``stored``: its outputs are published as stored, never run here (``execution_excludes``
-    or the notebook's own ``pipeline: execute: false``); ``after``: experiments it runs after.
+    or the notebook's own ``pipeline: execute: false``); ``after``: experiments it runs after;
+    ``allow_errors``: its errors are outputs and the run goes on (``allow_errors`` in the config,
+    or the notebook's own ``pipeline: allow_errors: true``).
     """
 
     name: str
@@ -37,9 +39,11 @@ class Experiment:
     data_files: tuple[Path, ...] = ()
     stored: bool = False
     after: tuple[str, ...] = ()
+    allow_errors: bool = False
 
     def __repr__(self) -> str:
-        return f"Experiment({self.name!r}, cells={len(self.notebook.cells)}{', stored' if self.stored else ''})"
+        marks = (", stored" if self.stored else "") + (", allow_errors" if self.allow_errors else "")
+        return f"Experiment({self.name!r}, cells={len(self.notebook.cells)}{marks})"
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class ExecutionInfo:
     #: where it ran: "local", or the gateway URL (never with credentials)
     host: str = "local"
     stored: StoredRun | None = None
+    #: the run stopped at a failure: the outputs are this run's up to the failing cell, and the cells
+    #: after it did not run (a partial notebook, ``Layout.failed_notebook``; never cached)
+    partial: bool = False
 
     def to_metadata(self) -> dict[str, Any]:
         return encode(self)
@@ -165,9 +172,12 @@ class Cell:
     execution_time: float | None = None
     outputs: tuple[Output, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: in the record of a partial run: "failed" for the cell the run stopped at, "not-run" for the
+    #: code cells after it; empty otherwise
+    state: Literal["", "failed", "not-run"] = ""
 
     def __repr__(self) -> str:
-        return f"Cell({self.index}, {self.kind}, outputs={len(self.outputs)})"
+        return f"Cell({self.index}, {self.kind}, outputs={len(self.outputs)}{', ' + self.state if self.state else ''})"
 
 
 def location(source: str, cell_index: int | None = None, lines=None) -> str:

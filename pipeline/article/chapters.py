@@ -30,6 +30,7 @@ from pipeline.article.context import (
 )
 from pipeline.article.observations import fill_markdown, glue_context, is_observation, observation_body
 from pipeline.config import Config
+from pipeline.markdown.boxes import sanitize_boxes
 from pipeline.markdown.platforms import ZENN
 from pipeline.markdown.sanitize import html_for_zenn, sanitize_markdown
 from pipeline.markdown.scanner import (
@@ -90,9 +91,10 @@ class Prose:
     warnings: list[str] = field(default_factory=list)
     figures: list[FigureView] = field(default_factory=list)
 
-    def finish(self, markdown: str) -> str:
+    def finish(self, markdown: str, author: bool = False) -> str:
         """Sanitize, then write it for the dialect."""
-        return self._dialect(sanitize_markdown(markdown.strip()))
+        text = markdown.strip()  # the author's own files get their boxes (pipeline.markdown.boxes)
+        return self._dialect(sanitize_boxes(text, self.dialect) if author else sanitize_markdown(text))
 
     def _dialect(self, markdown: str) -> str:
         """Join hard-wrapped lines (Qiita and Zenn turn every newline into a line break; the MkDocs
@@ -127,7 +129,7 @@ class Prose:
         if shift:
             markdown = _shift_headings(markdown, shift)
         images = (cell.metadata.get("images") or {}) if cell else {}
-        markdown = sanitize_markdown(markdown.strip())
+        markdown = sanitize_boxes(markdown.strip(), self.dialect)  # alert boxes become the dialect's
         markdown = rewrite_urls(markdown, lambda kind, url: self._url(kind, url, record, images, where))
         return self._dialect(markdown)
 
@@ -237,7 +239,7 @@ def _author_file(config: Config, relative: str, prose: Prose, what: str) -> str:
         from pipeline.errors import PipelineError
 
         raise PipelineError(f"{relative}: not UTF-8 text; save it as UTF-8") from None
-    return prose.finish(text)
+    return prose.finish(text, author=True)
 
 
 def _chapter(number: int, record: ExperimentRecord, config: Config, prose: Prose, counter: list[int], drafts) -> Chapter:
@@ -309,7 +311,8 @@ def _failure_view(record: ExperimentRecord) -> FailureView | None:
     where = location(failure.source, failure.cell_index, failure.lines)
     traceback = visible_controls(failure.traceback.rstrip())
     return FailureView(escape_inline(failure.ename), escape_inline(failure.evalue), code_span(where), traceback,
-                       fence_for(traceback), has_outputs=record.execution.mode != "failed")
+                       fence_for(traceback), has_outputs=record.execution.mode != "failed",
+                       partial=record.execution.partial)
 
 
 def _code_block(cell: Cell, record: ExperimentRecord, config: Config, prose: Prose, counter: list[int],
@@ -342,6 +345,8 @@ def _code_block(cell: Cell, record: ExperimentRecord, config: Config, prose: Pro
         figures=tuple(figures),
         folded="hide-output" in tags,
         skipped="skip-execution" in tags,
+        failed=cell.state == "failed",
+        not_run=cell.state == "not-run" and "skip-execution" not in tags,
     )
 
 

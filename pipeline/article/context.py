@@ -63,7 +63,8 @@ class Block:
     - "code": ``title`` (the author's, or ""), ``title_level`` (heading level for it),
       ``code`` (None when the input is removed), ``code_fence``, ``filename``,
       ``lines``, ``outputs``, ``figures``, ``folded`` (hide-output), ``skipped``
-      (skip-execution: shown, not run).
+      (skip-execution: shown, not run); in a chapter showing a partial run, ``failed`` (the
+      run stopped at this cell) and ``not_run`` (a cell after it).
     """
 
     kind: str
@@ -79,12 +80,15 @@ class Block:
     figures: tuple[FigureView, ...] = ()
     folded: bool = False
     skipped: bool = False
+    failed: bool = False
+    not_run: bool = False
 
 
 @dataclass(frozen=True)
 class FailureView:
     """The latest run failed: ``ename``/``message`` escaped for prose, ``traceback`` for a fence.
-    ``has_outputs``: the chapter shows the last good run's outputs."""
+    ``has_outputs``: the chapter shows outputs; ``partial``: they are the failed run's own, up to the
+    failing cell (else the last good run's)."""
 
     ename: str
     message: str
@@ -92,6 +96,7 @@ class FailureView:
     traceback: str
     fence: str
     has_outputs: bool
+    partial: bool = False
 
 
 @dataclass(frozen=True)

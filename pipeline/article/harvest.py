@@ -21,6 +21,7 @@ import binascii
 import dataclasses
 import re
 from pathlib import Path
+from typing import Literal
 
 from pipeline.article.observations import check_citations, model_mismatch
 from pipeline.config import Config
@@ -191,7 +192,7 @@ def build_record(experiment: Experiment, nb, execution: ExecutionInfo, failure, 
     )
 
 
-def _state(cell, index: int, execution: ExecutionInfo, failure) -> str:
+def _state(cell, index: int, execution: ExecutionInfo, failure) -> Literal["", "failed", "not-run"]:
     """Where a code cell stands in a partial run: the failing cell, or one after it."""
     if not execution.partial or failure is None or failure.cell_index is None or cell.cell_type != "code":
         return ""

@@ -3,6 +3,8 @@
 The key is a hash of everything that can change an experiment's outputs:
 - the code cells' sources and the tags that change execution
   (``skip-execution``, ``raises-exception``), injected parameters included;
+- whether the experiment allows errors (``allow_errors``; left out when it does not, so
+  keys written before the setting existed stay valid);
 - the kernel name and the Python version;
 - the model settings the kernel receives (``[tool.pipeline.model]``);
 - the installed versions of ``cache_packages`` and the source of this
@@ -73,6 +75,7 @@ def key_parts(experiment: Experiment, config: Config, environment: dict | None =
     ]
     return {
         **(environment or environment_parts(config)),
+        **({"allow_errors": True} if experiment.allow_errors else {}),
         "cells": cells,
         "data": {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in experiment.data_files},
     }

@@ -4,9 +4,10 @@ Reads top to bottom as the stage does: discover -> key -> stored? cached? run
 -> save. What a run produced is written as ``build/executed/NAME.ipynb`` with an
 ``ExecutionInfo`` in its metadata (``pipeline_run``). A run that fails keeps its
 report (``build/executed/NAME.failure.json``) and partial notebook
-(``build/failed/NAME.ipynb``) and never touches the last good executed notebook
-or cache entry. Notebooks marked to publish their stored outputs are never run:
-their outputs are taken as they are (see ``use_stored``).
+(``build/failed/NAME.ipynb``: the outputs up to the failing cell, which a failed chapter
+shows) and never touches the last good executed notebook or cache entry. Notebooks marked
+to publish their stored outputs are never run: their outputs are taken as they are (see
+``use_stored``).
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ def execute(
 
     def report_not_run(experiment: Experiment, problem: Failure) -> Outcome:
         """An experiment that never ran (its predecessor failed, or --fail-fast stopped the run):
-        its report says so, so that its chapter is marked and its old outputs are not passed off as current."""
+        its report says so, so that its chapter is marked and its old outputs are not passed off as current;
+        a partial notebook from an earlier failure no longer goes with the report."""
+        layout.failed_notebook(experiment.name).unlink(missing_ok=True)
         atomic_write_text(layout.failure_report(experiment.name), json.dumps(encode(problem), ensure_ascii=False, indent=1))
         return Outcome(experiment.name, "failed", 0.0, problem)
 
@@ -177,9 +180,10 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, environ
         packages=dict(probe.get("packages") or {}),
         kernel=config.kernel,
         host=host,
+        partial=failure is not None,
     ).to_metadata()
     if failure is not None:
-        atomic_write_text(layout.failed_notebook(experiment.name), nbformat.writes(nb))
+        atomic_write_text(layout.failed_notebook(experiment.name), nbformat.writes(_partial(nb, failure)))
         atomic_write_text(layout.failure_report(experiment.name), json.dumps(encode(failure), ensure_ascii=False, indent=1))
         progress.experiment_finished(experiment.name, seconds, ok=False)
         return Outcome(experiment.name, "failed", seconds, failure)
@@ -188,6 +192,18 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, environ
     _settle(layout, experiment.name, nbformat.writes(merge_outputs(experiment.notebook, nb)))
     progress.experiment_finished(experiment.name, seconds, ok=True)
     return Outcome(experiment.name, "executed", seconds)
+
+
+def _partial(nb, failure: Failure):
+    """A failed run's notebook as a failed chapter shows it: no outputs after the failing cell (a
+    notebook experiment's stored ones would pass for this run's)."""
+    if failure.cell_index is None:
+        return nb
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells[failure.cell_index + 1:]:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
 
 
 def _settle(layout: Layout, name: str, notebook: str) -> None:

@@ -2,7 +2,8 @@
 
 Observes, does not own, nbclient's cell loop: nbclient executes each cell; the
 session maps its exceptions to ``Failure`` records naming the file, cell and
-lines, normalizes outputs as they come (linear time, size-capped), removes
+lines (in an experiment that allows errors, nbclient's ``allow_errors``, an error is an
+output and the next cell runs), normalizes outputs as they come (linear time, size-capped), removes
 credential values from them, and keeps the experiment's time limit. The same
 session serves a clean run (``run_clean``: start, run every cell, stop) and the
 warm kernels of ``pipeline preview`` (kept alive between runs).
@@ -189,12 +190,14 @@ class KernelSession:
 
         config, experiment, client = self.config, self.experiment, self.client
         client.nb = nb
+        client.allow_errors = experiment.allow_errors
         code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
         for index in indices:
             cell = nb.cells[index]
             number = code.index(index) + 1
             remaining = config.experiment_timeout - (time.monotonic() - began)
             if remaining <= 0:
+                cell.outputs = []  # it never ran: an .ipynb's stored outputs are not this run's
                 return failure(experiment, index, "ExperimentTimeout",
                                f"the experiment ran past its {config.experiment_timeout}s limit before this cell; "
                                "raise tool.pipeline.experiment_timeout or make the experiment faster")
