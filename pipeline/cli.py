@@ -227,7 +227,7 @@ def _summary(summary, config, progress) -> None:
         progress.info(f"  LLM drafts ({d.model}): {d.requests} requests, {d.cached} from the cache, "
                       f"{len(d.rejected)} rejected, {len(d.unsupported)} unsupported claims")
         for rejection in d.rejected:
-            progress.info(f"    rejected {rejection.section}: {rejection.reason}")
+            progress.info(f"    rejected {rejection.section}: {rejection.reason}; the author's text is used")
     for warning in summary.warnings:
         progress.info(f"  warning: {warning}")
     progress.info(f"  records: {config.layout.records}")

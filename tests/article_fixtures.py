@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import struct
-import zlib
 from pathlib import Path
+
+from helpers import png
 
 from pipeline.records import (
     Cell,
@@ -35,17 +35,6 @@ references = [{ title = "Example", url = "https://example.com/ref" }]
 """
 
 HOSTILE_TEXT = "before\n```\nnot a fence end\n````\n<script>window.hacked = 1</script>\n:::note alert\n{{ not_glue }}\n" + "x" * 3000 + "\nafter"
-
-
-def png(width: int = 4, height: int = 3) -> bytes:
-    """A valid RGB PNG of the given size (grey pixels)."""
-    raw = b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def _env() -> Environment:

@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 import nbformat
-from article_fixtures import png
+from helpers import png
 
 TUTORIAL = [
     ("markdown", "# NumPy Tutorial\n\nThis notebook walks through **NumPy** arrays.\nIt is written like a tutorial."),

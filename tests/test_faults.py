@@ -1,4 +1,4 @@
-"""The fault and hostile-input battery (cases in tests/faults.py), one test per case.
+"""The fault and hostile-input battery (cases in the tests/faults/ package), one test per case.
 
 Every case gets a fresh copy of a project built once per module, runs the real CLI
 on real ipykernels and is judged the same way: nothing of the last good article
@@ -13,8 +13,6 @@ import os
 
 import faults
 import pytest
-
-pytestmark = pytest.mark.slow
 
 HOSTILE = [c for c in faults.CASES if c.hostile]
 OTHERS = [c for c in faults.CASES if not c.hostile]
@@ -44,16 +42,18 @@ def _judge(result: faults.Result) -> None:
     assert not result.problems, summary
 
 
-def test_at_least_forty_cases_with_unique_names():
+def test_at_least_forty_cases_with_unique_names():  # fast: the case list itself, no case run
     names = [c.name for c in faults.CASES]
     assert len(names) >= 40 and len(set(names)) == len(names)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", OTHERS, ids=[c.name for c in OTHERS])
 def test_fault(case, base, workdir):
     _judge(faults.run_case(case, base, workdir))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", HOSTILE, ids=[c.name for c in HOSTILE])
 def test_hostile(case, hostile_results):
     results, why_not = hostile_results

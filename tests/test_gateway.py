@@ -11,7 +11,6 @@ import getpass
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from helpers import free_port, masked_record
 
 pytestmark = pytest.mark.slow
 TOKEN = "gateway-token-NOT-TO-BE-WRITTEN"
@@ -62,12 +62,6 @@ pd.DataFrame({"word": words})
 '''
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Gateway:
     url: str
@@ -86,7 +80,7 @@ def _needs_enterprise_gateway() -> None:
 
 
 def _start_gateway(folder: Path, kind: str = "kernel-gateway") -> Gateway:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -157,12 +151,8 @@ def _cli(root, *args, gateway=None, token=TOKEN, user=None, timeout=300):
 
 
 def _masked_record(root):
-    data = json.loads((root / "build" / "records" / "01_remote.json").read_text(encoding="utf-8"))
-    data["execution"] = {"mode": data["execution"]["mode"]}
-    data["environment"] = None
-    for cell in data["cells"]:
-        cell["execution_time"] = None
-    return data
+    """The record without what differs between hosts (the execution details, the environment)."""
+    return masked_record(root / "build" / "records" / "01_remote.json", keep_only=("mode",), environment=False)
 
 
 def test_a_build_on_the_gateway_gives_the_records_of_a_local_build(gateway, tmp_path):
@@ -215,7 +205,7 @@ def test_enterprise_gateway_refusing_root_asks_for_kernel_username_not_the_token
 
 def test_a_missing_gateway_is_named_with_the_fix(tmp_path):
     root = _project(tmp_path / "p")
-    missing = _cli(root, "build", "--gateway-url", f"http://someone:secret-pw@127.0.0.1:{_free_port()}")
+    missing = _cli(root, "build", "--gateway-url", f"http://someone:secret-pw@127.0.0.1:{free_port()}")
     assert missing.returncode == 1 and "is unreachable" in missing.stderr and "JUPYTER_GATEWAY_URL" in missing.stderr
     assert "secret-pw" not in missing.stderr and "Traceback" not in missing.stderr
     assert not (root / "build" / "records").exists()

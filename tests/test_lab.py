@@ -10,6 +10,7 @@ from importlib import metadata
 import pytest
 import torch
 from conftest import REPO
+from helpers import masked_record
 
 from pipeline import lab
 from pipeline.article.harvest import harvest
@@ -17,7 +18,6 @@ from pipeline.errors import ModelLoadError
 from pipeline.experiments import discover
 from pipeline.run.execute import execute
 
-pytestmark = pytest.mark.slow
 PROMPT = "The capital of Japan is"
 
 
@@ -37,6 +37,7 @@ def _logits(tokenizer, model):
         return model(**tokenizer(PROMPT, return_tensors="pt")).logits
 
 
+@pytest.mark.slow
 def test_gguf_conversion_is_cached_and_reloads_identically(models_dir, monkeypatch):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -84,6 +85,7 @@ def test_unknown_local_path_is_named(models_dir, monkeypatch, tmp_path):
         lab.load_model(publish_info=False)
 
 
+@pytest.mark.slow
 def test_hub_id_without_network_says_what_to_do(models_dir, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     _use(monkeypatch, models_dir, id="mistralai/Mistral-7B-v0.1", quantization="none")
@@ -151,6 +153,7 @@ def _stdout(record, title):
     return "".join(o.text for o in cell.outputs if getattr(o, "name", None) == "stdout")
 
 
+@pytest.mark.slow
 def test_glue_values_match_the_printed_outputs(repo_experiments):
     _, records = repo_experiments
     tok = records["02_tokenizer"]
@@ -177,6 +180,7 @@ def test_glue_values_match_the_printed_outputs(repo_experiments):
     assert top_p.environment.model.id == "SmolLM2-135M-Instruct"
 
 
+@pytest.mark.slow
 def test_seeded_sampling_repeats_between_builds(repo_experiments):
     config, records = repo_experiments
     from pipeline.progress import Progress
@@ -187,6 +191,7 @@ def test_seeded_sampling_repeats_between_builds(repo_experiments):
         assert _stdout(again, title) == _stdout(records["06_top_p"], title)
 
 
+@pytest.mark.slow
 def test_cold_and_warm_runs_give_the_same_records(tmp_path):
     """The first run converts the GGUF (cold), the second reuses the copy (warm): their records
     are the same but for timings; the conversion leaves nothing in the outputs."""
@@ -204,11 +209,7 @@ def test_cold_and_warm_runs_give_the_same_records(tmp_path):
     def masked():
         execute(config, ["01_model"], force=True, progress=Progress(quiet=True, live=False))
         [record] = harvest(config, ["01_model"], progress=Progress(quiet=True, live=False))
-        data = json.loads(record.to_json())
-        data["execution"].update(executed_at="", duration=None, cache_key="")
-        for cell in data["cells"]:
-            cell["execution_time"] = None
-        return data
+        return masked_record(record, "cache_key")
 
     cold = masked()
     assert any(p.name.startswith("smollm2-") for p in models.iterdir())

@@ -4,7 +4,6 @@ embedded SmolLM2 GGUF on 127.0.0.1, started and stopped by the test."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import urllib.request
 
 import pytest
 from conftest import REPO
+from helpers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("llama_cpp")]
 
@@ -32,17 +32,11 @@ glue("vocab_count", len(vocab))
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
     from pipeline.lab import embedded_gguf_path
 
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     handle = open(log, "w")
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf_path()),

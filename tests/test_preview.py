@@ -4,14 +4,15 @@ the watcher rebuilds on a real edit, failures show on the page, Ctrl-C stops cle
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
+import uuid
+from pathlib import Path
 
 import pytest
 from conftest import REPO, interruptible
+from helpers import free_port, wait_for
 
 from pipeline.progress import Progress
 from pipeline.run.execute import execute
@@ -52,13 +53,56 @@ def _run(config, warm, progress=None):
     return re.search(r"pid (\d+) setup (\d+) total (\d+) (\w+)", text).groups(), progress.cells
 
 
+#: set in the environment of every process a test starts; kernels inherit it (it names no credential)
+MARK = "PIPELINE_TEST_KERNEL_MARK"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _marked(mark: str) -> list[tuple[int, str]]:
+    """Live processes started with ``MARK=mark`` in their environment, found through /proc, so
+    that a kernel re-parented to init (an orphan) is found as well as one still a child."""
+    needle = f"{MARK}={mark}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        if needle in environ and _alive(int(entry.name)):
+            found.append((int(entry.name), command))
+    return found
+
+
+def _kernels(mark: str) -> list[tuple[int, str]]:
+    return [(pid, command) for pid, command in _marked(mark) if "ipykernel" in command]
+
+
 @pytest.fixture
-def warm_project(project):
+def mark(monkeypatch) -> str:
+    """A value of MARK unique to this test, in the environment the kernels inherit."""
+    value = uuid.uuid4().hex
+    monkeypatch.setenv(MARK, value)
+    return value
+
+
+@pytest.fixture
+def warm_project(project, mark):
     path = project.add("01_warm", EXPERIMENT.replace("{last}", "v1"))
     config = project.config()
     warm = WarmKernels(config, [], max_kernels=2)
     yield project, path, config, warm
     warm.close()
+    assert wait_for(lambda: not _marked(mark), timeout=10), f"left running after close(): {_marked(mark)}"
 
 
 def test_an_edit_in_the_last_cell_reruns_only_that_cell_in_the_same_kernel(warm_project):
@@ -97,13 +141,13 @@ def test_these_changes_restart_the_kernel(warm_project, change):
         data.write_text("a\nb\n")
     else:
         os.kill(int(pid), signal.SIGKILL)
-        time.sleep(0.5)
+        assert wait_for(lambda: not _alive(int(pid)), timeout=30), f"kernel {pid} still alive after SIGKILL"
     path.write_text(path.read_text().replace("v1", "v2"))
     (pid2, setup2, _, last2), cells = _run(config, warm)
     assert pid2 != pid and setup2 == "1" and last2 == "v2" and cells == 3
 
 
-def test_at_most_max_kernels_stay_alive_least_recently_used_first(project):
+def test_at_most_max_kernels_stay_alive_least_recently_used_first(project, mark):
     for name in ("01_warm", "02_warm", "03_warm"):
         project.add(name, EXPERIMENT.replace("{last}", name))
     config = project.config()
@@ -113,46 +157,39 @@ def test_at_most_max_kernels_stay_alive_least_recently_used_first(project):
                 layout=config.layout.for_preview(), runner=warm.run)
         assert sorted(warm.kernels) == ["02_warm", "03_warm"]
         assert warm.restarts == 3
+        assert len(_kernels(mark)) == 2  # the evicted kernel was stopped, not only forgotten
     finally:
         warm.close()
     assert not warm.kernels
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    assert wait_for(lambda: not _kernels(mark), timeout=10), f"kernels left running: {_kernels(mark)}"
 
 
 def _wait(url, predicate, timeout=90, proc=None):
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
+    """The page at *url* once *predicate* holds for it (the preview has rebuilt)."""
+    last = [""]
+
+    def shown():
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"the preview exited ({proc.returncode}):\n{proc.log.name}")
         try:
-            text = urllib.request.urlopen(url, timeout=2).read().decode("utf-8", "replace")
-            if predicate(text):
-                return text
+            last[0] = urllib.request.urlopen(url, timeout=2).read().decode("utf-8", "replace")
         except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the page never showed what was expected; last page:\n{text[-2000:]}")
+            return None
+        return last[0] if predicate(last[0]) else None
 
-
-def _kernels_of(pid):
-    result = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True)
-    return [line for line in result.stdout.splitlines() if "ipykernel" in line and f" {pid} " in f" {line} "]
+    page = wait_for(shown, timeout, interval=0.2)
+    assert page, f"the page never showed what was expected; last page:\n{last[0][-2000:]}"
+    return page
 
 
 @pytest.mark.slow
-def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(project):
+def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(project, mark):
     import shutil
 
     shutil.copy(REPO / "mkdocs.yml", project.root / "mkdocs.yml")
     shutil.copytree(REPO / "site" / "javascripts", project.root / "site" / "javascripts")
     path = project.add("01_warm", EXPERIMENT.replace("{last}", "FIRST-VERSION"))
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_MKDOCS_2_WARNING": "1"}
     log = open(project.root / "preview.log", "w+", encoding="utf-8")  # a file: a full pipe would block the server
@@ -172,8 +209,7 @@ def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(projec
         (project.root / "pyproject.toml").write_text("[tool.pipeline\nbroken toml", encoding="utf-8")
         page = _wait(url, lambda t: "preview: the last rebuild failed" in t)
         assert "not valid TOML" in page and "SECOND-VERSION" in page
-        kernels = _kernels_of(proc.pid)
-        assert kernels  # the warm kernel is alive while the preview runs
+        assert _kernels(mark)  # the warm kernel is alive while the preview runs (and the finder sees it)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -188,8 +224,8 @@ def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(projec
     assert proc.returncode in (0, 130), output
     assert "preview: stopped" in output
     assert not re.search(r"Traceback \(most recent call last\):\n  File", output)  # no raw Python traceback
-    time.sleep(0.5)
-    assert _kernels_of(proc.pid) == []  # no orphan kernels
+    # no process of the preview's left: kernels re-parented to init (orphans) are found too
+    assert wait_for(lambda: not _marked(mark), timeout=10), f"left running: {_marked(mark)}"
     assert not [p for p in runtime_base().iterdir() if p.name.startswith(f"{proc.pid}-")]
     leftovers = [p for p in (project.root / "build").rglob(".*") if p.name.endswith((".new", ".old", ".tmp"))]
     assert leftovers == []

@@ -2,7 +2,7 @@
 
     python tests/benchmarks/bench_faults.py [CASE-GLOB ...] [--keep]
 
-Runs every case of tests/faults.py (or those matching the globs) on a fresh copy of a
+Runs every case of tests/faults/ (or those matching the globs) on a fresh copy of a
 project built once, then loads the hostile cases' outputs in chromium, and prints per
 case: seconds, exit code of its last command, lost, leaked, scripts run, raw tracebacks,
 ok; then the totals line

@@ -16,7 +16,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,9 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+from helpers import free_port  # noqa: E402
 
 EXPERIMENT = '''# %% [markdown]
 # # Warm kernel benchmark
@@ -43,12 +45,6 @@ with torch.no_grad():
     out = model.generate(**ids, max_new_tokens=8, do_sample=False)
 print("MARKER-{n}", tokenizer.decode(out[0][ids["input_ids"].shape[1]:]))
 '''
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _page(url: str) -> str:
@@ -93,7 +89,7 @@ def main() -> int:
         pipeline("execute", "01_model", "--force")
         clean.append(time.monotonic() - started)
 
-    port = _port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     server = subprocess.Popen([sys.executable, "-m", "pipeline", "-q", "preview", "--port", str(port)], cwd=root,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
