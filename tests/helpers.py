@@ -72,6 +72,15 @@ def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (0x80, 0x80
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
+def alive(pid: int) -> bool:
+    """Whether process *pid* runs (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def wait_for(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.05) -> Any:
     """Call *condition* until it returns something true, and return that; after *timeout*
     seconds return its last (false) answer, for the caller to assert on with a message."""

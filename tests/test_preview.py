@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, interruptible
-from helpers import free_port, wait_for
+from helpers import alive, free_port, wait_for
 
 from pipeline.progress import Progress
 from pipeline.run.execute import execute
@@ -57,14 +57,6 @@ def _run(config, warm, progress=None):
 MARK = "PIPELINE_TEST_KERNEL_MARK"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _marked(mark: str) -> list[tuple[int, str]]:
     """Live processes started with ``MARK=mark`` in their environment, found through /proc, so
     that a kernel re-parented to init (an orphan) is found as well as one still a child."""
@@ -78,7 +70,7 @@ def _marked(mark: str) -> list[tuple[int, str]]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:  # gone meanwhile, or not ours
             continue
-        if needle in environ and _alive(int(entry.name)):
+        if needle in environ and alive(int(entry.name)):
             found.append((int(entry.name), command))
     return found
 
@@ -141,7 +133,7 @@ def test_these_changes_restart_the_kernel(warm_project, change):
         data.write_text("a\nb\n")
     else:
         os.kill(int(pid), signal.SIGKILL)
-        assert wait_for(lambda: not _alive(int(pid)), timeout=30), f"kernel {pid} still alive after SIGKILL"
+        assert wait_for(lambda: not alive(int(pid)), timeout=30), f"kernel {pid} still alive after SIGKILL"
     path.write_text(path.read_text().replace("v1", "v2"))
     (pid2, setup2, _, last2), cells = _run(config, warm)
     assert pid2 != pid and setup2 == "1" and last2 == "v2" and cells == 3

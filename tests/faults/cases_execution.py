@@ -8,6 +8,8 @@ import signal
 import time
 from pathlib import Path
 
+from helpers import alive
+
 from .checks import runtime_folders_of
 from .harness import Ctx, case, failing, fails_in_cell_3, tail
 from .project import REPO
@@ -168,16 +170,8 @@ def sig_sigkill_cell(ctx: Ctx):
     ctx.expect_ok(run)
     ctx.expect(not runtime_folders_of([proc.pid]),
                "the killed run's runtime folder is still there after the next build")
-    alive = [pid for pid in kernels if _alive(pid)]
-    ctx.expect(not alive, f"the killed run's kernel {alive} is still running after the next build")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    running = [pid for pid in kernels if alive(pid)]
+    ctx.expect(not running, f"the killed run's kernel {running} is still running after the next build")
 
 
 KILL_AFTER_SWAP = """
