@@ -234,7 +234,7 @@ class Config:
 
 def plain_values(value: Any) -> Any:
     """Plain JSON values of the configuration (for the kernel's settings and ``config``)."""
-    from pipeline.records import encode
+    from pipeline.codec import encode
 
     return encode(value)
 
@@ -326,6 +326,6 @@ def _platform_problems(values: dict[str, Any]) -> list[str]:
     if isinstance(zenn, ZennConfig):
         where = "tool.pipeline.zenn"
         problems += [f"{where}.slug: {p}" for p in (ZENN.slug_problems(zenn.slug) if zenn.slug else [])]
-        problems += [f"{where}.topics: {p}" for p in ZENN.topic_problems(list(zenn.topics)) if "(Zenn warns)" not in p]
+        problems += [f"{where}.topics: {p}" for p in ZENN.topic_problems(list(zenn.topics))]
         problems += [f"{where}.publication_name: {p}" for p in ZENN.publication_problems(zenn.publication_name)]
     return problems

@@ -308,3 +308,9 @@ def test_a_long_mermaid_diagram_is_reported(check):
     assert not any("mermaid" in p for p in check(short))
     assert any("mermaid diagram of 2,409 characters" in p for p in check(long)), check(long)
     assert not any("mermaid" in p for p in check(long.replace("mermaid", "text")))
+
+
+def test_zenn_topic_symbols_are_a_warning_not_a_refusal():
+    assert ZENN.topic_warnings(["machine-learning", "python"]) == ["topics with a symbol or a space: 'machine-learning'"]
+    assert ZENN.topic_warnings(["python", "機械学習"]) == []
+    assert ZENN.topic_problems(["machine-learning"]) == []  # zenn-cli publishes it

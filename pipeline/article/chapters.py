@@ -45,6 +45,7 @@ from pipeline.markdown.scanner import (
     unwrap,
     visible_controls,
 )
+from pipeline.markdown.svg import png_drawing
 from pipeline.markdown.urls import rewrite_urls
 from pipeline.records import (
     Cell,
@@ -64,7 +65,7 @@ UPLOAD_MARK = "FIGURE-TO-UPLOAD:"
 def shown_file(path: str, dialect: str) -> str:
     """The figure file a dialect shows: an SVG's PNG drawing (written by harvest beside it) on
     Qiita and Zenn, which do not show SVG; the SVG itself on the MkDocs site."""
-    return path + ".png" if dialect != "mkdocs" and path.lower().endswith(".svg") else path
+    return png_drawing(path) if dialect != "mkdocs" and path.lower().endswith(".svg") else path
 
 
 def figure_src(path: str, dialect: str, config: Config) -> str:

@@ -337,13 +337,13 @@ def write_figure(path: Path, data: bytes, where: str) -> None:
     which the platforms that do not show SVG link instead (``chapters.shown_file``)."""
     path.write_bytes(data)
     if path.suffix.lower() == ".svg":
-        from pipeline.markdown.svg import svg_to_png
+        from pipeline.markdown.svg import png_drawing, svg_to_png
 
         try:
             png = svg_to_png(data)
         except ValueError as exc:
             raise HarvestError(f"{where}: {exc}; Zenn and Qiita need a PNG of it: save the figure as PNG") from None
-        path.with_name(path.name + ".png").write_bytes(png)
+        path.with_name(png_drawing(path.name)).write_bytes(png)
 
 
 def _safe_name(name: str) -> str:

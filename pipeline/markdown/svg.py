@@ -141,6 +141,11 @@ RASTER_ZOOM = 2.0
 RASTER_MAX_WIDTH = 2400
 
 
+def png_drawing(path: str) -> str:
+    """Where the PNG drawing of the SVG figure at *path* lives (beside it: ``x.svg`` -> ``x.svg.png``)."""
+    return path + ".png"
+
+
 def svg_to_png(data: bytes) -> bytes:
     """A PNG drawing of the (sanitised) SVG *data*, for the platforms that do not show SVG
     (Zenn; Qiita, whose raw-hosted images are served as text). Raises ValueError when it cannot

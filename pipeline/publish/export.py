@@ -92,7 +92,7 @@ def _export_zenn(records, config: Config, progress: Progress, publication: Publi
         raise ExportError("the Zenn article breaks Zenn's limits, so nothing was published (the last good "
                           "articles stay):\n" + "\n".join(f"  - {p}" for p in refused)
                           + "\n(or set enabled = false under [tool.pipeline.zenn] to skip the Zenn export)")
-    for problem in ZENN.check(zenn.markdown):
+    for problem in ZENN.check(zenn.markdown) + ZENN.topic_warnings(ZENN.topics_for(config)):
         progress.warn(f"Zenn export: {problem}")
     publication.write(target, front + zenn.markdown)
     for figure in _stage_figures(zenn, layout.zenn / "images" / ZENN.slug_for(config), layout, publication):

@@ -8,7 +8,7 @@ The key is a hash of everything that can change an experiment's outputs:
 - the kernel name and the Python version;
 - the model settings the kernel receives (``[tool.pipeline.model]``);
 - the installed versions of ``cache_packages`` and the source of this
-  package's helpers that experiments import (glue, lab, kernel);
+  package's modules that run in kernels (``pipeline.run.kernel_side``);
 - the bytes of every data file the experiment declares.
 Markdown cells and other tags are left out, so editing an observation never
 re-runs anything: their text is merged onto the cached outputs instead.

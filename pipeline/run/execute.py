@@ -24,12 +24,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from pipeline.codec import encode
 from pipeline.config import Config
 from pipeline.errors import ExecutionFailed, ExperimentNotFound
 from pipeline.experiments import discover, experiment_names
 from pipeline.layout import Layout
 from pipeline.progress import Progress
-from pipeline.records import RUN_METADATA, ExecutionInfo, Experiment, Failure, StoredRun, encode
+from pipeline.records import RUN_METADATA, ExecutionInfo, Experiment, Failure, StoredRun
 from pipeline.run.cache import Cache, cache_key, environment_parts, merge_outputs, stored_key
 from pipeline.run.kernel_env import redact_outputs, secret_values
 from pipeline.run.outputs import normalize_outputs
