@@ -134,6 +134,9 @@ def test_these_changes_restart_the_kernel(warm_project, change):
     else:
         os.kill(int(pid), signal.SIGKILL)
         assert wait_for(lambda: not alive(int(pid)), timeout=30), f"kernel {pid} still alive after SIGKILL"
+        # and the kernel's manager has seen it die (what the warm kernels ask before reusing it)
+        [kept] = warm.kernels.values()
+        assert wait_for(lambda: not kept.session.alive(), timeout=30), f"the manager still reports kernel {pid} alive"
     path.write_text(path.read_text().replace("v1", "v2"))
     (pid2, setup2, _, last2), cells = _run(config, warm)
     assert pid2 != pid and setup2 == "1" and last2 == "v2" and cells == 3
