@@ -106,6 +106,13 @@ class Zenn:
     cover_bytes = 1024 * 1024
     #: mermaid diagrams longer than this are not drawn
     mermaid_limit = 2_000
+    #: a book chapter's file name (without .md), as listed in config.yaml's chapters
+    chapter_slug_rule = re.compile(r"[0-9a-z_-]{1,50}")
+    #: a paid book's price in yen (in steps of 100); 0 is free
+    price_range = (200, 5_000)
+    #: an output longer than this many characters is cut in the Zenn exports (the article and the
+    #: book's chapters), so one long output cannot push them over their limits; the site shows it whole
+    output_chars = 20_000
 
     def check(self, markdown: str) -> list[str]:
         return check_zenn(markdown)
@@ -147,12 +154,18 @@ class Zenn:
         return [f"publication_name must be 2-15 characters of a-z, 0-9 and '_', got {name!r}"]
 
     def article_problems(self, body: str, *, limit: int | None = None, what: str = "article") -> list[str]:
-        """The body's length against Zenn's limit; the message names the limit and the fix."""
+        """The body's length against Zenn's limit (an article's, or *limit* for *what*, a book
+        chapter); the message names the limit and the fix."""
         limit = limit or self.article_limit
         if len(body) <= limit:
             return []
-        fix = ("split the experiments into several articles (projects), or shorten long outputs: "
-               "tool.pipeline.article.max_output_lines") if what == "article" else "split the experiment into smaller ones"
+        if what == "article":
+            fix = (f'set format = "book" and a summary under [tool.pipeline.zenn] to publish it as a Zenn book, one '
+                   f"chapter of up to {self.chapter_limit:,} characters per experiment; or split the experiments into "
+                   "several articles (projects), or shorten long outputs: tool.pipeline.article.max_output_lines")
+        else:
+            fix = ("split the experiment into smaller ones, or shorten its outputs: tool.pipeline.article."
+                   "max_output_lines, or the remove-output and hide-output tags")
         return [f"the {what} is {len(body):,} characters; Zenn refuses more than {limit:,} ({fix})"]
 
     def image_problems(self, name: str, size: int, *, limit: int | None = None) -> list[str]:
@@ -161,8 +174,60 @@ class Zenn:
         if suffix not in self.image_types:
             return [f"{name}: Zenn shows only {', '.join(self.image_types)} images"]
         if size > limit:
-            return [f"{name} is {size / 1024 / 1024:.1f} MB; Zenn shows images up to {limit // 1024 // 1024} MB"]
+            return [f"{name} is {size / 1024 / 1024:.1f} MB; Zenn shows images up to {limit / 1024 / 1024:g} MB"]
         return []
+
+    def shorten_output(self, text: str) -> str:
+        """*text* cut to ``output_chars`` (at a line end where one is near), with a marker saying so."""
+        if len(text) <= self.output_chars:
+            return text
+        kept = text[:self.output_chars]
+        if kept.rfind("\n") > self.output_chars // 2:
+            kept = kept[:kept.rfind("\n")]
+        return (f"{kept}\n... ({len(text) - len(kept):,} more characters not shown on Zenn; "
+                "the full output is on the site version of this article)")
+
+    def price_problems(self, price) -> list[str]:
+        low, high = self.price_range
+        if not isinstance(price, int) or isinstance(price, bool):
+            return ["price must be a whole number of yen, not quoted"]
+        if price != 0 and not (low <= price <= high and price % 100 == 0):
+            return [f"price must be 0 (free) or {low:,} to {high:,} yen in steps of 100, got {price}"]
+        return []
+
+    def cover_problems(self, name: str, size: int | None = None) -> list[str]:
+        """A book cover's type, and its size when known."""
+        suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        if suffix not in self.image_types:
+            return [f"{name}: a Zenn book cover is a {', '.join(self.image_types[:-1])} or {self.image_types[-1]} image"]
+        if size is not None and size > self.cover_bytes:
+            return [f"{name} is {size / 1024:,.0f} KB; Zenn takes a book cover of at most {self.cover_bytes // 1024:,} KB"]
+        return []
+
+    def book_problems(self, values: dict) -> list[str]:
+        """zenn-cli's fatal rules for a book's config.yaml (zenn-model's validateBook)."""
+        problems = self.title_problems(values.get("title")) + self.topic_problems(values.get("topics"))
+        if not isinstance(values.get("published"), bool):
+            problems.append("published must be true or false (not a quoted string)")
+        summary = values.get("summary")
+        if not isinstance(summary, str) or not summary:
+            problems.append("summary must be a non-empty string (tool.pipeline.zenn.summary)")
+        problems += self.price_problems(values.get("price"))
+        chapters = values.get("chapters")
+        if not isinstance(chapters, list) or not all(isinstance(c, str) for c in chapters):
+            problems.append("chapters must be a list of chapter file names")
+        elif any(c.endswith(".md") for c in chapters):
+            problems.append("chapters are listed without their .md")
+        return [f"config.yaml: {p}" for p in problems]
+
+    def chapter_problems(self, slug, values: dict) -> list[str]:
+        """zenn-cli's fatal rules for a book chapter (zenn-model's validateBookChapter)."""
+        problems = [] if isinstance(slug, str) and self.chapter_slug_rule.fullmatch(slug) else [
+            f"chapter file name {slug!r}: Zenn wants 1 to 50 characters of a-z, 0-9, '-' and '_'"]
+        problems += self.title_problems(values.get("title"))
+        if values.get("free") is not None and not isinstance(values["free"], bool):
+            problems.append("free must be true or false")
+        return problems
 
     def front_matter_problems(self, values: dict, *, now: datetime | None = None) -> list[str]:
         """zenn-cli's fatal rules for an article (a missing emoji or topics, or ``tags``
