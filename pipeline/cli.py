@@ -36,6 +36,29 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 title="commands (python -m pipeline COMMAND --help for each)")
 
+    p = sub.add_parser("init", help="make a folder of notebooks (or an empty one) an article project",
+                       description="Write [tool.pipeline] into pyproject.toml (appended to an existing file that lacks "
+                       "it; the file's own text is kept), mkdocs.yml and a .gitignore for build/. The title is the first "
+                       "notebook's first H1, the Qiita tags (1-5) come from the packages the notebooks import, and the "
+                       "slug is valid on Qiita and Zenn. The experiments are the notebooks and percent scripts in "
+                       "experiments/, else those in the folder itself (experiments_dir = \".\"); an empty folder gets "
+                       "experiments/ with an example. The notebooks are only read. No file is replaced without --force.")
+    p.add_argument("path", nargs="?", type=Path, default=None, metavar="PATH",
+                   help="the folder (created if missing; default: -C, else the current folder)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing mkdocs.yml and [tool.pipeline] tables (the rest of pyproject.toml stays)")
+    p.add_argument("--title", help="the article's title (default: the first notebook's first H1)")
+    p.add_argument("--tags", nargs="+", metavar="TAG", help="1 to 5 Qiita tags (default: suggested from the imports)")
+    p.add_argument("--slug", help="file name of the article on Qiita and Zenn: 12-50 of a-z, 0-9, - and _ "
+                   "(default: from the title, else the folder's name)")
+    p.add_argument("--qiita-dir", metavar="DIR", help="your qiita-cli folder (the one holding qiita.config.json), "
+                   "relative to PATH; '' for build/qiita (default: the nearest one found in the git work tree)")
+    p.add_argument("--zenn-dir", metavar="DIR", help="your zenn-cli root (articles/, books/, images/), relative to "
+                   "PATH; '' for build/zenn (default: the nearest one found in the git work tree)")
+    p.add_argument("--experiments-dir", metavar="DIR",
+                   help="the experiments folder, relative to PATH (default: experiments/ if it holds notebooks, "
+                   "else . if the folder does)")
+
     p = sub.add_parser("build", help="execute (cached) + harvest + render + export: the whole article",
                        description="Run every stage and publish the records, the Qiita article, the qiita-cli file and "
                        "the MkDocs page together. A failing experiment stops the build and leaves the previous outputs "
@@ -47,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
                    "tool.pipeline.llm.base_url, key from OPENAI_API_KEY). 'required' fails the build when drafting "
                    "fails; by default the author's text is used. Default: tool.pipeline.llm.enabled")
     p.add_argument("--redraft", action="store_true", help="ignore cached drafts and ask the LLM again")
+    p.add_argument("--all", action="store_true",
+                   help="build every article project at or below the folder (-C, default: the current one): each "
+                   "folder whose pyproject.toml has [tool.pipeline], as `init` makes them; one summary per article, "
+                   "and a failing article does not stop the others")
     p.add_argument("--llm-model", metavar="NAME", help="model name for the LLM pass (default: tool.pipeline.llm.model)")
     p.add_argument("--llm-base-url", metavar="URL", help="OpenAI-compatible endpoint (default: config, then OPENAI_BASE_URL)")
 
@@ -103,6 +130,9 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
                    help="run the kernels on this Jupyter Kernel Gateway or Enterprise Gateway (default: "
                    "tool.pipeline.gateway_url, then JUPYTER_GATEWAY_URL); the token comes from "
                    "JUPYTER_GATEWAY_AUTH_TOKEN")
+    p.add_argument("--prestart", choices=("imports", "kernel", "off"), default=None,
+                   help="while an experiment runs, start the next one's kernel (kernel), and import there what its "
+                   "first cell imports (imports); off: start each kernel in turn. Default: tool.pipeline.prestart (imports)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing experiment")
     p.add_argument("--keep-going", action="store_true", default=None,
                    help="when an experiment fails, go on with the others (build: publish them and mark the failed "
@@ -157,13 +187,20 @@ def _run(args) -> int:
     from pipeline.config import load_config
     from pipeline.progress import Progress
 
+    if args.command == "init":  # before the config: there is none yet
+        return _init(args)
+
     overrides = {}  # options merge into the config before it is validated, so each is resolved once
     if getattr(args, "gateway_url", None):
         overrides["gateway_url"] = args.gateway_url
     if getattr(args, "keep_going", None) is not None:
         overrides["keep_going"] = args.keep_going
-    config = load_config(args.root, overrides)
+    if getattr(args, "prestart", None):
+        overrides["prestart"] = args.prestart
     progress = Progress(quiet=args.quiet)
+    if getattr(args, "all", False):
+        return _build_all(args, overrides, progress)
+    config = load_config(args.root, overrides)
     if args.command == "config":
         print(json.dumps(config.describe(), indent=2, ensure_ascii=False))
         return 0
@@ -198,18 +235,79 @@ def _run(args) -> int:
             with Publication(config.layout.journal) as publication:
                 exported = export(records, config, progress, publication)
             _report_export(exported, progress)
+            _report_site(config, progress)
             return 0
         if args.command == "build":
-            from pipeline.build import LlmOptions, build
-
-            mode = args.llm or ("on" if config.llm.enabled else "off")
-            llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
-                             model=args.llm_model, base_url=args.llm_base_url)
-            summary = build(config, force=args.force, fail_fast=args.fail_fast, llm=llm, progress=progress,
-                            jobs=args.jobs)
-            _summary(summary, config, progress)
+            summary = _build(config, args, progress)
             return 1 if summary.failures else 0
     raise AssertionError(args.command)
+
+
+def _build(config, args, progress):
+    from pipeline.build import LlmOptions, build
+
+    mode = args.llm or ("on" if config.llm.enabled else "off")
+    llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
+                     model=args.llm_model, base_url=args.llm_base_url)
+    summary = build(config, force=args.force, fail_fast=args.fail_fast, llm=llm, progress=progress, jobs=args.jobs)
+    _summary(summary, config, progress)
+    return summary
+
+
+def _build_all(args, overrides, progress) -> int:
+    """`build --all`: each article project below the folder, in turn, then one line per article."""
+    from pipeline.config import load_config
+    from pipeline.errors import PipelineError
+    from pipeline.progress import Progress
+    from pipeline.publish.lock import locked
+    from pipeline.workspace import Outcome, find_projects, summary_lines
+
+    root = (args.root or Path.cwd()).resolve()
+    projects = find_projects(root)
+    if not projects:
+        print(f"error: no article projects at or below {root} (folders whose pyproject.toml has "
+              "[tool.pipeline]); make one with: python -m pipeline init FOLDER", file=sys.stderr)
+        return 1
+    outcomes = []
+    for number, project in enumerate(projects, 1):
+        progress.info(f"== [{number}/{len(projects)}] {os.path.relpath(project, root)} ==")
+        article = Progress(quiet=args.quiet)  # each article's summary repeats its own warnings only
+        try:
+            config = load_config(project, overrides)
+            with locked(config.layout, "build", article):
+                outcomes.append(Outcome(project, summary=_build(config, args, article)))
+        except PipelineError as exc:
+            if args.debug:
+                raise
+            print(f"error: {exc}", file=sys.stderr)
+            outcomes.append(Outcome(project, error=str(exc)))
+    progress.info("")
+    for line in summary_lines(outcomes, root):
+        progress.info(line)
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+def _init(args) -> int:
+    from pipeline.scaffold import init_project, next_steps
+
+    folder = args.path if args.path is not None else args.root or Path.cwd()
+    result = init_project(folder, force=args.force, experiments_dir=args.experiments_dir, title=args.title,
+                          tags=args.tags, slug=args.slug, qiita_dir=args.qiita_dir, zenn_dir=args.zenn_dir)
+    found = ", ".join(p.name for p in result.experiments)
+    print(f"set up {result.folder}")
+    print(f"  experiments ({result.experiments_dir}): {found}")
+    print(f"  title: {result.title}")
+    print(f"  tags:  {', '.join(result.tags)}")
+    print(f"  slug:  {result.slug}")
+    for path in result.written:
+        print(f"  wrote {path.relative_to(result.folder).as_posix()}")
+    for skipped in result.skipped:
+        print(f"  kept  {skipped.path.relative_to(result.folder).as_posix()}: {skipped.reason}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    print("next steps:")
+    print("\n".join(next_steps(result)))
+    return 0
 
 
 def _summary(summary, config, progress) -> None:
@@ -228,10 +326,15 @@ def _summary(summary, config, progress) -> None:
                       f"{len(d.rejected)} rejected, {len(d.unsupported)} unsupported claims")
         for rejection in d.rejected:
             progress.info(f"    rejected {rejection.section}: {rejection.reason}; the author's text is used")
+        from pipeline.llm.report import draft_summary_lines
+
+        for line in draft_summary_lines(d):
+            progress.info(f"    {line}")
     for warning in summary.warnings:
         progress.info(f"  warning: {warning}")
     progress.info(f"  records: {config.layout.records}")
     _report_export(summary.exports, progress)
+    _report_site(config, progress)
     if summary.failures:
         progress.info("")
         progress.info(f"published with {len(summary.failures)} failed chapter(s), marked in the article (--keep-going):")
@@ -239,14 +342,24 @@ def _summary(summary, config, progress) -> None:
             progress.info(failure.describe())
 
 
+def _report_site(config, progress) -> None:
+    from pipeline.publish.site import EDITABLE, site_config
+
+    site = site_config(config)
+    if site.default:
+        progress.info(f"  MkDocs site: no mkdocs.yml here, so the default configuration was written to {site.path} "
+                      f"(mkdocs build -f {site.path}); {EDITABLE}")
+
+
 def _report_export(exported, progress) -> None:
     progress.info(f"  Qiita article (paste): {exported.article}")
     progress.info(f"  qiita-cli file:        {exported.qiita_cli}")
     progress.info(f"  MkDocs page:           {exported.site_page}  (preview: python -m pipeline preview)")
     if exported.zenn:
-        progress.info(f"  Zenn article:          {exported.zenn}  (push with its images/ to a Zenn-linked repository)")
+        what = "Zenn book:   " if exported.zenn.name == "config.yaml" else "Zenn article:"
+        progress.info(f"  {what}          {exported.zenn}  (push with its images/ to a Zenn-linked repository)")
     if exported.uploads:
-        progress.info(f"  {len(exported.uploads)} figures to upload to Qiita (no image_base_url set); "
+        progress.info(f"  {len(exported.uploads)} figures to upload to Qiita (or to push: image_base_url = \"git\"); "
                       "replace each FIGURE-TO-UPLOAD: link with the uploaded image's URL:")
         for path in exported.uploads:
             progress.info(f"    {path}")

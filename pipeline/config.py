@@ -54,7 +54,8 @@ class Reference:
 class ArticleConfig:
     """What the article says about itself and how it is exported (``[tool.pipeline.article]``)."""
 
-    #: the article's title (front matter of the qiita-cli and Zenn files; paste it into Qiita's title field)
+    #: the article's title (front matter of the qiita-cli and Zenn files; paste it into Qiita's title field).
+    #: Not set: the first experiment's first H1, else "Untitled experiments"
     title: str = "Untitled experiments"
     #: Qiita tags: 1 to 5 strings.
     tags: tuple[str, ...] = ("Python",)
@@ -68,7 +69,14 @@ class ArticleConfig:
     organization_url_name: str = ""
     #: a URL serving the contents of build/qiita/ (its figures/ folder): figures link there.
     #: Empty: the export keeps FIGURE-TO-UPLOAD placeholders and lists the files.
+    #: "git": figures link to raw files of this git repository's remote, pinned to a pushed commit
+    #: that holds exactly their bytes; until then placeholders, and the build says what to commit and push.
     image_base_url: str = ""
+    #: with image_base_url = "git" on a host other than github.com and gitlab.com: its raw-file URL, with
+    #: {owner}, {repo}, {host}, {commit} and {path}, e.g. https://{host}/{owner}/{repo}/-/raw/{commit}/{path}
+    image_url_template: str = ""
+    #: with image_base_url = "git": the remote whose raw URLs figures link to (a private repository's are not public)
+    git_remote: str = "origin"
     #: outputs longer than this many lines are folded (<details>).
     max_output_lines: int = 30
     #: author-written Markdown placed before the experiments (relative to the project root).
@@ -79,7 +87,9 @@ class ArticleConfig:
     audience: tuple[str, ...] = ()
     #: links listed in the closing 参考文献 section: tables with title and url.
     references: tuple[Reference, ...] = ()
-    #: where `export` writes; relative to the project root.
+    #: the qiita-cli folder (the one holding public/ and qiita.config.json) the article goes to as
+    #: public/<slug>.md; it may lie anywhere in the git work tree that holds the project and hold other
+    #: articles. Inside build_dir it also gets article.md and figures/, which otherwise stay in build/qiita/.
     export_dir: str = "build/qiita"
     #: a URL serving the project's files (e.g. https://github.com/USER/REPO/blob/main/): relative links
     #: in the author's markdown to files that are not experiments point there. Empty: they become plain text.
@@ -103,14 +113,20 @@ class PreviewConfig:
 class ZennConfig:
     """The Zenn export (``[tool.pipeline.zenn]``): zenn-cli's layout, for a GitHub-linked repository.
 
-    ``published``, ``published_at`` and ``publication_name`` already in the exported file
-    (set by you or zenn-cli) win over these settings, so a build never unpublishes an article."""
+    ``published``, ``published_at`` and ``publication_name`` already in the exported file (a book's
+    ``published`` in its config.yaml), set by you or zenn-cli, win over these settings, so a build
+    never unpublishes an article or a book."""
 
     #: write build/zenn/ on every build
     enabled: bool = True
-    #: the folder zenn-cli works in (articles/ and images/ go there); relative to the project root
+    #: the zenn-cli root (articles/, books/ and images/ go there), relative to the project root; it may lie
+    #: anywhere in the git work tree that holds the project and hold other articles: only this article's
+    #: files are written
     export_dir: str = "build/zenn"
-    #: articles/<slug>.md; 12-50 of a-z, 0-9, - and _. Empty: article.slug (lengthened when too short)
+    #: "article": articles/<slug>.md (at most 80,000 characters); "book": a Zenn book, books/<slug>/ with
+    #: config.yaml and one chapter per experiment (at most 50,000 characters each), for longer projects
+    format: Literal["article", "book"] = "article"
+    #: articles/<slug>.md or books/<slug>/; 12-50 of a-z, 0-9, - and _. Empty: article.slug (lengthened when too short)
     slug: str = ""
     #: the emoji Zenn shows with the article
     emoji: str = "🧪"
@@ -122,6 +138,13 @@ class ZennConfig:
     published: bool = False
     #: a Zenn Publication to publish under: 2-15 of a-z, 0-9 and _
     publication_name: str = ""
+    #: a book's description on Zenn (required with format = "book")
+    summary: str = ""
+    #: a book's price in yen: 0 (free), or 200 to 5000 in steps of 100
+    price: int = 0
+    #: a book's cover image (png, jpg, jpeg, webp or gif; 500x700 recommended, at most 1 MB, larger ones
+    #: are downscaled), relative to the project root. Empty: no cover
+    cover: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,6 +172,11 @@ class LlmConfig:
     deadline: float = 600.0
     #: a draft whose share of unsupported numbers/tokens exceeds this is rejected (0 to 1)
     max_unsupported_share: float = 0.25
+    #: the model's context in tokens: each request (its section's code and outputs, shortened with
+    #: a marker where long, plus the answer's max_tokens) is sized to fit it
+    context_tokens: int = 4096
+    #: requests in flight at once: 1 for a local server, more for a hosted API
+    concurrency: int = 1
 
 
 @dataclass(frozen=True)
@@ -162,7 +190,7 @@ class Config:
     experiments_dir: Path
     #: executed notebooks, records, figures, caches; relative to the project root
     build_dir: Path
-    #: where converted model weights are cached (shared between experiments)
+    #: deprecated: use model_cache (a project that still sets it keeps its own folder, with a warning)
     models_dir: Path
     #: the MkDocs docs_dir: the pipeline writes index.md and figures/ there.
     site_dir: Path
@@ -202,6 +230,17 @@ class Config:
     gateway_url: str = ""
     #: what jobs = "auto" means on a gateway
     gateway_jobs: int = 4
+    #: where converted model weights are kept, shared by every project on this machine (~ expanded;
+    #: relative to the project root). Empty: $PIPELINE_MODEL_CACHE, else
+    #: $XDG_CACHE_HOME/ml-article-pipeline/models (~/.cache/... when XDG_CACHE_HOME is unset)
+    model_cache: str = ""
+    #: while an experiment runs, start the next one's kernel ("kernel"), and also import there what
+    #: its first cell imports before any other statement, plus `preimport` ("imports"); "off": start
+    #: each kernel when its experiment begins. Bounded by free cores and memory; outputs stay those
+    #: of a cold kernel (a kernel whose imports print anything is replaced by a fresh one).
+    prestart: Literal["imports", "kernel", "off"] = "imports"
+    #: modules a waiting kernel imports besides those of the experiment's first cell (prestart = "imports")
+    preimport: tuple[str, ...] = ()
     model: ModelConfig = field(default_factory=ModelConfig)
     article: ArticleConfig = field(default_factory=ArticleConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
@@ -211,12 +250,14 @@ class Config:
     @property
     def layout(self) -> "Layout":
         """Where every output goes (see pipeline/layout.py)."""
-        from pipeline.layout import Layout
+        from pipeline.layout import Layout, inside
 
+        qiita_cli = (self.root / self.article.export_dir).resolve()
+        # a qiita-cli folder outside build/ gets public/<slug>.md only; article.md and figures/ stay in build/
+        qiita = qiita_cli if inside(qiita_cli, self.build_dir) else self.build_dir / "qiita"
         return Layout(root=self.root, experiments=self.experiments_dir, templates=self.root / "templates",
-                      build=self.build_dir, models=self.models_dir,
-                      qiita=(self.root / self.article.export_dir).resolve(),
-                      zenn=(self.root / self.zenn.export_dir).resolve(), site=self.site_dir)
+                      build=self.build_dir, models=self.models_dir, qiita=qiita,
+                      zenn=(self.root / self.zenn.export_dir).resolve(), site=self.site_dir, qiita_cli=qiita_cli)
 
     def describe(self) -> dict[str, Any]:
         """Plain values for `python -m pipeline config` (URLs without their user:password part)."""
@@ -295,10 +336,16 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
             problems.append("tool.pipeline.llm: deadline and timeout must be positive numbers of seconds")
         if not 0 <= llm.max_unsupported_share <= 1:
             problems.append("tool.pipeline.llm.max_unsupported_share: must be between 0 and 1")
+        if llm.concurrency < 1 or llm.context_tokens < 1024 or llm.max_tokens >= llm.context_tokens // 2:
+            problems.append("tool.pipeline.llm: concurrency must be 1 or more, context_tokens 1024 or more, "
+                            "and max_tokens less than half of context_tokens")
     if problems:
         raise ConfigError(str(pyproject), problems)
     for key, default in _PATH_KEYS.items():
         values[key] = (root / values.get(key, default)).resolve()
+    if "title" not in (table.get("article") or {}):
+        values["article"] = _titled(values.get("article") or ArticleConfig(), values["experiments_dir"],
+                                    values.get("order", ()))
     config = Config(root=root, **values)
     from pipeline.layout import path_problems
 
@@ -306,6 +353,22 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
     if problems:
         raise ConfigError(str(pyproject), problems)
     return config
+
+
+def _titled(article: ArticleConfig, experiments: Path, order: tuple[str, ...]) -> ArticleConfig:
+    """With no title configured, the article takes the first experiment's first H1 (in experiment
+    order), as a notebook's own title; else it keeps the default."""
+    from dataclasses import replace
+
+    from pipeline.markdown.platforms import QIITA
+    from pipeline.suggest import experiment_files, first_heading
+
+    files = experiment_files(experiments)
+    files.sort(key=lambda f: order.index(f.stem) if f.stem in order else len(order))  # stable: by name after
+    heading = first_heading(files)
+    if heading and not QIITA.title_problems(heading):
+        return replace(article, title=heading)
+    return article
 
 
 def _platform_problems(values: dict[str, Any]) -> list[str]:
@@ -328,4 +391,8 @@ def _platform_problems(values: dict[str, Any]) -> list[str]:
         problems += [f"{where}.slug: {p}" for p in (ZENN.slug_problems(zenn.slug) if zenn.slug else [])]
         problems += [f"{where}.topics: {p}" for p in ZENN.topic_problems(list(zenn.topics))]
         problems += [f"{where}.publication_name: {p}" for p in ZENN.publication_problems(zenn.publication_name)]
+        problems += [f"{where}.price: {p}" for p in ZENN.price_problems(zenn.price)]
+        problems += [f"{where}.cover: {p}" for p in (ZENN.cover_problems(zenn.cover) if zenn.cover else [])]
+        if zenn.format == "book" and not zenn.summary.strip():
+            problems.append(f'{where}.summary: a Zenn book needs a summary (its description on Zenn); set summary = "..."')
     return problems

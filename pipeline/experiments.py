@@ -1,7 +1,9 @@
 """Stage 0: find the experiments and read each one into a notebook.
 
 An experiment is a Jupytext percent script (``NAME.py``) or a notebook
-(``NAME.ipynb``) in ``experiments/``; jupytext reads both. For scripts, each
+(``NAME.ipynb``) in ``experiments/``; jupytext reads both. Where ``experiments_dir``
+is the project folder itself (``"."``), only its notebooks and the .py files with a
+``# %%`` marker are experiments, and its other files are not reported. For scripts, each
 cell gets ``metadata.pipeline.lines``, its 1-based line range in the file, taken
 from jupytext's own cell reader. Other files in the folder are reported, never
 silently skipped.
@@ -90,10 +92,15 @@ def _experiment_files(config: Config) -> tuple[dict[str, Path], list[Path]]:
     pairing), the script is the experiment, unless the notebook's stored outputs are published."""
     folder = config.experiments_dir
     expected = {(config.root / p).resolve() for p in (config.article.background, config.article.summary) if p}
+    # experiments_dir = "." (python -m pipeline init with the notebooks at the top): the project's own files
+    # (pyproject.toml, README.md, helper modules with no '# %%' marker) are not experiments, nor reported
+    at_root = folder.resolve() == config.root.resolve()
     found: dict[str, list[Path]] = {}
     others = []
     for path in sorted(folder.iterdir()):
         if path.name.startswith((".", "_")) or path.is_dir():
+            continue
+        if at_root and (path.suffix not in SUFFIXES or (path.suffix == ".py" and not _percent_script(path))):
             continue
         if path.suffix in SUFFIXES:
             found.setdefault(path.name[: -len(path.suffix)], []).append(path)
@@ -108,6 +115,14 @@ def _experiment_files(config: Config) -> tuple[dict[str, Path], list[Path]]:
             script = next(p for p in files if p.suffix == ".py")
             chosen[name] = notebook if excluded_by_config(notebook, config) else script
     return chosen, others
+
+
+def _percent_script(path: Path) -> bool:
+    """Whether a .py file has a '# %%' cell marker (read as bytes: any encoding is a helper's business)."""
+    try:
+        return re.search(rb"^[ \t]*#[ \t]*%%", path.read_bytes(), re.M) is not None
+    except OSError:
+        return False
 
 
 def excluded_by_config(path: Path, config: Config) -> bool:

@@ -119,7 +119,7 @@ class Previewer:
                 return  # the refusal itself is the error shown on the terminal
             with Publication(layout.journal) as publication:
                 publication.write(page, text_with_banner)
-                record_manifest([page], [], layout, publication)
+                record_manifest([page], layout, publication)
 
     # the watch loop ------------------------------------------------------------
     def watched(self) -> list[Path]:
@@ -130,11 +130,13 @@ class Previewer:
                 paths.append(config.root / relative)
         return [p for p in dict.fromkeys(paths) if p.exists()]
 
-    @staticmethod
-    def is_input(path: Path, watched: list[Path]) -> bool:
-        """Whether a file event concerns an input (not an editor's swap file, a cache, or an output)."""
+    def is_input(self, path: Path, watched: list[Path]) -> bool:
+        """Whether a file event concerns an input (not an editor's swap file, a cache, or an output:
+        with experiments_dir = "." build/ and site/ lie inside a watched folder)."""
         if path.name.startswith(".") or path.name.endswith("~") or "__pycache__" in path.parts \
                 or ".ipynb_checkpoints" in path.parts:
+            return False
+        if any(p in path.parents for p in (self.config.build_dir, self.config.site_dir)):
             return False
         return any(path == p or (p.is_dir() and p in path.parents) for p in watched)
 
@@ -164,13 +166,17 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Pro
     import watchdog.observers
     from mkdocs.commands.serve import serve
 
+    from pipeline.publish.site import EDITABLE, site_config
+
     progress = progress or Progress()
     previewer = Previewer(root, progress, max_kernels)
     config: Config = previewer.config
-    mkdocs_yml = config.root / "mkdocs.yml"
-    if not mkdocs_yml.is_file():
-        raise PipelineError(f"{mkdocs_yml}: not found; the preview serves the MkDocs site it describes "
-                            "(copy mkdocs.yml from the project's repository)")
+    _check_port(host, port)  # before the first build, not after it
+    site = site_config(config)
+    if site.default:
+        progress.info(f"preview: no mkdocs.yml in {config.root}: serving the default site configuration "
+                      f"({site.path}); {EDITABLE}")
+    mkdocs_yml = site.path
     previewer.rebuild()
 
     watched = previewer.watched()
@@ -192,6 +198,9 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Pro
     progress.info(f"preview: serving http://{host}:{port}/ ; watching {', '.join(str(p.relative_to(config.root)) for p in previewer.watched())}; Ctrl-C stops")
     try:
         serve(config_file=str(mkdocs_yml), dev_addr=f"{host}:{port}", livereload=True)
+    except OSError as exc:  # taken in the moment since _check_port
+        raise PipelineError(f"preview: cannot serve on {host}:{port}: {exc.strerror or exc}; "
+                            "choose another with --port") from None
     finally:
         observer.stop()
         previewer.stop()
@@ -201,3 +210,16 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Pro
         progress.info(f"preview: stopped ({previewer.rebuilds} rebuilds, {previewer.warm.reruns} warm re-runs, "
                       f"{previewer.warm.restarts} kernel starts)")
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """A clear error when the address is taken (another preview, mkdocs serve) or not ours to use."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise PipelineError(f"preview: cannot serve on {host}:{port}: {exc.strerror or exc} (another preview or "
+                            "mkdocs serve?); choose another with --port, or stop the other server") from None

@@ -20,7 +20,7 @@ class Exports:
     qiita_cli: Path  # public/<slug>.md with qiita-cli's front matter
     site_page: Path  # the MkDocs page
     uploads: tuple[Path, ...] = ()  # figure files still to upload to Qiita (no image_base_url)
-    zenn: Path | None = None  # the Zenn article, when the Zenn export is enabled
+    zenn: Path | None = None  # the Zenn article (a book: its config.yaml), when the Zenn export is enabled
 
 
 @dataclass(frozen=True)

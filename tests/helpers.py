@@ -7,6 +7,7 @@
 - ``png``: the bytes of a small valid RGB PNG of one colour.
 - ``wait_for``: poll a condition until it holds or a deadline passes (wait for the event
   itself, never for a fixed time).
+- ``stop``: stop a command (a preview) with Ctrl-C and read what it printed.
 """
 
 from __future__ import annotations
@@ -90,3 +91,22 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30, interval: float 
         if answer or time.monotonic() >= deadline:
             return answer
         time.sleep(interval)
+
+
+def stop(proc, log) -> str:
+    """Stop *proc* as Ctrl-C does and return what it wrote to *log* (an open file it writes to);
+    a process that does not stop within a minute is killed, and the test fails."""
+    import signal
+    import subprocess
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    finally:
+        log.seek(0)
+        output = log.read()
+        log.close()
+    return output

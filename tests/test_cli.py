@@ -18,7 +18,7 @@ def test_help_lists_the_commands(tmp_path):
     assert result.returncode == 0
     listed = result.stdout.split("commands (python -m pipeline COMMAND --help for each):")[1]
     found = re.findall(r"^    (\w+) ", listed, re.M)
-    assert found == ["build", "execute", "harvest", "export", "preview", "config"]
+    assert found == ["init", "build", "execute", "harvest", "export", "preview", "config"]
 
 
 def test_help_does_not_import_heavy_libraries(tmp_path):
@@ -65,3 +65,17 @@ def test_failing_cell_exits_non_zero_with_location(project):
     assert result.returncode == 1
     assert "experiments/01_bad.py, cell 2 (lines 4-5): AttributeError" in result.stderr
     assert "\x1b[" not in result.stderr
+
+
+def test_preview_on_a_taken_port_is_one_clear_error_before_any_build(project):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run(["preview", "--port", str(port)], project.root)
+    assert result.returncode == 1, result.stderr
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project.root / "build").exists()  # refused before the first build

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, interruptible
-from helpers import alive, free_port, wait_for
+from helpers import alive, free_port, stop, wait_for
 
 from pipeline.progress import Progress
 from pipeline.run.execute import execute
@@ -206,16 +206,7 @@ def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(projec
         assert "not valid TOML" in page and "SECOND-VERSION" in page
         assert _kernels(mark)  # the warm kernel is alive while the preview runs (and the finder sees it)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        finally:
-            log.seek(0)
-            output = log.read()
-            log.close()
+        output = stop(proc, log)
     assert proc.returncode in (0, 130), output
     assert "preview: stopped" in output
     assert not re.search(r"Traceback \(most recent call last\):\n  File", output)  # no raw Python traceback

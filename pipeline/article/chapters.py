@@ -28,6 +28,7 @@ from pipeline.article.context import (
     ModelView,
     OutputView,
 )
+from pipeline.article.drafted import drafted_block, llm_disclosure, readable_title
 from pipeline.article.observations import fill_markdown, glue_context, is_observation, observation_body
 from pipeline.config import Config
 from pipeline.markdown.boxes import sanitize_boxes
@@ -74,8 +75,8 @@ def figure_src(path: str, dialect: str, config: Config) -> str:
     path = shown_file(path, dialect)
     path = re.sub(r"[\s()<>\[\]]", lambda m: quote(m.group()), path)
     if dialect == "qiita":
-        base = config.article.image_base_url
-        return base.rstrip("/") + "/" + path if base else UPLOAD_MARK + path
+        base = config.article.image_base_url  # "git": the export links pushed figures (publish/githost.py)
+        return base.rstrip("/") + "/" + path if base and base != "git" else UPLOAD_MARK + path
     if dialect == "zenn":
         return f"/images/{ZENN.slug_for(config)}/" + path.removeprefix("figures/")
     return path
@@ -199,7 +200,7 @@ def build_context(records: list[ExperimentRecord], config: Config, dialect: str,
         cites_outputs=any(fill_cited(r) for r in records),
         executed=any(r.execution.mode in ("executed", "warm") for r in records),
         stored=tuple(ch.title for ch in chapters if ch.stored),
-        llm_model=escape_inline(drafts.model) if drafts else "",
+        llm_model=escape_inline(llm_disclosure(drafts)) if drafts else "",
     )
     context = ArticleContext(
         dialect=dialect,
@@ -263,6 +264,8 @@ def _chapter(number: int, record: ExperimentRecord, config: Config, prose: Prose
     intro: list[str] = []
     heading = 3 if standard else 2
     seen_code = False
+    draft = drafts.sections.get(record.name) if drafts else None
+    steps = {step.first_cell: step for step in draft.steps} if draft else {}
     for cell in cells:
         source = sources[cell.index]
         if not source.strip():
@@ -281,10 +284,12 @@ def _chapter(number: int, record: ExperimentRecord, config: Config, prose: Prose
                 blocks.append(Block("prose", markdown=text, caution=_caution(cell)))
         else:
             seen_code = True
+            if cell.index in steps:
+                blocks.append(drafted_block(steps[cell.index], prose, min(6, heading + 1)))
             blocks.append(_code_block(cell, record, config, prose, counter, min(6, heading + 1)))
-    draft = drafts.sections.get(record.name) if drafts else None
     return Chapter(
-        number=number, name=record.name, title=escape_inline(record.title), source=record.source,
+        number=number, name=record.name, title=escape_inline(draft.title if draft and draft.title else readable_title(record)),
+        source=record.source, drafted_title=escape_inline(record.name) if draft and draft.title else "",
         standard=standard, intro="\n\n".join(t for t in intro if t.strip()), blocks=tuple(blocks),
         failure=_failure_view(record), stored=_stored_view(record.execution.stored),
         drafted_intro=prose.untrusted(draft.intro) if draft else "",
@@ -372,4 +377,7 @@ def _output_view(out, max_lines: int, prose: Prose) -> OutputView | None:
         cut = len(lines) - hard_cap
         lines = lines[:hard_cap] + [f"... ({cut} more lines; the full output is in build/executed/)"]
         text = "\n".join(lines)
+    if prose.dialect == "zenn" and len(text) > ZENN.output_chars:  # Zenn's length limits; the site shows it whole
+        text = ZENN.shorten_output(text)
+        lines = text.split("\n")
     return OutputView(kind, text, len(lines), folded=len(lines) > max_lines, fence=fence_for(text))

@@ -1,17 +1,21 @@
 """Stage 5: render the records and write the articles where people use them.
 
 - ``build/qiita/article.md``: paste-ready Qiita Markdown (title goes in Qiita's title field);
-- ``build/qiita/public/<slug>.md``: the same body with the front matter of
-  Qiita's official CLI (npm ``@qiita/qiita-cli``), so ``npx qiita publish <slug>``
-  publishes it. What qiita-cli or the user set in that file (``id``,
+- ``public/<slug>.md`` in the qiita-cli folder (``article.export_dir``, default build/qiita/): the
+  same body with the front matter of Qiita's official CLI (npm ``@qiita/qiita-cli``), so
+  ``npx qiita publish <slug>`` publishes it. What qiita-cli or the user set in that file (``id``,
   ``updated_at``, campaign fields, ...) is kept;
 - ``build/qiita/figures/``: the figure files, for upload when no image_base_url is set;
 - ``site/index.md`` + ``site/figures/``: the MkDocs page (``mkdocs serve``);
-- ``build/zenn/articles/<slug>.md`` + ``build/zenn/images/<slug>/``: the Zenn article in
-  zenn-cli's layout; figures are linked as ``/images/<slug>/...``, which Zenn serves from a
-  GitHub-linked repository. ``published`` (and ``published_at``, ``publication_name``) already
-  in the file are kept, so a build never unpublishes an article.
+- ``articles/<slug>.md`` + ``images/<slug>/`` in the zenn-cli root (``zenn.export_dir``, default
+  build/zenn/): the Zenn article; figures are linked as ``/images/<slug>/...``, which Zenn serves
+  from a GitHub-linked repository. ``published`` (and ``published_at``, ``publication_name``)
+  already in the file are kept, so a build never unpublishes an article.
 
+The qiita-cli and zenn-cli folders may be the writer's own, shared by many articles: only this
+article's files are written there, each marked with the project that wrote it (``owner_mark``, an
+HTML comment after the front matter; ``GENERATED_FILE`` in a figures folder), so a fresh clone
+knows its own files and a file of another article or of the writer's is refused, never replaced.
 Everything is staged into the build's ``Publication`` and appears together.
 Files outside build/ that the pipeline did not write before are never replaced
 (``layout.check_owned``). Every export runs the dialect checks.
@@ -26,9 +30,20 @@ from pathlib import Path
 from pipeline.article.render import UPLOAD_MARK, RenderedArticle, render
 from pipeline.config import Config
 from pipeline.errors import ExportError
-from pipeline.layout import GENERATED_FILE, GENERATED_LINE, Layout, check_export_folders, check_owned, inside
+from pipeline.layout import (
+    GENERATED_FILE,
+    GENERATED_LINE,
+    Layout,
+    check_owned,
+    inside,
+    owner_file,
+    owner_mark,
+    project_path,
+    read_manifest,
+)
 from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.progress import Progress
+from pipeline.publish.zenn_book import export_book, fit_images, zenn_entry, zenn_targets
 from pipeline.records import Drafts, ExperimentRecord
 from pipeline.storage import Publication
 from pipeline.summary import Exports
@@ -51,40 +66,92 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     for problem in QIITA.check(qiita.markdown):
         progress.warn(f"Qiita export: {problem}")
 
-    article = layout.qiita / "article.md"
-    cli_file = layout.qiita / "public" / f"{config.article.slug}.md"
-    page = layout.site / "index.md"
-    targets = [article, cli_file, layout.qiita / "figures", page, layout.site / "figures"]
-
-    zenn_file = layout.zenn / "articles" / f"{ZENN.slug_for(config)}.md"
-    folders = [layout.qiita]
-    if config.zenn.enabled:
-        targets += [zenn_file, layout.zenn / "images" / ZENN.slug_for(config)]
-        folders.append(layout.zenn)
-    check_export_folders(folders, layout)
+    article, cli_file, page = layout.qiita / "article.md", qiita_cli_file(config, layout), layout.site / "index.md"
+    zenn_file = zenn_entry(config, layout)  # articles/<slug>.md, or books/<slug>/config.yaml
+    targets = export_targets(config, layout)
     check_owned(targets, layout)
 
     front = qiita_front_matter(config, existing=cli_file)
     for problem in QIITA.front_matter_problems(_front_values(front)):
         progress.warn(f"qiita-cli file: {problem}")
-    publication.write(article, qiita.markdown)
-    publication.write(cli_file, front + qiita.markdown)
     _stage_figures(qiita, layout.qiita / "figures", layout, publication)
     publication.write(page, f"{GENERATED_LINE}\n{mkdocs.markdown}")
     _stage_figures(mkdocs, layout.site / "figures", layout, publication)
     if config.zenn.enabled:
         _export_zenn(records, config, progress, publication, layout, drafts, zenn_file)
-    for folder in folders:
-        if not inside(folder, layout.build):
-            publication.write(folder / GENERATED_FILE, "Written by ml-article-pipeline.\n")
-    record_manifest(targets, folders, layout, publication)
-    uploads = tuple(layout.qiita / f.file for f in qiita.figures if f.src.startswith(UPLOAD_MARK))
+    body, pending = qiita.markdown, [f for f in qiita.figures if f.src.startswith(UPLOAD_MARK)]
+    if config.article.image_base_url == "git":  # after the Zenn export staged the images both platforms share
+        body, pending = _link_from_git(qiita, config, layout, publication, progress, cli_file)
+    publication.write(article, body)
+    publication.write(cli_file, front + owner_mark(cli_file, layout) + "\n" + body)
+    record_manifest(targets, layout, publication)
+    uploads = tuple(layout.qiita / f.file for f in pending)
     return Exports(article, cli_file, page, uploads, zenn_file if config.zenn.enabled else None)
+
+
+def git_images(config: Config, layout: Layout) -> Path:
+    """Where figures live for ``image_base_url = "git"``: the Zenn export's images/<slug>/ (one copy
+    serves both platforms), else images/<slug>/ in the qiita-cli folder."""
+    if config.zenn.enabled:
+        return layout.zenn / "images" / ZENN.slug_for(config)
+    return layout.qiita_root / "images" / config.article.slug
+
+
+def _link_from_git(qiita: RenderedArticle, config: Config, layout: Layout, publication: Publication,
+                   progress: Progress, cli_file: Path) -> tuple[str, list]:
+    """The Qiita body with each figure the repository's remote already serves linked to its raw URL,
+    pinned to a pushed commit (``pipeline.publish.githost``); the others keep upload placeholders
+    and the build says which git commands publish them."""
+    from pipeline.publish.githost import earlier_pins, pin
+
+    images = git_images(config, layout)
+    if not config.zenn.enabled:
+        _stage_figures(qiita, images, layout, publication)
+    files = {f.src: images / Path(f.file).relative_to("figures") for f in qiita.figures}
+    contents = {path: publication.resolve(path) for path in files.values()}
+    article = config.article
+    try:
+        earlier = cli_file.read_text(encoding="utf-8") if cli_file.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        earlier = ""
+    previous = earlier_pins(earlier, repo=layout.root, remote=article.git_remote, template=article.image_url_template)
+    pins = pin(list(dict.fromkeys(files.values())), repo=layout.root, remote=article.git_remote,
+               template=article.image_url_template, previous=previous, contents=contents)
+    body = qiita.markdown
+    for src, path in files.items():
+        if path in pins.urls:
+            body = body.replace(f"]({src})", f"]({pins.urls[path]})").replace(f'"{src}"', f'"{pins.urls[path]}"')
+    pending = [f for f in qiita.figures if files[f.src] not in pins.urls]
+    if pending:
+        progress.warn(f"Qiita figures: {len(pending)} of {len(qiita.figures)} are not in {article.git_remote}'s "
+                      f"pushed commits yet, so the Qiita article keeps upload placeholders for them. {pins.advice}")
+    return body, pending
+
+
+def qiita_cli_file(config: Config, layout: Layout) -> Path:
+    return layout.qiita_root / "public" / f"{config.article.slug}.md"
+
+
+def export_targets(config: Config, layout: Layout) -> list[Path]:
+    """Every file and folder the export writes for this article: what the ownership check, the
+    manifest and the up-to-date fingerprint look at (never the rest of a shared CLI folder)."""
+    targets = [layout.qiita / "article.md", qiita_cli_file(config, layout), layout.qiita / "figures",
+               layout.site / "index.md", layout.site / "figures"]
+    if config.zenn.enabled:
+        targets += zenn_targets(config, layout)
+    elif config.article.image_base_url == "git":
+        targets.append(git_images(config, layout))
+    return targets
 
 
 def _export_zenn(records, config: Config, progress: Progress, publication: Publication, layout: Layout,
                  drafts, target: Path) -> None:
     zenn = render(records, config, "zenn", drafts=drafts, layout=layout)
+    images = layout.zenn / "images" / ZENN.slug_for(config)
+    if config.zenn.format == "book":  # books/<slug>/: one chapter per experiment (pipeline.publish.zenn_book)
+        export_book(zenn, records, config, progress, publication, layout)
+        fit_images(_stage_figures(zenn, images, layout, publication), publication.resolve(images), progress)
+        return
     front = zenn_front_matter(config, existing=target)
     refused = (ZENN.article_problems(zenn.markdown) + ZENN.front_matter_problems(_front_values(front))
                + ZENN.slug_problems(ZENN.slug_for(config)))
@@ -94,17 +161,19 @@ def _export_zenn(records, config: Config, progress: Progress, publication: Publi
                           + "\n(or set enabled = false under [tool.pipeline.zenn] to skip the Zenn export)")
     for problem in ZENN.check(zenn.markdown) + ZENN.topic_warnings(ZENN.topics_for(config)):
         progress.warn(f"Zenn export: {problem}")
-    publication.write(target, front + zenn.markdown)
-    for figure in _stage_figures(zenn, layout.zenn / "images" / ZENN.slug_for(config), layout, publication):
-        size = publication.resolve(layout.build / figure.file).stat().st_size
-        for problem in ZENN.image_problems(figure.file, size):
-            progress.warn(f"Zenn export: {problem}")
+    publication.write(target, front + owner_mark(target, layout) + "\n" + zenn.markdown)
+    fit_images(_stage_figures(zenn, images, layout, publication), publication.resolve(images), progress)
 
 
 def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publication: Publication) -> tuple:
-    """Copy the figure files *rendered* links into a staged *target* folder (marked as the pipeline's)."""
+    """Copy the figure files *rendered* links into a staged *target* folder (marked as the pipeline's).
+    An article with no figures gets no such folder in a qiita-cli or zenn-cli folder (one it had is removed)."""
+    if not rendered.figures and not inside(target, layout.build) and not inside(target, layout.site):
+        if target.exists():
+            publication.remove(target)
+        return rendered.figures
     folder = publication.folder(target)
-    (folder / GENERATED_FILE).write_text("Written by ml-article-pipeline.\n", encoding="utf-8")
+    (folder / GENERATED_FILE).write_text(owner_file(target, layout), encoding="utf-8")
     for figure in rendered.figures:
         source = publication.resolve(layout.build / figure.file)
         destination = folder / Path(figure.file).relative_to("figures")
@@ -113,14 +182,9 @@ def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publ
     return rendered.figures
 
 
-def record_manifest(targets: list[Path], folders: list[Path], layout: Layout, publication: Publication) -> None:
-    """Add *targets* (and the export *folders*, with a trailing "/") to the manifest of what the
-    pipeline has published; builds and previews share it."""
-    from pipeline.layout import read_manifest
-
-    root = layout.root.resolve()
-    mine = read_manifest(layout) | {t.resolve().relative_to(root).as_posix() for t in targets}
-    mine |= {f"{f.resolve().relative_to(root).as_posix()}/" for f in folders}
+def record_manifest(targets: list[Path], layout: Layout, publication: Publication) -> None:
+    """Add *targets* to the manifest of what the pipeline has published; builds and previews share it."""
+    mine = read_manifest(layout) | {project_path(t, layout) for t in targets}
     publication.write(layout.manifest, json.dumps(sorted(mine), indent=1) + "\n")
 
 

@@ -79,13 +79,18 @@ def _files(root: Path, skip: frozenset[Path] = frozenset(), project: bool = Fals
 
 def _inputs(config: Config, data_files: list[str]) -> list[Path]:
     article = config.article
-    return [config.root, config.layout.experiments, config.layout.templates, DEFAULT_TEMPLATES, PACKAGE,
-            *(config.root / p for p in (article.background, article.summary) if p), *(Path(p) for p in data_files)]
+    inputs = [config.root, config.layout.experiments, config.layout.templates, DEFAULT_TEMPLATES, PACKAGE,
+              *(config.root / p for p in (article.background, article.summary) if p), *(Path(p) for p in data_files)]
+    return inputs[:1] + [p for p in inputs[1:] if p != config.root]  # experiments_dir "." is the root, walked once
 
 
 def _outputs(config: Config) -> list[Path]:
+    from pipeline.layout import inside
+    from pipeline.publish.export import export_targets
+
     layout = config.layout
-    return [layout.executed, layout.cache, layout.records, layout.figures, layout.qiita, layout.zenn, layout.site]
+    return [layout.executed, layout.cache, layout.records, layout.figures, layout.qiita, layout.site,
+            *(t for t in export_targets(config, layout) if not inside(t, layout.qiita) and not inside(t, layout.site))]
 
 
 def fingerprint(config: Config, data_files: list[str]) -> tuple[str, int]:
@@ -107,7 +112,9 @@ def fingerprint(config: Config, data_files: list[str]) -> tuple[str, int]:
             digest.update(b"\0" + os.fsencode(file) + f"\0{info.st_size}\0{info.st_mtime_ns}".encode())
             if number < len(inputs):
                 newest = max(newest, info.st_mtime_ns)
-    for folder in sorted(set(sys.path)):  # an install, upgrade or removal changes their entries
+    # an install, upgrade or removal changes their entries; the working folder (`python -m` puts it first)
+    # does not change what a build makes, so `build` in the project and `build --all` above it agree
+    for folder in sorted(set(sys.path) - {"", os.getcwd()}):
         try:
             digest.update(b"\0path " + os.fsencode(folder) + str(os.stat(folder or ".").st_mtime_ns).encode())
         except OSError:

@@ -187,31 +187,46 @@ def _user_folder(ctx: Ctx, files: dict[str, str]) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def _user_files_untouched(ctx: Ctx, before: dict[Path, bytes]) -> None:
+def _user_files_untouched(ctx: Ctx, before: dict[Path, bytes], allowed: frozenset | set = frozenset()) -> None:
     after = {p: p.read_bytes() for p in ctx.path("mydocs").rglob("*") if p.is_file()}
     changed = sorted(str(p.relative_to(ctx.root)) for p, data in before.items() if after.get(p) != data)
     ctx.expect(not changed, f"the user's files changed or vanished: {changed}")
     extra = sorted(str(p.relative_to(ctx.root)) for p in after if p not in before)
+    missing = sorted(set(allowed) - set(extra))
+    ctx.expect(not missing, f"the build did not write {missing}")
+    extra = [p for p in extra if p not in allowed]
     ctx.expect(not extra, f"the build wrote into the user's folder: {extra}")
 
 
 @case("paths")
 def path_export_dir_user_files(ctx: Ctx):
-    """export_dir names a folder of the user's holding an article.md of their own."""
-    before = _user_folder(ctx, {"article.md": "# my own notes\n", "notes.txt": "keep me\n"})
+    """export_dir names a folder of the user's (a qiita-cli folder, say) holding an article.md and a
+    public/other.md of their own: the build adds public/faults.md only and leaves the rest alone."""
+    before = _user_folder(ctx, {"article.md": "# my own notes\n", "notes.txt": "keep me\n",
+                                "public/other.md": "---\ntitle: other\n---\nmine\n"})
     ctx.configure(article={"export_dir": "mydocs"})
-    ctx.expect_error(ctx.cli("build"), "mydocs")
-    _user_files_untouched(ctx, before)
+    ctx.expect_ok(ctx.cli("build"))
+    _user_files_untouched(ctx, before, allowed={"mydocs/public/faults.md"})
 
 
 @case("paths")
 def path_export_dir_user_folder(ctx: Ctx):
-    """export_dir names an existing folder of the user's (no name in common with the outputs,
-    but a dotfile ending in .tmp and a subfolder): refused, the user's files untouched."""
+    """export_dir names an existing folder of the user's (a dotfile ending in .tmp, a subfolder):
+    the build writes its own public/faults.md only, the user's files untouched."""
     before = _user_folder(ctx, {"notes.txt": "keep me\n", ".editor.tmp": "my editor's state\n",
                                 "drafts/.idea.old": "an old idea\n", "drafts/plan.md": "plan\n"})
     ctx.configure(article={"export_dir": "mydocs"})
-    ctx.expect_error(ctx.cli("build"), "mydocs")
+    ctx.expect_ok(ctx.cli("build"))
+    _user_files_untouched(ctx, before, allowed={"mydocs/public/faults.md"})
+
+
+@case("paths")
+def path_export_dir_same_name(ctx: Ctx):
+    """The qiita-cli folder already holds a public/faults.md the pipeline did not write: refused by
+    name, the file untouched."""
+    before = _user_folder(ctx, {"public/faults.md": "---\ntitle: mine\n---\nmy own article\n"})
+    ctx.configure(article={"export_dir": "mydocs"})
+    ctx.expect_error(ctx.cli("build"), "public/faults.md", "not written by this pipeline")
     _user_files_untouched(ctx, before)
 
 

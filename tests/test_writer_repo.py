@@ -1,0 +1,230 @@
+"""The writer's repository (issue 16): one git repository holds a qiita-cli folder and a zenn-cli
+root, each already with another article, and two article projects that `init` made from plain
+notebooks. `build --all` at the root exports both into those folders; everything else there stays
+byte-identical; a fresh clone builds again; a file of the same name that the pipeline did not
+write, or another project's, is refused. Real kernels, real git, the real command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from pipeline.markdown.platforms import ZENN
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    run = subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, env=env, text=True,
+                         capture_output=True, timeout=600)
+    if check and run.returncode != 0:
+        raise AssertionError(f"pipeline {' '.join(args)} failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
+    return run
+
+
+def _git(*args: str, cwd: Path) -> str:
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(cwd), "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, text=True, capture_output=True, check=True).stdout
+
+
+def _notebook(path: Path, title: str, code: list[str]) -> None:
+    cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\n本文です。")]
+    cells += [nbformat.v4.new_code_cell(source) for source in code]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}}), path)
+
+
+PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()"
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """A writer's repository: qiita/ (qiita-cli) and zenn/ (zenn-cli), each with an article of the
+    writer's own and the CLIs' files, and two notebook folders made projects by `init`."""
+    root = tmp_path / "articles-repo"
+    qiita, zenn = root / "qiita", root / "zenn"
+    (qiita / "public").mkdir(parents=True)
+    (qiita / "public" / "handmade.md").write_text("---\ntitle: 手書きの記事\ntags:\n  - Python\nprivate: false\n"
+                                                  "updated_at: ''\nid: null\norganization_url_name: null\n"
+                                                  "slide: false\nignorePublish: false\n---\n# 手書き\n", encoding="utf-8")
+    (qiita / "qiita.config.json").write_text('{"includePrivate": false}\n', encoding="utf-8")
+    (qiita / ".remote").mkdir()
+    (qiita / ".remote" / "handmade.md").write_text("remote copy\n", encoding="utf-8")
+    (qiita / "node_modules" / "@qiita").mkdir(parents=True)
+    (qiita / "node_modules" / "@qiita" / "x.js").write_text("// cli\n", encoding="utf-8")
+    (qiita / "package.json").write_text('{"dependencies": {"@qiita/qiita-cli": "1.8.0"}}\n', encoding="utf-8")
+    (zenn / "articles").mkdir(parents=True)
+    (zenn / "articles" / "my-own-zenn-article.md").write_text("---\ntitle: mine\nemoji: 📝\ntype: tech\n"
+                                                              "topics: []\npublished: false\n---\nmine\n", encoding="utf-8")
+    (zenn / "books" / "my-book").mkdir(parents=True)
+    (zenn / "books" / "my-book" / "config.yaml").write_text("title: my book\n", encoding="utf-8")
+    (zenn / "images" / "my-own-zenn-article").mkdir(parents=True)
+    (zenn / "images" / "my-own-zenn-article" / "a.png").write_bytes(b"\x89PNG not really")
+    (zenn / "package.json").write_text('{"dependencies": {"zenn-cli": "0.1.0"}}\n', encoding="utf-8")
+
+    _notebook(root / "numpy-intro" / "numpy.ipynb", "NumPy 入門",
+              ["import numpy as np\nprint(np.arange(4).sum())", PLOT])
+    _notebook(root / "pandas-notes" / "notes.ipynb", "pandas Notes for Beginners",
+              ["import pandas as pd\nprint(pd.Series([1, 2, 3]).mean())"])
+    (root / ".gitignore").write_text("node_modules/\n.remote/\n", encoding="utf-8")
+    _git("init", "-q", "-b", "main", cwd=root)
+    for name in ("numpy-intro", "pandas-notes"):  # init finds the CLI folders in the work tree
+        run = _cli("init", name, cwd=root)
+        assert "qiita-cli folder ../qiita" in run.stdout and "zenn-cli root ../zenn" in run.stdout, run.stdout
+        text = (root / name / "pyproject.toml").read_text(encoding="utf-8")
+        assert 'export_dir = "../qiita"' in text and '[tool.pipeline.zenn]\n' in text, text
+    return root
+
+
+def test_two_articles_build_into_shared_cli_folders(repo):
+    qiita_before, zenn_before = _files(repo / "qiita"), _files(repo / "zenn")
+
+    run = _cli("build", "--all", cwd=repo)
+    assert "built 2 articles: 2 ok, 0 failed" in run.stderr, run.stderr
+    assert "numpy-intro: ok" in run.stderr and "pandas-notes: ok" in run.stderr
+
+    qiita_after, zenn_after = _files(repo / "qiita"), _files(repo / "zenn")
+    # the writer's own articles and the CLIs' files are byte-identical
+    assert {k: qiita_after[k] for k in qiita_before} == qiita_before
+    assert {k: zenn_after[k] for k in zenn_before} == zenn_before
+    # what was added: one qiita-cli file per article, one Zenn article each and the figures
+    slugs = {}
+    for name in ("numpy-intro", "pandas-notes"):
+        from pipeline.config import load_config
+
+        config = load_config(repo / name)
+        slugs[name] = (config.article.slug, ZENN.slug_for(config))
+    added_qiita = sorted(set(qiita_after) - set(qiita_before))
+    assert added_qiita == sorted(f"public/{q}.md" for q, _ in slugs.values())
+    added_zenn = sorted(set(zenn_after) - set(zenn_before))
+    numpy_zenn = slugs["numpy-intro"][1]
+    assert f"articles/{numpy_zenn}.md" in added_zenn and f"articles/{slugs['pandas-notes'][1]}.md" in added_zenn
+    images = [k for k in added_zenn if k.startswith("images/")]
+    assert images and all(k.startswith(f"images/{numpy_zenn}/") for k in images), added_zenn
+    assert not [k for k in added_zenn if not k.startswith(("articles/", "images/"))], added_zenn
+
+    numpy_article = (repo / "qiita" / "public" / f"{slugs['numpy-intro'][0]}.md").read_text(encoding="utf-8")
+    assert numpy_article.startswith("---\ntitle: \"NumPy 入門\"\n")  # the notebook's H1 is the title
+    assert "<!-- written by ml-article-pipeline from ../../numpy-intro (edit the notebooks" in numpy_article
+    zenn_article = (repo / "zenn" / "articles" / f"{numpy_zenn}.md").read_text(encoding="utf-8")
+    assert f"](/images/{numpy_zenn}/" in zenn_article
+    # nothing of the pipeline's in the projects' source folders besides its build/ and site/
+    assert not (repo / "numpy-intro" / "public").exists() and not (repo / "qiita" / "article.md").exists()
+
+    # a fresh clone (no build/ folders, so no manifests) knows its own exported files by their marks
+    _git("add", "-A", cwd=repo)
+    _git("commit", "-q", "-m", "articles", cwd=repo)
+    clone = repo.parent / "clone"
+    _git("clone", "-q", str(repo), str(clone), cwd=repo.parent)
+    assert not (clone / "numpy-intro" / "build").exists()
+    again = _cli("build", "--all", cwd=clone)
+    assert "built 2 articles: 2 ok, 0 failed" in again.stderr, again.stderr
+    assert _git("status", "--porcelain", cwd=clone) == "", "a rebuild in a fresh clone changed committed files"
+
+    # each project still builds on its own
+    alone = _cli("build", cwd=repo / "pandas-notes")
+    assert "up to date" in alone.stderr, alone.stderr
+
+
+def test_foreign_and_colliding_files_are_refused(repo):
+    from pipeline.config import load_config
+
+    numpy = load_config(repo / "numpy-intro")
+    # the writer already has a file of the article's name, not written by the pipeline
+    mine = repo / "qiita" / "public" / f"{numpy.article.slug}.md"
+    mine.write_text("---\ntitle: my own\n---\nmine\n", encoding="utf-8")
+    run = _cli("build", cwd=repo / "numpy-intro", check=False)
+    assert run.returncode == 1 and f"qiita/public/{numpy.article.slug}.md" in run.stderr, run.stderr
+    assert "not written by this pipeline" in run.stderr
+    assert mine.read_text(encoding="utf-8") == "---\ntitle: my own\n---\nmine\n"
+    mine.unlink()
+    _cli("build", cwd=repo / "numpy-intro")
+
+    # a second project with the same slugs: refused by name, the first article untouched
+    pandas = repo / "pandas-notes" / "pyproject.toml"
+    text = pandas.read_text(encoding="utf-8")
+    pandas_slug = load_config(repo / "pandas-notes").article.slug
+    pandas.write_text(text.replace(f'slug = "{pandas_slug}"', f'slug = "{numpy.article.slug}"')
+                      + f'slug = "{ZENN.slug_for(numpy)}"\n', encoding="utf-8")
+    before = _files(repo / "qiita") | {f"zenn/{k}": v for k, v in _files(repo / "zenn").items()}
+    run = _cli("build", cwd=repo / "pandas-notes", check=False)
+    assert run.returncode == 1 and "another article's project" in run.stderr and "numpy-intro" in run.stderr, run.stderr
+    assert _files(repo / "qiita") | {f"zenn/{k}": v for k, v in _files(repo / "zenn").items()} == before
+
+
+def test_export_dir_outside_the_git_work_tree_is_refused(repo, tmp_path):
+    outside = tmp_path / "elsewhere"
+    pyproject = repo / "numpy-intro" / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace('export_dir = "../qiita"',
+                                                                       f'export_dir = {json.dumps(str(outside))}'),
+                         encoding="utf-8")
+    run = _cli("build", cwd=repo / "numpy-intro", check=False)
+    assert run.returncode == 1 and "article.export_dir" in run.stderr and "git work tree" in run.stderr, run.stderr
+    assert not outside.exists()
+    shutil.rmtree(repo / ".git")  # without git, export folders must lie inside the project
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(json.dumps(str(outside)), '"../qiita"'),
+                         encoding="utf-8")
+    run = _cli("build", cwd=repo / "numpy-intro", check=False)
+    assert run.returncode == 1 and "not in a git work tree" in run.stderr, run.stderr
+
+
+def test_qiita_figures_hosted_by_the_repository(repo, tmp_path):
+    """image_base_url = "git": placeholders until the figures are pushed, then raw GitHub URLs pinned
+    to a pushed commit that holds exactly those bytes; pushing the article itself moves no link."""
+    bare = tmp_path / "remote.git"
+    _git("init", "-q", "--bare", str(bare), cwd=tmp_path)
+    _git("remote", "add", "origin", "https://github.com/alice/articles.git", cwd=repo)
+    _git("config", f"url.{bare.as_uri()}.insteadOf", "https://github.com/alice/articles.git", cwd=repo)
+    project = repo / "numpy-intro"
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
+        '[tool.pipeline.article]\n', '[tool.pipeline.article]\nimage_base_url = "git"\n'), encoding="utf-8")
+    from pipeline.config import load_config
+
+    config = load_config(project)
+    cli_file = repo / "qiita" / "public" / f"{config.article.slug}.md"
+
+    first = _cli("build", cwd=project)
+    assert "not in origin's pushed commits yet" in first.stderr and "git add" in first.stderr, first.stderr
+    assert "FIGURE-TO-UPLOAD:" in cli_file.read_text(encoding="utf-8")
+
+    _git("add", "-A", cwd=repo)
+    _git("commit", "-q", "-m", "article and figures", cwd=repo)
+    _git("push", "-q", "-u", "origin", "main", cwd=repo)
+    second = _cli("build", cwd=project)
+    assert "pushed commits yet" not in second.stderr, second.stderr
+    text = cli_file.read_text(encoding="utf-8")
+    assert "FIGURE-TO-UPLOAD:" not in text
+    links = re.findall(r"\]\((https://raw\.githubusercontent\.com/alice/articles/([0-9a-f]{40})/([^)]+))\)", text)
+    assert links, text
+    for _url, commit, path in links:
+        assert path.startswith(f"zenn/images/{ZENN.slug_for(config)}/")
+        subprocess.run(["git", "cat-file", "-e", f"{commit}:{path}"], cwd=bare, check=True)  # the remote has it
+        pushed = subprocess.run(["git", "cat-file", "blob", f"{commit}:{path}"], cwd=bare, capture_output=True,
+                                check=True).stdout
+        assert pushed == (repo / path).read_bytes()
+    assert (project / "build" / "qiita" / "article.md").read_text(encoding="utf-8").count("raw.githubusercontent") \
+        == len(links)
+
+    # the article with its links is committed and pushed: the next build keeps the same links
+    _git("add", "-A", cwd=repo)
+    _git("commit", "-q", "-m", "pinned links", cwd=repo)
+    _git("push", "-q", cwd=repo)
+    _cli("build", "--force", cwd=project)
+    assert cli_file.read_text(encoding="utf-8") == text
+    assert _git("status", "--porcelain", cwd=repo) == ""
