@@ -321,11 +321,25 @@ class Rejection:
 
 
 @dataclass(frozen=True)
+class StepDraft:
+    """Drafted prose for one part of a chapter the author left bare (a heading's section, or a
+    run of code cells): shown before the cell ``first_cell``; ``heading`` is a proposed heading
+    ("" where the author wrote one)."""
+
+    first_cell: int
+    text: str
+    heading: str = ""
+
+
+@dataclass(frozen=True)
 class SectionDraft:
-    """Drafted prose for one experiment: what was tried, and notes that expand the observations."""
+    """Drafted prose for one experiment: what was tried, notes that expand the observations,
+    explanations of its bare parts (``steps``) and a proposed ``title`` (for a notebook titled by its file name)."""
 
     intro: str = ""
     notes: str = ""
+    steps: tuple[StepDraft, ...] = ()
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -340,6 +354,15 @@ class Drafts:
     rejected: tuple[Rejection, ...] = ()
     requests: int = 0
     cached: int = 0
+    #: the models that answered (the response's ``model``, or the server's ``/v1/models``) -> how
+    #: many published sections each wrote; ``host`` is the endpoint's host, never its credentials
+    answered_by: dict[str, int] = field(default_factory=dict)
+    host: str = ""
+    #: proposals for the build summary (never applied): a title and tags when the config has none
+    proposed_title: str = ""
+    proposed_tags: tuple[str, ...] = ()
+    #: drafts that came back from the endpoint (not from a transport failure) and were gated
+    answered: int = 0
 
     def __repr__(self) -> str:
         return f"Drafts({self.model}, sections={len(self.sections)}, requests={self.requests}, cached={self.cached})"

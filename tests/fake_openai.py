@@ -1,31 +1,62 @@
 """A scripted OpenAI-compatible HTTP server on 127.0.0.1: the network edge of the LLM pass.
 
 Each POST to /v1/chat/completions takes the next scripted reply (the last one
-repeats). A reply is (status, body) where body is a dict (sent as JSON), a str
-(sent raw) or a callable(request_json, headers) -> (status, body); header names are lower-case. ``delay``
-makes the server slow, for timeouts. Requests are recorded.
+repeats). A reply is (status, body) or (status, body, delay) where body is a dict (sent as
+JSON), a str (sent raw) or a callable(request_json, headers) -> reply; header names are
+lower-case. ``delay`` (for the whole server, or per reply) makes it slow, for timeouts.
+``by_prompt`` builds a callable that answers by what the prompt says (good, degenerate, slow,
+failing answers per section). GET /v1/models lists ``models`` (404 when None), as llama.cpp's
+server lists the one model it serves. Requests are recorded, with how many were in flight at
+most (``max_in_flight``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def completion(text: str) -> dict:
-    return {"id": "cmpl-1", "object": "chat.completion", "created": 0, "model": "fake",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+def completion(text: str, model: str = "fake", finish_reason: str = "stop") -> dict:
+    return {"id": "cmpl-1", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
 
 
+def prompt_of(payload: dict) -> str:
+    """The user message of a chat request."""
+    return next((m["content"] for m in payload.get("messages", []) if m.get("role") == "user"), "")
+
+
+def by_prompt(rules: list[tuple[str, object]], default=None):
+    """A reply that picks the first rule whose regex is found in the user message; a rule's
+    reply is a reply tuple, a str (answered as a completion) or a callable(payload, headers)."""
+
+    def reply(payload, headers):
+        prompt = prompt_of(payload)
+        for pattern, answer in rules:
+            if re.search(pattern, prompt):
+                break
+        else:
+            answer = default if default is not None else (200, completion("既定の答えです。この部分は説明です。"))
+        if callable(answer):
+            answer = answer(payload, headers)
+        return (200, completion(answer)) if isinstance(answer, str) else answer
+
+    return reply
+
+
 class FakeOpenAI:
-    def __init__(self, replies, delay: float = 0.0):
+    def __init__(self, replies, delay: float = 0.0, models: list[str] | None = None):
         self.replies = list(replies)
         self.delay = delay
+        self.models = models
         self.requests: list[dict] = []
         self.headers: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
+        lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,18 +65,7 @@ class FakeOpenAI:
             def log_message(self, *args):
                 pass
 
-            def do_POST(self):
-                length = int(self.headers.get("content-length", 0))
-                payload = json.loads(self.rfile.read(length) or b"{}")
-                fake.requests.append(payload)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                fake.headers.append(headers)
-                reply = fake.replies[min(len(fake.requests) - 1, len(fake.replies) - 1)]
-                if callable(reply):
-                    reply = reply(payload, headers)
-                status, body = reply
-                if fake.delay:
-                    time.sleep(fake.delay)
+            def _send(self, status, body):
                 data = body if isinstance(body, str) else json.dumps(body)
                 try:
                     self.send_response(status)
@@ -56,12 +76,45 @@ class FakeOpenAI:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
+            def do_GET(self):
+                if self.path.rstrip("/").endswith("/models") and fake.models is not None:
+                    self._send(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "me"}
+                                                                for m in fake.models]})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self):
+                length = int(self.headers.get("content-length", 0))
+                payload = json.loads(self.rfile.read(length) or b"{}")
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with lock:
+                    fake.requests.append(payload)
+                    fake.headers.append(headers)
+                    reply = fake.replies[min(len(fake.requests) - 1, len(fake.replies) - 1)]
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    while callable(reply):
+                        reply = reply(payload, headers)
+                    status, body, *rest = reply
+                    delay = rest[0] if rest else fake.delay
+                    if delay:
+                        time.sleep(delay)
+                    self._send(status, body)
+                finally:
+                    with lock:
+                        fake.in_flight -= 1
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}/v1"
+
+    @property
+    def prompts(self) -> list[str]:
+        return [prompt_of(p) for p in self.requests]
 
     def __enter__(self):
         self.thread.start()

@@ -194,10 +194,15 @@ MOSTLY_SUPPORTED = "語彙数は 49152 で、比率は 0.1235、表の値は 1 �
 
 def test_article_marks_drafted_prose_and_names_the_model(config, quiet):
     recs = load_records(config)
-    with FakeOpenAI([lambda p, h: (200, completion(MOSTLY_SUPPORTED))]) as server:
+    # like llama.cpp's server: the response echoes the requested name; /v1/models names the served one
+    served = "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    with FakeOpenAI([lambda p, h: (200, completion(MOSTLY_SUPPORTED, model=p["model"]))], models=[served]) as server:
         drafts = draft(recs, config, base_url=server.base_url, progress=quiet)
+        host = server.base_url.split("/")[2]
     text = publish(recs, config, quiet, drafts).article.read_text(encoding="utf-8")
-    assert "LLM (fake-model) が実行記録をもとに下書きしたもの" in text
+    # (escaped against autolinks in the Markdown source: "Q4_1\\.gguf")
+    assert f"LLM (SmolLM2-135M-Instruct.Q4_1.gguf; {host}) が実行記録をもとに下書きしたもの" in text.replace("\\.", ".")
+    assert "fake-model" not in text and "/models/" not in text
     assert "**考察(補足)**" in text
     assert "- 語彙数は 49152 で" in text  # the author's observation is still there
     assert "`xyz`<sup>要確認</sup>" in text

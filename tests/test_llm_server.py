@@ -82,27 +82,35 @@ def test_build_with_llm_drafts_from_the_server_then_uses_the_cache(project, llam
     first = subprocess.run(command, cwd=project.root, capture_output=True, text=True, env=env, timeout=600)
     assert first.returncode == 0, first.stderr
     made = _completions(log) - before
-    assert made == 4  # introduction, the experiment's intro and notes, summary
-    assert "LLM drafts (smollm2): 4 requests, 0 from the cache" in first.stderr
+    assert made == 5  # introduction, the experiment's intro and notes, summary, title and tags proposal
+    assert "LLM drafts (smollm2): 5 requests, 0 from the cache" in first.stderr
 
     article = (project.root / "build" / "qiita" / "article.md").read_text(encoding="utf-8")
     assert "語彙は 4 語だった。" in article  # the author's observation stays
     drafted = [json.loads(p.read_text(encoding="utf-8")) for p in (project.root / "build" / "drafts").glob("*.json")]
-    assert len(drafted) == 4 and {d["status"] for d in drafted} <= {"ok", "rejected", "unusable"}
-    # each answer is either published (marked as drafted) or rejected with its reason in the summary
+    assert len(drafted) == 5 and {d["status"] for d in drafted} <= {"ok", "unusable"}
+    # each answer is either published (marked as drafted, naming the served model, not the
+    # requested name) or rejected with the gate's reason in the summary
+    published = [d for d in drafted if d.get("gate") == "published" and d["section"] != "proposal"]
     for entry in drafted:
-        if entry["status"] == "ok":
-            first_line = entry["text"].splitlines()[0][:15]
+        assert entry.get("served", "SmolLM2-135M-Instruct.Q4_1.gguf") == "SmolLM2-135M-Instruct.Q4_1.gguf"
+        if entry.get("gate") == "published" and entry["section"] != "proposal":
+            first_line = entry["answer"].strip().splitlines()[0][:15]
             assert first_line in article.replace("<sup>要確認</sup>", "")
-            assert "LLM (smollm2) が実行記録をもとに下書きしたもの" in article
-        else:
-            assert f"rejected {entry['section']}: {entry['reason']}" in first.stderr
-            assert entry.get("text", "")[:20] not in article or not entry.get("text")
+        elif entry.get("gate") != "published":
+            reason = entry.get("gate") or entry["reason"]
+            assert f"rejected {entry['section']}: {reason}" in first.stderr
+            assert entry.get("answer", "")[:20] not in article or not entry.get("answer")
+    disclosed = article.replace("\\.", ".")
+    if published:
+        assert "LLM (SmolLM2-135M-Instruct.Q4_1.gguf; 127.0.0.1:" in disclosed and "smollm2)" not in disclosed
+    else:
+        assert "no draft passed the gate" in first.stderr and "LLM (" not in disclosed
 
     second = subprocess.run(command, cwd=project.root, capture_output=True, text=True, env=env, timeout=600)
     assert second.returncode == 0, second.stderr
     assert _completions(log) - before == made  # zero new requests, rejected answers included
-    assert "LLM drafts (smollm2): 0 requests, 4 from the cache" in second.stderr
+    assert "LLM drafts (smollm2): 0 requests, 5 from the cache" in second.stderr
     assert (project.root / "build" / "qiita" / "article.md").read_text(encoding="utf-8") == article
 
     for path in (project.root / "build").rglob("*"):

@@ -58,6 +58,8 @@ class Block:
 
     - "prose": ``markdown`` (the author's text, headings nested under the chapter);
     - "observation": ``markdown`` for a note box;
+    - "drafted": ``markdown`` an LLM drafted for a part the author left bare, ``title`` its proposed
+      heading (or "") at ``title_level``;
     - both: ``caution`` is set ({"written_for", "model"}) when the text was written for
       another model than the one that ran;
     - "code": ``title`` (the author's, or ""), ``title_level`` (heading level for it),
@@ -112,6 +114,8 @@ class Chapter:
     stored: StoredRun | None = None
     drafted_intro: str = ""
     drafted_notes: str = ""
+    #: the title is the LLM's proposal: this is the notebook's file name it stands in for
+    drafted_title: str = ""
 
 
 @dataclass(frozen=True)

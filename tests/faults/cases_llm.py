@@ -95,3 +95,21 @@ def llm_required_unreachable(ctx: Ctx):
     ctx.configure(llm={"max_retries": 0})
     run = ctx.cli("build", "--llm=required", "--llm-base-url", f"http://127.0.0.1:{free_port()}/v1")
     ctx.expect_error(run, "--llm")
+
+
+@case("llm", mode="rebuilt")
+def llm_degenerate_answers(ctx: Ctx):
+    """A model that loops on one line: nothing of it is published, the summary says why and that
+    no draft passed, and the article does not claim drafted prose."""
+    from fake_openai import FakeOpenAI, completion
+
+    loop = "- 以下のコードを使用して実行。\n" * 10
+    with FakeOpenAI([(200, completion(loop))], models=["tiny-looping-model.gguf"]) as server:
+        run = ctx.cli("build", "--llm", "--llm-base-url", server.base_url)
+    ctx.expect_ok(run)
+    article = ctx.read("build/qiita/article.md")
+    ctx.expect("The answer is 42." in article, "the author's observation is gone")
+    ctx.expect("以下のコードを使用して実行" not in article, "a looping draft was published")
+    ctx.expect("repeats itself" in run.stderr and "no draft passed the gate" in run.stderr,
+               f"no rejection reason or no plain 'nothing passed'; stderr ends: {tail(run.stderr)}")
+    ctx.expect("LLM (" not in article, "the article claims drafted prose")

@@ -1,0 +1,212 @@
+"""The gate: whether a drafted answer may be published, and why not.
+
+Small models fail in a few recognisable ways (``tests/llm_corpus/`` holds real examples from
+SmolLM2-135M, and ``tests/benchmarks/bench_gate.py`` measures this gate on them). An answer
+is rejected when it:
+
+- repeats lines or sentences (a generation loop), or keeps repeating the same phrase;
+- echoes the prompt: copies the instructions, lists the article's chapters, or is mostly lines
+  copied from the code and outputs it was given;
+- is a lead-in with no content ("以下のコードで…", "Here is the code:");
+- was cut off (``finish_reason = "length"``) in the middle of a sentence;
+- is mostly the section's own headings;
+- is about a different section: it names the code of other parts of the chapter and none of
+  the part it was asked about;
+
+and, from ``pipeline.llm.factcheck``: too short, code rather than prose, not in the article's
+language, or too many numbers and quoted tokens that no record holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pipeline.llm.factcheck import assess
+from pipeline.llm.sections import terms
+
+_BULLET = re.compile(r"^\s*(?:[-*+・•]|\d+\s*[.)．、]|\(\d+\)|\*\*\d+\.)\s*")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=\.)\s+")
+_LEADIN = re.compile(r"^\s*(?:(?:以下|次|下記|上記)の|これは|ここでは|(?:here (?:is|are)|the following|below (?:is|are)|"
+                     r"this code|the code below)\b)", re.I)
+_HEADING = re.compile(r"^\s*(#{1,6}\s|\*\*[^*]+\*\*\s*[:：]?\s*$|__[^_]+__\s*$)")
+_ENDS_SENTENCE = tuple("。．.!?！？」』)）:：*`")
+_HEADING_LABEL = re.compile(r"^\s*(?:見出し|heading|title|タイトル)\s*[:：]\s*(.+?)\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """What the gate knows about the request an answer came from."""
+
+    prompt: str  # the user message: the section's code, outputs and the author's text
+    instructions: str  # the system message and the request's own instruction
+    language: str = "ja"
+    evidence: str = ""  # the records the draft may quote (the fact check)
+    chapters: tuple[str, ...] = ()  # the article's chapter titles
+    headings: tuple[str, ...] = ()  # the chapter's headings (its title and the author's)
+    own_terms: tuple[str, ...] = ()  # identifiers in the code of the part asked about
+    other_terms: tuple[str, ...] = ()  # identifiers only in the chapter's other parts
+
+
+@dataclass(frozen=True)
+class Verdict:
+    text: str  # the answer, cleaned (no code blocks, headings, proposed-heading line)
+    reasons: tuple[str, ...] = ()  # why it is rejected; () = publishable
+    claims: tuple[str, ...] = ()  # its unsupported numbers and quoted tokens
+    heading: str = ""  # a heading it proposes ("見出し: ..."), when one was asked for
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+def clean_answer(text: str) -> str:
+    """Drop code blocks and headings: drafts are prose only."""
+    text = re.sub(r"```.*?(```|$)", "", text, flags=re.S)
+    lines = [line for line in text.splitlines() if not re.match(r"\s*#{1,6}\s", line)]
+    return "\n".join(lines).strip()
+
+
+def split_heading(text: str) -> tuple[str, str]:
+    """``(proposed heading, rest)`` of an answer asked to begin with "見出し: ..." / "Heading: ..."."""
+    lines = text.strip().splitlines()
+    if lines:
+        match = _HEADING_LABEL.match(lines[0].strip().strip("*#").strip())
+        if match:
+            return match.group(1).strip("*「」\"' "), "\n".join(lines[1:]).strip()
+    return "", text
+
+
+def _norm(text: str) -> str:
+    text = _BULLET.sub("", text)
+    text = re.sub(r"[*_`>#\"'「」『』()（）\[\]]", "", text)
+    text = re.sub(r"\d+", "0", text)
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _units(text: str) -> list[str]:
+    """Its lines, and the sentences in them, normalised (bullets, numbering, digits, markup)."""
+    units = []
+    for line in text.splitlines():
+        pieces = [p for p in _SENTENCE_END.split(line) if p and p.strip()]
+        units += [_norm(p) for p in pieces]
+    return [u for u in units if len(u) >= 6]
+
+
+def repetition(text: str) -> str | None:
+    units = _units(text)
+    if units:
+        unit, count = Counter(units).most_common(1)[0]
+        if count >= 3 or (count >= 2 and len(unit) >= 15):
+            return f"repeats itself ({count} times: {unit[:40]!r}), a generation loop"
+    compact = re.sub(r"\s+", "", re.sub(r"\d+", "0", text))
+    n = 10
+    if len(compact) >= 80:
+        grams = [compact[i:i + n] for i in range(len(compact) - n + 1)]
+        counts = Counter(grams)
+        looping = sum(1 for g in grams if counts[g] >= 3) / len(grams)
+        if looping > 0.25:
+            return f"keeps repeating the same phrases ({looping:.0%} of it), a generation loop"
+    return None
+
+
+def _title_lines(text: str, chapters: tuple[str, ...]) -> tuple[int, int]:
+    """(lines that are mostly a chapter title, distinct chapter titles named anywhere)."""
+    titles = [_norm(t) for t in chapters if len(_norm(t)) >= 4]
+    norm_text = _norm(text.replace("\n", " "))
+    named = sum(1 for t in set(titles) if t in norm_text)
+    lines = 0
+    for line in text.splitlines():
+        n = _norm(line)
+        if n and any(t in n and len(t) >= 0.6 * len(n) for t in titles):
+            lines += 1
+    return lines, named
+
+
+def echo(text: str, ctx: GateContext) -> str | None:
+    size = 12 if ctx.language == "ja" else 24
+    instructions = re.sub(r"\s+", "", ctx.instructions)
+    compact = re.sub(r"\s+", "", text)
+    for i in range(0, max(0, len(instructions) - size + 1)):
+        if instructions[i:i + size] in compact:
+            return f"repeats the instructions ({instructions[i:i + size]!r})"
+    lines, named = _title_lines(text, ctx.chapters)
+    if lines >= 2 or named >= 3:
+        return f"lists the article's chapters ({max(lines, named)} chapter titles), echoing the prompt"
+    prompt = _norm(ctx.prompt.replace("\n", " "))
+    own = [_norm(line) for line in text.splitlines() if len(_norm(line)) >= 8]
+    copied = [line for line in own if line in prompt]
+    if own and sum(map(len, copied)) >= 0.5 * sum(map(len, own)):
+        return f"is mostly copied from the prompt ({len(copied)} of its {len(own)} lines)"
+    return None
+
+
+def lead_in(text: str) -> str | None:
+    lines = [line for line in text.splitlines() if line.strip()]
+    rest = [line for line in lines if not (_LEADIN.match(line) and len(line.strip()) <= 60)]
+    visible = "".join("".join(rest).split())
+    if len(lines) > len(rest) and len(visible) < 20:
+        return f"a lead-in with no content ({lines[0].strip()[:40]!r})"
+    return None
+
+
+def truncated(text: str, finish_reason: str) -> str | None:
+    if finish_reason == "length" and not text.rstrip().endswith(_ENDS_SENTENCE):
+        return "cut off mid-sentence (finish_reason = length: max_tokens ran out)"
+    return None
+
+
+def mostly_headings(raw: str, ctx: GateContext) -> str | None:
+    known = {_norm(h) for h in ctx.headings if h.strip()}
+    lines = [line for line in raw.splitlines() if line.strip()]
+    if not lines:
+        return None
+    heading_chars = sum(len(line.strip()) for line in lines if _HEADING.match(line) or _norm(line) in known)
+    if heading_chars >= 0.5 * sum(len(line.strip()) for line in lines):
+        return "is mostly headings, not an explanation"
+    return None
+
+
+def off_topic(text: str, ctx: GateContext) -> str | None:
+    if not ctx.own_terms or not ctx.other_terms:
+        return None
+    mentioned = terms(text)
+    others = sorted(mentioned & set(ctx.other_terms))
+    if len(others) >= 2 and not mentioned & set(ctx.own_terms):
+        return f"is about another part of the chapter (names {', '.join(others[:3])}, none of this part's code)"
+    return None
+
+
+def judge(raw: str, finish_reason: str, ctx: GateContext, max_unsupported_share: float,
+          wants_heading: bool = False) -> Verdict:
+    """The gate's verdict on one answer (every reason that applies, in the order above)."""
+    heading, body = split_heading(raw) if wants_heading else ("", raw)
+    text = clean_answer(body)
+    reasons = [r for r in (repetition(text), echo(text, ctx), lead_in(text), truncated(body, finish_reason),
+                           mostly_headings(raw, ctx), off_topic(text, ctx)) if r]
+    reason, claims = assess(text, ctx.evidence, ctx.language, max_unsupported_share)
+    if reason:
+        reasons.append(reason)
+    if heading and (len(heading) > 40 or repetition(heading + "\n" + text) or echo(heading, ctx)):
+        heading = ""  # a bad heading is dropped, not the explanation
+    return Verdict(text, tuple(dict.fromkeys(reasons)), tuple(claims), heading)
+
+
+def proposal(raw: str, ctx: GateContext) -> tuple[str, tuple[str, ...], str | None]:
+    """``(title, tags, reason it is rejected)`` from an answer asked for "タイトル: ..." and "タグ: ..."."""
+    title, tags = "", ()
+    for line in raw.splitlines():
+        match = re.match(r"^\s*[*#-]*\s*(タイトル|title|タグ|tags)\s*[:：]\s*(.+?)\s*$", line, re.I)
+        if match and match.group(1).lower() in ("タイトル", "title") and not title:
+            title = match.group(2).strip("*「」\"' ")
+        elif match and not tags:
+            tags = tuple(dict.fromkeys(t.strip(" #*`") for t in re.split(r"[,、，]", match.group(2)) if t.strip(" #*`")))[:5]
+    if not title:
+        return "", (), "no title line (タイトル: ...) in the answer"
+    problem = (None if 4 <= len(title) <= 60 else f"a title of {len(title)} characters") or echo(title, ctx) \
+        or repetition(title)
+    if not problem and tags and any(len(t) > 30 or " " in t.strip() and len(t.split()) > 3 for t in tags):
+        tags = ()  # odd tags are dropped, the title stays
+    return title, tags, problem
