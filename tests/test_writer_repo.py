@@ -136,9 +136,10 @@ def test_two_articles_build_into_shared_cli_folders(repo):
     assert "built 2 articles: 2 ok, 0 failed" in again.stderr, again.stderr
     assert _git("status", "--porcelain", cwd=clone) == "", "a rebuild in a fresh clone changed committed files"
 
-    # each project still builds on its own
+    # each project still builds on its own: from the cache, then (a build that ran nothing stamps) up to date
     alone = _cli("build", cwd=repo / "pandas-notes")
-    assert "up to date" in alone.stderr, alone.stderr
+    assert "0 executed, 1 cached" in alone.stderr, alone.stderr
+    assert "up to date" in _cli("build", cwd=repo / "pandas-notes").stderr
 
 
 def test_foreign_and_colliding_files_are_refused(repo):
