@@ -202,18 +202,21 @@ def published_outside_build(layout: Layout) -> list[Path]:
     return [p for p in paths if not inside(p, layout.state or layout.build)]
 
 
+def _project_from(folder: Path, layout: Layout) -> str:
+    """The project's root as seen from *folder* (a relative path, so the mark survives a moved clone)."""
+    return Path(os.path.relpath(layout.root.resolve(), folder.resolve())).as_posix()
+
+
 def owner_mark(target: Path, layout: Layout) -> str:
     """The line that marks a Markdown file the pipeline writes after its front matter (an HTML
     comment: Qiita and Zenn do not show it). It names the project that wrote the file, relative to
     the file, so a fresh clone still knows its own files in a folder that several articles share."""
-    project = Path(os.path.relpath(layout.root.resolve(), target.parent.resolve())).as_posix()
-    return f"{OWNER_PREFIX}{project} (edit the notebooks there, not this file) -->\n"
+    return f"{OWNER_PREFIX}{_project_from(target.parent, layout)} (edit the notebooks there, not this file) -->\n"
 
 
 def owner_file(folder: Path, layout: Layout) -> str:
     """What GENERATED_FILE holds in a folder the pipeline writes: the project that wrote it."""
-    project = Path(os.path.relpath(layout.root.resolve(), folder.resolve())).as_posix()
-    return f"Written by ml-article-pipeline from {project}\n"
+    return f"Written by ml-article-pipeline from {_project_from(folder, layout)}\n"
 
 
 def owner(path: Path) -> Path | None:
@@ -232,12 +235,9 @@ def owner(path: Path) -> Path | None:
     return (path.parent / found.group(1)).resolve() if found else None
 
 
-def generated(path: Path, layout: Layout | None = None) -> bool:
-    """Whether *path* carries the pipeline's mark (see GENERATED_LINE, GENERATED_FILE, owner_mark);
-    with *layout*, a mark that names another project does not count."""
-    named = owner(path)
-    if named is not None:
-        return layout is None or named == layout.root.resolve()
+def generated(path: Path) -> bool:
+    """Whether *path* carries a mark of the pipeline's that names no project (GENERATED_LINE atop the
+    site page, GENERATED_FILE as older versions wrote it); ``owner`` reads the marks that name one."""
     try:
         if path.is_dir():
             return (path / GENERATED_FILE).is_file()

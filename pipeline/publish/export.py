@@ -43,7 +43,7 @@ from pipeline.layout import (
 )
 from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.progress import Progress
-from pipeline.publish.zenn_book import export_book, fit_images, zenn_entry, zenn_targets
+from pipeline.publish.zenn_book import export_book, fit_images, zenn_entry, zenn_images, zenn_targets
 from pipeline.records import Drafts, ExperimentRecord
 from pipeline.storage import Publication
 from pipeline.summary import Exports
@@ -93,7 +93,7 @@ def git_images(config: Config, layout: Layout) -> Path:
     """Where figures live for ``image_base_url = "git"``: the Zenn export's images/<slug>/ (one copy
     serves both platforms), else images/<slug>/ in the qiita-cli folder."""
     if config.zenn.enabled:
-        return layout.zenn / "images" / ZENN.slug_for(config)
+        return zenn_images(config, layout)
     return layout.qiita_root / "images" / config.article.slug
 
 
@@ -147,7 +147,7 @@ def export_targets(config: Config, layout: Layout) -> list[Path]:
 def _export_zenn(records, config: Config, progress: Progress, publication: Publication, layout: Layout,
                  drafts, target: Path) -> None:
     zenn = render(records, config, "zenn", drafts=drafts, layout=layout)
-    images = layout.zenn / "images" / ZENN.slug_for(config)
+    images = zenn_images(config, layout)
     if config.zenn.format == "book":  # books/<slug>/: one chapter per experiment (pipeline.publish.zenn_book)
         export_book(zenn, records, config, progress, publication, layout)
         fit_images(_stage_figures(zenn, images, layout, publication), publication.resolve(images), progress)

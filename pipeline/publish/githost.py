@@ -212,15 +212,12 @@ def _blobs(root: Path, names: list[str]) -> list[str | None]:
     return [line if _HEX.match(line) else None for line in lines[:len(names)]]
 
 
-def _pushed_commits(root: Path, tip: str | None, previous: dict[Path, str]) -> dict[str, str]:
-    """The commits of *previous* that the remote has (ancestors of its ref's *tip*), by themselves."""
+def _pushed_commits(root: Path, tip: str | None, previous: dict[Path, str]) -> set[str]:
+    """The commits of *previous* that the remote has (ancestors of its ref's *tip*)."""
     if not tip:
-        return {}
-    found = {}
-    for commit in sorted({c for c in previous.values() if isinstance(c, str) and _HEX.match(c)}):
-        if commit == tip or _git(root, "merge-base", "--is-ancestor", commit, tip).returncode == 0:
-            found[commit] = commit
-    return found
+        return set()
+    return {commit for commit in {c for c in previous.values() if isinstance(c, str) and _HEX.match(c)}
+            if commit == tip or _git(root, "merge-base", "--is-ancestor", commit, tip).returncode == 0}
 
 
 def _listing(paths: list[str], limit: int = 5) -> str:
@@ -303,8 +300,9 @@ def pin(files: list[Path], *, repo: Path, remote: str = "origin", template: str 
     hashes = hashed.stdout.split()
     if hashed.returncode != 0 or len(hashes) != len(rels):
         raise GitHostError(f"git hash-object failed in {root}: {hashed.stderr.strip()}")
-    earlier = _pushed_commits(root, refs.commit, previous or {})
-    before = [earlier.get(str((previous or {}).get(f, ""))) for f in files]
+    previous = previous or {}
+    pushed_before = _pushed_commits(root, refs.commit, previous)
+    before = [previous.get(f) if previous.get(f) in pushed_before else None for f in files]
     revs = ([f"{refs.commit}:{r}" for r in rels] if refs.commit else []) + [f"HEAD:{r}" for r in rels]
     revs += [f"{c}:{r}" for c, r in zip(before, rels) if c]
     blobs = _blobs(root, revs)

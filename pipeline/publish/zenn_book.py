@@ -51,10 +51,15 @@ def zenn_entry(config: Config, layout: Layout) -> Path:
     return layout.zenn / "articles" / f"{slug}.md"
 
 
+def zenn_images(config: Config, layout: Layout) -> Path:
+    """images/<slug>/ in the zenn-cli root: the figures of the article or book (linked as /images/<slug>/)."""
+    return layout.zenn / "images" / ZENN.slug_for(config)
+
+
 def zenn_targets(config: Config, layout: Layout) -> list[Path]:
     """What the Zenn export writes (for the ownership checks and the manifest)."""
     entry = zenn_entry(config, layout)
-    return [entry.parent if config.zenn.format == "book" else entry, layout.zenn / "images" / ZENN.slug_for(config)]
+    return [entry.parent if config.zenn.format == "book" else entry, zenn_images(config, layout)]
 
 
 @dataclass(frozen=True)
