@@ -95,6 +95,15 @@ def records() -> list[ExperimentRecord]:
     return [first, hostile]
 
 
+def llm_project(root: Path, max_retries: int) -> Path:
+    """``make_project`` with the LLM pass set to a fake model, short timeouts and *max_retries*."""
+    root = make_project(root)
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.pipeline.llm]\nmodel = "fake-model"\n'
+                         f"max_retries = {max_retries}\ntimeout = 5\n", encoding="utf-8")
+    return root
+
+
 def make_project(root: Path) -> Path:
     """A project with the repo's templates and mkdocs.yml, the fixed records and a figure."""
     root.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 import dataclasses
 
 import pytest
-from article_fixtures import make_project
+from article_fixtures import llm_project
 from fake_openai import FakeOpenAI, completion
 from helpers import free_port
 
@@ -25,11 +25,7 @@ SECRET = "sk-test-THIS-MUST-NEVER-BE-WRITTEN-0123456789"
 
 @pytest.fixture
 def config(tmp_path):
-    root = make_project(tmp_path / "p")
-    pyproject = root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + '\n[tool.pipeline.llm]\nmodel = "fake-model"\nmax_retries = 2\ntimeout = 5\n',
-                         encoding="utf-8")
-    return load_config(root)
+    return load_config(llm_project(tmp_path / "p", max_retries=2))
 
 
 def _good(payload, headers):

@@ -6,7 +6,7 @@ import dataclasses
 import re
 
 import pytest
-from article_fixtures import make_project, records
+from article_fixtures import llm_project, records
 from fake_openai import FakeOpenAI, by_prompt, completion, prompt_of
 
 from pipeline.article.render import render
@@ -21,11 +21,7 @@ GOOD_STEP = "見出し: 値の確認\nこの部分では変数の値を計算し
 
 @pytest.fixture
 def config(tmp_path):
-    root = make_project(tmp_path / "p")
-    pyproject = root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + '\n[tool.pipeline.llm]\nmodel = "fake-model"\nmax_retries = 0\ntimeout = 5\n',
-                         encoding="utf-8")
-    return load_config(root)
+    return load_config(llm_project(tmp_path / "p", max_retries=0))
 
 
 def _record(name: str, cells: list[Cell], title: str | None = None) -> ExperimentRecord:
