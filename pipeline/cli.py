@@ -130,6 +130,9 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
                    help="run the kernels on this Jupyter Kernel Gateway or Enterprise Gateway (default: "
                    "tool.pipeline.gateway_url, then JUPYTER_GATEWAY_URL); the token comes from "
                    "JUPYTER_GATEWAY_AUTH_TOKEN")
+    p.add_argument("--prestart", choices=("imports", "kernel", "off"), default=None,
+                   help="while an experiment runs, start the next one's kernel (kernel), and import there what its "
+                   "first cell imports (imports); off: start each kernel in turn. Default: tool.pipeline.prestart (imports)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing experiment")
     p.add_argument("--keep-going", action="store_true", default=None,
                    help="when an experiment fails, go on with the others (build: publish them and mark the failed "
@@ -192,6 +195,8 @@ def _run(args) -> int:
         overrides["gateway_url"] = args.gateway_url
     if getattr(args, "keep_going", None) is not None:
         overrides["keep_going"] = args.keep_going
+    if getattr(args, "prestart", None):
+        overrides["prestart"] = args.prestart
     progress = Progress(quiet=args.quiet)
     if getattr(args, "all", False):
         return _build_all(args, overrides, progress)

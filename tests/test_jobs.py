@@ -117,3 +117,84 @@ def test_parallel_progress_is_one_line_per_experiment(project):
     lines = stream.getvalue().splitlines()
     assert sorted(lines) == sorted([l for l in lines if l.startswith(("[1/2]", "[2/2]", "      01_a: done", "      02_b: done"))])
     assert len(lines) == 4 and not any("cell 2" in line for line in lines)
+
+
+class _Started(Progress):
+    """Progress that also notes the order experiments start in."""
+
+    def __init__(self):
+        super().__init__(quiet=True, live=False)
+        self.started = []
+
+    def experiment_started(self, position, total, name, cells, where=""):
+        self.started.append(name)
+        super().experiment_started(position, total, name, cells, where)
+
+
+def test_longest_first_follows_the_durations_the_cache_recorded(project, quiet):
+    import json
+
+    _add(project, "01_short", sleep=0.1)
+    _add(project, "02_short", sleep=0.1)
+    _add(project, "03_long", sleep=1.5)
+    config = project.config()
+    execute(config, progress=quiet, jobs=1)
+    durations = json.loads((config.layout.cache / "durations.json").read_text())
+    assert set(durations) == {"01_short", "02_short", "03_long"}
+    assert durations["03_long"] > durations["01_short"]
+
+    progress = _Started()
+    execute(config, force=True, progress=progress, jobs=2)
+    assert progress.started[0] == "03_long" or progress.started[1] == "03_long"  # in the first wave
+    assert progress.started[2] in ("01_short", "02_short")
+
+    durations = {"01_short": 5.0, "02_short": 0.1, "03_long": 0.2}  # recorded times decide, not names
+    (config.layout.cache / "durations.json").write_text(json.dumps(durations))
+    progress = _Started()
+    execute(config, force=True, progress=progress, jobs=2)
+    assert "01_short" in progress.started[:2] and progress.started[2] == "02_short"
+
+
+def test_longest_first_counts_the_chain_after_an_experiment():
+    from pathlib import Path
+
+    import nbformat
+
+    from pipeline.records import Experiment
+    from pipeline.run.schedule import longest_first
+
+    def experiment(name, cells, after=()):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1") for _ in range(cells)])
+        return Experiment(name=name, path=Path(f"/x/{name}.py"), source=f"experiments/{name}.py", notebook=nb,
+                          title=name, parameters={}, after=tuple(after))
+
+    a, b, c, d = experiment("a", 1), experiment("b", 2), experiment("c", 3), experiment("d", 1, after=["a"])
+    names = lambda order: [e.name for e in order]  # noqa: E731
+    assert names(longest_first([a, b, c, d], {"a": 1.0, "b": 2.0, "c": 2.5, "d": 2.0})) == ["a", "c", "b", "d"]
+    assert names(longest_first([a, b, c, d], {})) == ["c", "a", "b", "d"]  # nothing recorded: code cells
+    # some recorded: the others are estimated at the median seconds per code cell (10 here)
+    assert names(longest_first([a, b, c, d], {"a": 10.0, "c": 0.3})) == ["a", "b", "d", "c"]
+
+
+def test_parallel_kernels_share_the_cores_between_their_math_libraries(project, quiet, monkeypatch):
+    """N kernels each running every core's worth of BLAS/OpenMP threads wait on each other: with
+    --jobs N each gets cores // N (a value set in the environment wins); one job keeps the default."""
+    import pipeline.run.execute as execute_module
+
+    monkeypatch.setattr(execute_module, "cores", lambda: 4)
+    for name in ("01_a", "02_b"):
+        project.add(name, "# %%\nimport os\nprint(os.environ.get('OMP_NUM_THREADS'), os.environ.get('OPENBLAS_NUM_THREADS'))\n")
+    config = project.config()
+
+    def printed():
+        return {r.name: r.cells[0].outputs[0].text.strip() for r in harvest(config, progress=quiet)}
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    execute(config, force=True, progress=quiet, jobs=2)
+    assert printed() == {"01_a": "2 2", "02_b": "2 2"}
+    execute(config, force=True, progress=quiet, jobs=1)
+    assert printed() == {"01_a": "None None", "02_b": "None None"}
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    execute(config, force=True, progress=quiet, jobs=2)
+    assert printed() == {"01_a": "3 2", "02_b": "3 2"}

@@ -49,7 +49,7 @@ def test_gguf_conversion_is_cached_and_reloads_identically(models_dir, monkeypat
     _use(monkeypatch, models_dir)
     tokenizer, model = lab.load_model(publish_info=False)
     [folder] = [p for p in models_dir.iterdir() if p.name.startswith("smollm2-")]
-    assert folder.name == f"smollm2-{lab.file_sha256(gguf)[:16]}"
+    assert folder.name == f"smollm2-{lab.file_sha256(gguf)[:16]}-c{lab.CONVERTER_VERSION}"
     stamp = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     assert torch.equal(_logits(tokenizer, model), expected)
 
@@ -139,7 +139,7 @@ def repo_experiments(tmp_path_factory, models_dir):
     root = tmp_path_factory.mktemp("repo")
     shutil.copytree(REPO / "experiments", root / "experiments")
     pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
-    (root / "pyproject.toml").write_text(pyproject.replace('build_dir = "build"', f'build_dir = "build"\nmodels_dir = "{models_dir}"'),
+    (root / "pyproject.toml").write_text(pyproject.replace('build_dir = "build"', f'build_dir = "build"\nmodel_cache = "{models_dir}"'),
                                          encoding="utf-8")
     config = load_config(root)
     names = ["02_tokenizer", "03_vocabulary", "06_top_p"]
@@ -202,7 +202,7 @@ def test_cold_and_warm_runs_give_the_same_records(tmp_path):
     shutil.copytree(REPO / "experiments", root / "experiments")
     models = tmp_path / "models"  # empty: the first run converts
     pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
-    (root / "pyproject.toml").write_text(pyproject.replace('build_dir = "build"', f'build_dir = "build"\nmodels_dir = "{models}"'),
+    (root / "pyproject.toml").write_text(pyproject.replace('build_dir = "build"', f'build_dir = "build"\nmodel_cache = "{models}"'),
                                          encoding="utf-8")
     config = load_config(root)
 

@@ -14,7 +14,8 @@ Markdown cells and other tags are left out, so editing an observation never
 re-runs anything: their text is merged onto the cached outputs instead.
 
 Entries live in ``build/cache/NAME/KEY.ipynb``; writes are atomic, and an entry
-that cannot be read is reported, deleted and re-executed.
+that cannot be read is reported, deleted and re-executed. ``durations.json`` keeps how
+long each experiment's last clean run took (``--jobs`` starts the longest first).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import copy
 import hashlib
 import json
 import platform
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -47,10 +49,12 @@ def package_versions(names: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 
 def kernel_settings(config: Config) -> dict:
-    """What the kernel is told through PIPELINE_SETTINGS (all but models_dir is in the key)."""
+    """What the kernel is told through PIPELINE_SETTINGS (all but models_dir, the machine's model
+    cache, is in the key)."""
     from pipeline.config import plain_values
+    from pipeline.model_cache import location
 
-    return {"model": plain_values(config.model), "models_dir": str(config.models_dir)}
+    return {"model": plain_values(config.model), "models_dir": str(location(config)[0])}
 
 
 def environment_parts(config: Config) -> dict:
@@ -100,9 +104,22 @@ class Cache:
     def __init__(self, folder: Path, warn=print):
         self.folder = folder
         self.warn = warn
+        self._lock = threading.Lock()  # experiments running at once record their durations in turn
+
+    def durations(self) -> dict[str, float]:
+        """Seconds each experiment's last stored run took (empty when none is recorded)."""
+        try:
+            data = json.loads((self.folder / "durations.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: float(v) for k, v in data.items() if isinstance(v, (int, float))} if isinstance(data, dict) else {}
 
     def _path(self, name: str, key: str) -> Path:
         return self.folder / name / f"{key}.ipynb"
+
+    def has(self, name: str, key: str) -> bool:
+        """Whether an entry for (name, key) exists (``lookup`` reads and checks it)."""
+        return self._path(name, key).is_file()
 
     def lookup(self, name: str, key: str):
         """The cached executed notebook for (name, key), or None."""
@@ -127,6 +144,11 @@ class Cache:
 
         path = self._path(name, key)
         atomic_write_text(path, nbformat.writes(nb))
+        duration = (nb.metadata.get(RUN_METADATA) or {}).get("duration")
+        if isinstance(duration, (int, float)):
+            with self._lock:
+                durations = {**self.durations(), name: duration}
+                atomic_write_text(self.folder / "durations.json", json.dumps(durations, indent=1, sort_keys=True))
         entries = sorted((path.parent).glob("*.ipynb"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[KEEP_ENTRIES:]:
             old.unlink(missing_ok=True)

@@ -29,12 +29,14 @@ from pipeline.config import Config
 from pipeline.errors import ExecutionFailed, ExperimentNotFound
 from pipeline.experiments import discover, experiment_names
 from pipeline.layout import Layout
+from pipeline.model_cache import location as model_cache_location
 from pipeline.progress import Progress
 from pipeline.records import RUN_METADATA, ExecutionInfo, Experiment, Failure, StoredRun
 from pipeline.run.cache import Cache, cache_key, environment_parts, merge_outputs, stored_key
 from pipeline.run.kernel_env import redact_outputs, secret_values
 from pipeline.run.outputs import normalize_outputs
-from pipeline.run.schedule import Stop, check_order, not_run, run_all
+from pipeline.run.prestart import Closing, Prestarter, cores
+from pipeline.run.schedule import Stop, check_order, longest_first, not_run, run_all
 from pipeline.run.sessions import KernelSession, run_clean
 from pipeline.storage import atomic_write_text, write_if_changed
 from pipeline.text import safe_url
@@ -101,22 +103,60 @@ def execute(
     """
     progress = progress or Progress()
     layout = layout or config.layout
+    clean = runner is None
+    jobs = resolve_jobs(config, jobs) if clean else 1
+    secrets = secret_values()
+    threads = max(1, cores() // jobs) if jobs > 1 else None  # math libraries share the cores (as joblib does)
+    prestarter = _prestarter(config, secrets, jobs, threads) if clean else None
+    if prestarter is not None and force and experiments is None:
+        prestarter.spare()  # the first kernel starts while the experiments are read
+    closing = Closing()
+    try:
+        return _execute(config, names, force, fail_fast, keep_going, progress, layout, runner, jobs, experiments,
+                        secrets, prestarter, closing, threads)
+    finally:
+        if prestarter is not None:
+            prestarter.close()
+        closing.join()
+
+
+def _prestarter(config: Config, secrets: list[str], jobs: int, threads: int | None) -> Prestarter | None:
+    if config.prestart == "off" or config.gateway_url:
+        return None
+    return Prestarter(config, secrets, jobs, threads)
+
+
+def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bool, keep_going: bool,
+             progress: Progress, layout: Layout, runner: Callable[[Experiment, Progress], Run] | None, jobs: int,
+             experiments: list[Experiment] | None, secrets: list[str], prestarter: Prestarter | None,
+             closing: Closing, threads: int | None) -> ExecuteSummary:
     experiments = experiments if experiments is not None else discover(config, names, warn=progress.warn)
     if not experiments:
         raise ExperimentNotFound(f"{config.experiments_dir}: no experiments (.py percent scripts or .ipynb notebooks) "
                                  "to run; add one, or fix tool.pipeline.experiments_dir")
     check_order(experiments, experiment_names(config))
+    warning = model_cache_location(config)[1]
+    if warning:
+        progress.warn(warning)
     cache = Cache(config.layout.cache, warn=progress.warn)  # the clean build's cache, whatever the layout
     environment = _environment(config, progress)
-    secrets = secret_values()
+    keys = {e.name: cache_key(e, config, environment) for e in experiments if not e.stored}
     stop = Stop()
     clean = runner is None
-    runner = runner or (lambda experiment, progress: run_notebook(experiment, config, progress, secrets, stop))
-    jobs = resolve_jobs(config, jobs) if clean else 1
+    followers = {name for e in experiments for name in e.after}
+    runner = runner or (lambda experiment, progress: run_notebook(experiment, config, progress, secrets, stop, prestarter,
+                                                                  closing, experiment.name not in followers, threads))
     progress.parallel = jobs > 1 and len(experiments) > 1
+    order = longest_first(experiments, cache.durations()) if jobs > 1 else list(experiments)
+    to_run = [e for e in order if e.name in keys and (force or not cache.has(e.name, keys[e.name]))]
+    upcoming = None
+    if prestarter is not None:
+        prestarter.want(to_run[:jobs], first=True)
+        running = {e.name for e in to_run}
+        upcoming = lambda waiting: prestarter.want([e for e in waiting if e.name in running])  # noqa: E731
 
     def work(experiment: Experiment, position: int) -> Outcome:
-        return _execute_one(experiment, config, layout, environment, cache, force, progress, secrets,
+        return _execute_one(experiment, config, layout, keys.get(experiment.name, ""), cache, force, progress, secrets,
                             position, len(experiments), runner, clean)
 
     def report_not_run(experiment: Experiment, problem: Failure) -> Outcome:
@@ -128,7 +168,7 @@ def execute(
         return Outcome(experiment.name, "failed", 0.0, problem)
 
     try:
-        outcomes = run_all(experiments, jobs, work, fail_fast, stop, report_not_run)
+        outcomes = run_all(experiments, jobs, work, fail_fast, stop, report_not_run, order, upcoming)
     finally:
         progress.parallel = False
     if keep_going and len(outcomes) < len(experiments):
@@ -146,7 +186,7 @@ def execute(
     return summary
 
 
-def _execute_one(experiment: Experiment, config: Config, layout: Layout, environment: dict, cache: Cache,
+def _execute_one(experiment: Experiment, config: Config, layout: Layout, key: str, cache: Cache,
                  force: bool, progress: Progress, secrets: list[str], position: int, total: int,
                  runner: Callable[[Experiment, Progress], Run], clean: bool) -> Outcome:
     import nbformat
@@ -157,7 +197,6 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, environ
         _settle(layout, experiment.name, nbformat.writes(use_stored(experiment, config, secrets)))
         return Outcome(experiment.name, "stored", time.monotonic() - started)
 
-    key = cache_key(experiment, config, environment)
     cached = None if force else cache.lookup(experiment.name, key)
     if cached is not None:
         progress.experiment_cached(position, total, experiment.name)
@@ -276,20 +315,26 @@ def resolve_jobs(config: Config, jobs: int | str | None) -> int:
 
 
 def run_notebook(experiment: Experiment, config: Config, progress: Progress, secrets: list[str],
-                 stop: Stop | None = None) -> Run:
-    """The default runner: every cell in a fresh kernel (``pipeline.run.sessions``). A *stop* (--fail-fast
-    after another experiment failed) shuts the kernel down and reports the experiment as stopped."""
+                 stop: Stop | None = None, prestarter: Prestarter | None = None, closing: Closing | None = None,
+                 close_behind: bool = False, threads: int | None = None) -> Run:
+    """The default runner: every cell in a fresh kernel (``pipeline.run.sessions``), the one a *prestarter*
+    started ahead when it has one. A *stop* (--fail-fast after another experiment failed) shuts the kernel
+    down and reports the experiment as stopped. With *close_behind* (no experiment runs after this one)
+    the kernel shuts down in the background (*closing*) once its outputs are in. *threads*: the threads its
+    math libraries may use (``KernelSession.threads``)."""
     url = config.gateway_url
-    if url:
+    session = prestarter.take(experiment) if prestarter is not None else None
+    if session is None and url:
         from pipeline.run.gateway import GatewaySession
 
-        session: KernelSession = GatewaySession(experiment, config, secrets, url)
-    else:
+        session = GatewaySession(experiment, config, secrets, url)
+    elif session is None:
         session = KernelSession(experiment, config, secrets)
+        session.threads = threads
     if stop is not None:
         session.on_start = lambda: stop.register(id(session), session.kill)
     try:
-        nb, problem, probe = run_clean(session, experiment, progress)
+        nb, problem, probe = run_clean(session, experiment, progress, closing if close_behind else None)
     finally:
         if stop is not None:
             stop.unregister(id(session))

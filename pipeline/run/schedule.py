@@ -3,9 +3,14 @@
 An experiment may say it runs after others (``pipeline: after: [01_model]`` in its
 Jupytext header or notebook metadata); that order holds, in serial and parallel
 runs alike, and an experiment whose predecessor failed is not run. Otherwise the
-configured order (``order``, then by name) decides. With N jobs, up to N
+configured order (``order``, then by name) decides, except that with N > 1 jobs the
+longest start first (``longest_first``: the durations the cache recorded, so that
+the jobs finish together instead of one long experiment starting last). Up to N
 experiments run at once, each in its own kernel (threads here: the work is in the
-kernels). With ``--fail-fast`` the first failure stops the rest: nothing new
+kernels), and each kernel's math libraries (OpenMP, OpenBLAS, MKL, torch) get an equal share
+of the cores (``KernelSession.threads``, as joblib does; a thread count set in the environment
+wins): N kernels each running as many threads as there are cores spend their time waiting on
+each other. With ``--fail-fast`` the first failure stops the rest: nothing new
 starts and the kernels still running are shut down.
 """
 
@@ -84,14 +89,14 @@ def not_run(experiment: Experiment, why: str) -> Failure:
                    traceback="", failed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def _closing_loops(work: Callable[[Experiment, int], object]) -> Callable[[Experiment, int], object]:
-    """*work* in a worker thread: nbclient's synchronous calls leave an asyncio loop set on the
-    thread; close it when the task ends (a reused worker makes a new one)."""
+def closing_loops(function: Callable) -> Callable:
+    """*function* for a thread of its own: nbclient's synchronous calls leave an asyncio loop set on
+    the thread; close it when the call ends (a reused worker makes a new one)."""
     import asyncio
 
-    def run(experiment: Experiment, position: int):
+    def run(*args):
         try:
-            return work(experiment, position)
+            return function(*args)
         finally:
             try:
                 loop = asyncio.get_event_loop_policy().get_event_loop()
@@ -104,18 +109,61 @@ def _closing_loops(work: Callable[[Experiment, int], object]) -> Callable[[Exper
     return run
 
 
+def estimates(experiments: list[Experiment], durations: dict[str, float]) -> dict[str, float]:
+    """Seconds each experiment is expected to run: its last recorded duration; for one never run
+    here, its code cells times the recorded seconds per cell (just its code cells when nothing is
+    recorded: only the order matters)."""
+    cells = {e.name: max(1, sum(1 for c in e.notebook.cells if c.cell_type == "code")) for e in experiments}
+    known = {e.name: durations[e.name] for e in experiments if durations.get(e.name) is not None}
+    rates = sorted(known[name] / cells[name] for name in known)
+    rate = rates[len(rates) // 2] if rates else 1.0
+    return {e.name: known.get(e.name, cells[e.name] * rate) for e in experiments}
+
+
+def longest_first(experiments: list[Experiment], durations: dict[str, float]) -> list[Experiment]:
+    """The experiments in the order ``--jobs N`` should start them so that they finish together:
+    the longest chain first (an experiment's expected time plus the longest chain of those that
+    run ``after`` it), ties in the configured order."""
+    expected = estimates(experiments, durations)
+    followers: dict[str, list[str]] = {e.name: [] for e in experiments}
+    for experiment in experiments:
+        for name in experiment.after:
+            if name in followers:
+                followers[name].append(experiment.name)
+    chain: dict[str, float] = {}
+
+    def length(name: str) -> float:
+        if name not in chain:
+            chain[name] = expected[name] + max((length(f) for f in followers[name]), default=0.0)
+        return chain[name]
+
+    position = {e.name: i for i, e in enumerate(experiments)}
+    return sorted(experiments, key=lambda e: (-length(e.name), position[e.name]))
+
+
 def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment, int], object],
-            fail_fast: bool, stop: Stop, outcome_of_blocked: Callable[[Experiment, Failure], object]) -> list:
-    """Run ``work(experiment, position)`` for each experiment, honouring ``after`` and *jobs*.
-    Returns the outcomes in experiment order (those never started are left out)."""
+            fail_fast: bool, stop: Stop, outcome_of_blocked: Callable[[Experiment, Failure], object],
+            order: list[Experiment] | None = None,
+            upcoming: Callable[[list[Experiment]], None] | None = None) -> list:
+    """Run ``work(experiment, position)`` for each experiment, honouring ``after`` and *jobs*,
+    starting them in *order* when given (``longest_first``). *upcoming* is told, whenever
+    experiments start, which ones are next in line (those whose predecessors are done or
+    running), so that their kernels can start early. Returns the outcomes in experiment order
+    (those never started are left out)."""
     selected = {e.name for e in experiments}
     position = {e.name: i for i, e in enumerate(experiments, 1)}
     done: dict[str, object] = {}
     failed: set[str] = set()
-    pending = list(experiments)
+    pending = list(order or experiments)
+    started: set[str] = set()
 
     def ready(experiment: Experiment) -> bool:
         return all(name in done or name not in selected for name in experiment.after)
+
+    def tell_upcoming() -> None:
+        if upcoming is not None:
+            upcoming([e for e in pending if all(n in started or n not in selected for n in e.after)
+                      and not any(n in failed for n in e.after)])
 
     def record(experiment: Experiment, outcome) -> None:
         done[experiment.name] = outcome
@@ -133,6 +181,7 @@ def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment
                     record(experiment, outcome_of_blocked(experiment, not_run(experiment, f"it runs after {blocker}, which failed")))
                     return next_ready()
                 pending.remove(experiment)
+                started.add(experiment.name)
                 return experiment
         return None
 
@@ -141,6 +190,7 @@ def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment
             experiment = next_ready()
             if experiment is None:
                 break
+            tell_upcoming()
             record(experiment, work(experiment, position[experiment.name]))
     else:
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="experiment")
@@ -151,7 +201,8 @@ def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment
                     experiment = next_ready()
                     if experiment is None:
                         break
-                    running[pool.submit(_closing_loops(work), experiment, position[experiment.name])] = experiment
+                    running[pool.submit(closing_loops(work), experiment, position[experiment.name])] = experiment
+                tell_upcoming()
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -42,14 +42,32 @@ from pipeline.run.outputs import normalize_outputs
 from pipeline.text import clean_traceback
 
 KERNEL_EXTENSION = "pipeline.kernel_extension"
+#: what OpenMP, OpenBLAS, MKL and torch read for their thread count (a value the user set wins)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _PROBE = """
 def _pipeline_probe(names):
-    import importlib.metadata as m, json, platform, sys
-    if "pipeline" in names and "transformers" in sys.modules:
+    import importlib.metadata as m, inspect, json, platform, sys
+    if "pipeline" in names and getattr(sys.modules.get("pipeline.lab"), "models_loaded", 0):  # not sys.modules: pre-imported
         names = names + [n for n in ("torch", "transformers", "bitsandbytes", "accelerate") if n in sys.modules]
-    found, dists = {}, m.packages_distributions()
-    for name in names:
+    def provided(dist):
+        declared = (dist.read_text("top_level.txt") or "").split()
+        return set(declared) or {f.parts[0] if len(f.parts) > 1 else inspect.getmodulename(f) for f in dist.files or ()}
+    found, rest = {}, []
+    for name in names:  # the distribution named like the module, when it provides it: no scan of them all
+        if name == "pipeline":  # this package (ml-article-pipeline), never reported
+            continue
+        try:
+            dist = m.distribution(name)
+            if name not in provided(dist):
+                raise LookupError(name)
+        except Exception:
+            rest.append(name)
+            continue
+        if dist.metadata["Name"] != "ml-article-pipeline":
+            found[dist.metadata["Name"]] = dist.version
+    dists = m.packages_distributions() if rest else {}
+    for name in rest:
         for dist in dists.get(name, []):
             if dist != "ml-article-pipeline":
                 try:
@@ -73,8 +91,10 @@ class KernelSession:
 
     where = "local"
 
-    def __init__(self, experiment: Experiment, config: Config, secrets: list[str]):
-        self.experiment = experiment
+    def __init__(self, experiment: Experiment | None, config: Config, secrets: list[str]):
+        self.experiment = experiment  # None for a kernel started before its experiment is known
+        #: the kernel's working folder (the experiment's); a prestarted kernel serves experiments there only
+        self.folder = experiment.path.parent if experiment is not None else config.experiments_dir
         self.config = config
         self.secrets = secrets
         self.client = None
@@ -82,14 +102,34 @@ class KernelSession:
         self._log = None
         #: called once the kernel runs (``execute`` registers the session for --fail-fast there)
         self.on_start = None
+        #: threads the kernel's math libraries may use (None: their default, every core); set when
+        #: several experiments run at once, so that they do not fight over the cores
+        self.threads: int | None = None
 
     # lifecycle ---------------------------------------------------------------
     def start(self, nb) -> None:
+        """Start the kernel and connect to it; a session prepared by ``launch`` (``pipeline.run.prestart``)
+        only connects."""
+        if self.client is not None and self.client.km is not None:
+            self._starting(self.client.start_new_kernel_client)
+        else:
+            self.client = self._client(nb)
+            self._starting(self._start_kernel)
+        if self.on_start is not None:
+            self.on_start()
+
+    def launch(self, nb) -> None:
+        """Start the kernel process only (a local kernel started ahead of its experiment); ``start``
+        connects to it later, from any thread."""
+        self.client = self._client(nb)
+        self._starting(self._launch)
+
+    def _starting(self, action) -> None:
+        """Run a step of starting the kernel; a failure becomes ``KernelStartFailed`` saying what to do."""
         from jupyter_client.kernelspec import NoSuchKernel
 
-        self.client = self._client(nb)
         try:
-            self._start_kernel()
+            action()
         except NoSuchKernel:
             self.close()
             raise KernelStartFailed(failure(self.experiment, None, "NoSuchKernel",
@@ -106,13 +146,11 @@ class KernelSession:
         except BaseException:  # anything else (Ctrl-C, a gateway error): leave nothing behind
             self.close()
             raise
-        if self.on_start is not None:
-            self.on_start()
 
     def _client(self, nb, **options):
         from nbclient import NotebookClient
 
-        options = {"resources": {"metadata": {"path": str(self.experiment.path.parent)}},
+        options = {"resources": {"metadata": {"path": str(self.folder)}},
                    "extra_arguments": [f"--IPKernelApp.extensions={KERNEL_EXTENSION}"], **options}
         return NotebookClient(
             nb,
@@ -125,6 +163,10 @@ class KernelSession:
         )
 
     def _start_kernel(self) -> None:
+        self._launch()
+        self.client.start_new_kernel_client()
+
+    def _launch(self) -> None:
         import tempfile
 
         clean_stale_runtimes()
@@ -137,13 +179,14 @@ class KernelSession:
         self._log = open(self._private / "kernel.log", "wb")
         self.client.start_new_kernel(env=self.environment(), stdout=self._log, stderr=subprocess.STDOUT)
         remember_kernel(self._private, getattr(km.provisioner, "pid", None))
-        self.client.start_new_kernel_client()
 
     def environment(self) -> dict[str, str]:
+        limits = {name: str(self.threads) for name in THREAD_VARIABLES if self.threads and name not in os.environ}
         return kernel_environment(dict(os.environ), self.config.kernel_env_allow, {
             "PIPELINE_SETTINGS": json.dumps(kernel_settings(self.config)),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
+            **limits,
         })
 
     def alive(self) -> bool:
@@ -265,11 +308,12 @@ class KernelSession:
             return {}
 
 
-def run_clean(session: KernelSession, experiment: Experiment, progress: Progress):
+def run_clean(session: KernelSession, experiment: Experiment, progress: Progress, close=None):
     """Every code cell of a copy of the experiment's notebook, in the session's fresh kernel.
 
     Returns ``(notebook, failure, probe)``: failure is None when every cell ran; probe
-    holds the kernel's Python version and the versions of the packages the experiment imported."""
+    holds the kernel's Python version and the versions of the packages the experiment imported.
+    *close* (default ``session.close``) ends the session once its outputs are in."""
     nb = copy.deepcopy(experiment.notebook)
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     began = time.monotonic()
@@ -281,7 +325,7 @@ def run_clean(session: KernelSession, experiment: Experiment, progress: Progress
         problem = session.run(nb, code, progress, began)
         probe = session.probe([nb.cells[i].source for i in code]) if problem is None else {}
     finally:
-        session.close()
+        close(session) if close is not None else session.close()
     return nb, problem, probe
 
 

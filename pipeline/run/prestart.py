@@ -1,0 +1,292 @@
+"""Kernels started ahead of their experiments (``tool.pipeline.prestart``), and closed behind them.
+
+A cold run pays, per experiment, for the kernel's start and the first cell's imports before any
+work of its own, and for the kernel's shutdown after. Here:
+
+- the kernels a run begins with (one per job) start at once, while the experiments are still
+  being read; while experiments run, the next ones' kernels start too (``Prestarter``);
+- with ``prestart = "imports"`` a waiting kernel also imports what its experiment's first cell
+  imports before any other statement, the modules listed in ``preimport``, and what those
+  modules declare in ``__preimport__`` (a list of module names, or a function returning one:
+  ``pipeline.lab`` declares what ``load_model`` will import);
+- a finished kernel shuts down in the background (``Closing``) while the next experiment runs,
+  except when an experiment runs ``after`` it (it may read what the kernel writes at exit).
+
+The records stay those of a cold kernel: only imports run ahead, silently (no execution count,
+no history, no echoed input) and in a namespace of their own; only the first cell's *leading*
+imports are taken, so no statement that could change an import (an environment variable, a
+seed, ``sys.path``) is skipped over; and a kernel whose imports print, warn, display or fail is
+shut down and replaced by a fresh one, so that the output appears in the first cell as it would.
+
+Bounds, so that a kernel started ahead never slows the running experiments by more than it saves:
+the kernels waiting ahead are at most the cores the jobs leave free (cores minus ``--jobs``),
+and none starts ahead with less than ``MIN_FREE_MEMORY`` available. Local kernels only: a
+gateway's kernels start as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.config import Config
+from pipeline.records import Experiment
+from pipeline.run.schedule import closing_loops
+from pipeline.run.sessions import KernelSession
+
+#: bytes of memory that must be available before a kernel starts ahead of its turn
+MIN_FREE_MEMORY = 2 << 30
+
+#: run silently in a waiting kernel, in a namespace of its own: the modules named, then those
+#: they declare in ``__preimport__``. A pair ``(package, name)`` (``from package import name``)
+#: imports ``package.name`` only where Python would: the package has no such attribute and a
+#: submodule of that name exists.
+_PREIMPORT = """
+import importlib, importlib.util
+seen = set()
+while names:
+    name = names.pop(0)
+    if isinstance(name, tuple):
+        package, attribute = name
+        if hasattr(importlib.import_module(package), attribute) or not importlib.util.find_spec(f"{package}.{attribute}"):
+            continue
+        name = f"{package}.{attribute}"
+    if name not in seen:
+        seen.add(name)
+        declared = getattr(importlib.import_module(name), "__preimport__", ())
+        names += [n for n in (declared() if callable(declared) else declared) if isinstance(n, str)]
+"""
+
+
+def first_imports(source: str) -> list[str | tuple[str, str]]:
+    """The modules a cell imports before its first other statement (IPython magics understood);
+    ``from package import name`` gives ``package`` and ``(package, name)``, which may be a submodule."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError):
+        return []
+    names: list[str | tuple[str, str]] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level and node.module != "__future__":
+            names += [node.module] + [(node.module, alias.name) for alias in node.names if alias.name != "*"]
+        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            break  # a docstring may come first; anything else ends the leading imports
+    return list(dict.fromkeys(names))
+
+
+def wanted_imports(experiment: Experiment, config: Config) -> list[str | tuple[str, str]]:
+    first = next((c.source for c in experiment.notebook.cells if c.cell_type == "code"), "")
+    return list(dict.fromkeys(first_imports(first) + list(config.preimport)))
+
+
+def preimport(session: KernelSession, names: list[str | tuple[str, str]], cancelled=lambda: False) -> bool:
+    """Import *names* in the launched kernel of *session*, silently and outside the user's namespace,
+    through a client of this thread's own. True when that left no trace a cell could show: no
+    output of any kind, no error. False: the kernel is no longer a cold one (replace it)."""
+    from nbclient.util import run_sync
+
+    expression = f"exec({_PREIMPORT!r}, {{'names': {list(names)!r}}})"
+    kc = session.client.km.client()
+    kc.start_channels()
+    try:
+        run_sync(kc.wait_for_ready)(timeout=session.config.startup_timeout)
+        msg_id = kc.execute("", silent=True, store_history=False, stop_on_error=False,
+                            user_expressions={"preimport": expression})
+        deadline = time.monotonic() + session.config.cell_timeout  # the limit the first cell would have
+        quiet, idle, reply = True, False, None
+        while (not idle or reply is None) and time.monotonic() < deadline and not cancelled():
+            for channel in ("iopub", "shell"):
+                try:
+                    msg = run_sync(getattr(kc, f"get_{channel}_msg"))(timeout=0.05)
+                except Exception:  # queue.Empty: nothing yet
+                    continue
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind = msg["msg_type"]
+                if kind == "execute_reply":
+                    reply = msg["content"]
+                elif kind == "status":
+                    idle = idle or msg["content"].get("execution_state") == "idle"
+                elif kind != "execute_input":
+                    quiet = False  # stream, display, error, clear_output: a cold kernel shows it in a cell
+            if not session.alive():
+                return False
+        expressions = (reply or {}).get("user_expressions", {})
+        return quiet and idle and (reply or {}).get("status") == "ok" and expressions.get("preimport", {}).get("status") == "ok"
+    finally:
+        kc.stop_channels()
+
+
+def free_memory() -> int | None:
+    """Bytes of memory available (Linux's MemAvailable), or None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+@dataclass
+class _Waiting:
+    session: KernelSession
+    assigned: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    experiment: Experiment | None = None
+    ready: bool = False
+    thread: threading.Thread | None = None
+
+
+class Prestarter:
+    """Kernels started before their experiments need them. ``spare`` starts one whose experiment
+    is not known yet; ``want`` gives the next experiments kernels (the spares first); ``take``
+    hands an experiment its kernel, ready, or None (then it starts one as before)."""
+
+    def __init__(self, config: Config, secrets: list[str], jobs: int, threads: int | None = None):
+        self.config = config
+        self.secrets = secrets
+        self.jobs = jobs
+        self.threads = threads  # each kernel's share of the cores (KernelSession.threads)
+        self.ahead = max(0, cores() - jobs)  # kernels that may wait while `jobs` experiments run
+        self.waiting: list[_Waiting] = []
+        self.noisy: set[tuple] = set()  # imports that printed once: not tried again
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.started = 0  # kernels this prestarter started, and how many experiments took one
+        self.taken = 0
+
+    def spare(self) -> None:
+        """Start a kernel now, for whichever experiment comes first."""
+        self._start(None)
+
+    def want(self, experiments: list[Experiment], first: bool = False) -> None:
+        """Kernels for *experiments* (in the order they will run): the spares are given to the first
+        ones; more start only within the bounds, unless *first* (the run's first ``jobs``)."""
+        with self.lock:
+            have = {w.experiment.name for w in self.waiting if w.experiment is not None}
+            spares = [w for w in self.waiting if w.experiment is None]
+        for experiment in experiments:
+            if experiment.name in have:
+                continue
+            if spares:
+                waiting = spares.pop(0)
+                waiting.experiment = experiment
+                waiting.assigned.set()
+            elif first or self._room({e.name for e in experiments}):
+                self._start(experiment)
+            else:
+                break
+
+    def take(self, experiment: Experiment) -> KernelSession | None:
+        with self.lock:
+            waiting = next((w for w in self.waiting if w.experiment is not None and w.experiment.name == experiment.name), None)
+            if waiting is not None:
+                self.waiting.remove(waiting)
+        if waiting is None:
+            return None
+        waiting.done.wait()
+        session = waiting.session
+        if not waiting.ready or session.folder != experiment.path.parent or not session.alive():
+            session.close()
+            return None
+        session.experiment = experiment
+        self.taken += 1
+        return session
+
+    def close(self) -> None:
+        """Stop the kernels nobody took (and the threads preparing them)."""
+        self.stopped.set()
+        with self.lock:
+            left, self.waiting = self.waiting, []
+        for waiting in left:
+            waiting.assigned.set()
+            waiting.session.kill()
+        for waiting in left:
+            if waiting.thread is not None:
+                waiting.thread.join()
+            waiting.session.close()
+
+    # ------------------------------------------------------------------------
+    def _room(self, upcoming: set[str]) -> bool:
+        """Whether one more kernel may wait: those of experiments already starting do not count."""
+        with self.lock:
+            count = sum(1 for w in self.waiting if w.experiment is None or w.experiment.name in upcoming)
+        memory = free_memory()
+        return count < self.ahead and (memory is None or memory >= MIN_FREE_MEMORY)
+
+    def _start(self, experiment: Experiment | None) -> None:
+        if self.stopped.is_set():
+            return
+        waiting = _Waiting(self._session(experiment), experiment=experiment)
+        if experiment is not None:
+            waiting.assigned.set()
+        waiting.thread = threading.Thread(target=closing_loops(self._prepare), args=(waiting,),
+                                          name="prestart", daemon=True)
+        with self.lock:
+            self.waiting.append(waiting)
+            self.started += 1
+        waiting.thread.start()
+
+    def _session(self, experiment: Experiment | None) -> KernelSession:
+        session = KernelSession(experiment, self.config, self.secrets)
+        session.threads = self.threads
+        return session
+
+    def _prepare(self, waiting: _Waiting) -> None:
+        """In its own thread: start the kernel, wait for its experiment, import ahead."""
+        import nbformat
+
+        try:
+            waiting.session.launch(nbformat.v4.new_notebook())
+            waiting.assigned.wait()
+            experiment = waiting.experiment
+            if experiment is None or self.stopped.is_set():
+                return
+            names = wanted_imports(experiment, self.config) if self.config.prestart == "imports" else []
+            if names and tuple(names) not in self.noisy:
+                if not preimport(waiting.session, names, self.stopped.is_set):
+                    self.noisy.add(tuple(names))
+                    waiting.session.close()  # its imports showed something: a cold kernel instead
+                    waiting.session = self._session(experiment)
+                    if self.stopped.is_set():
+                        return
+                    waiting.session.launch(nbformat.v4.new_notebook())
+            waiting.ready = not self.stopped.is_set()
+        except Exception:  # a kernel that cannot be prepared is not used: the experiment starts its own
+            waiting.ready = False  # and reports why that fails (KernelStartFailed and many other types)
+        finally:
+            waiting.done.set()
+
+
+class Closing:
+    """Sessions shutting down in the background; ``join`` waits for them all."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def __call__(self, session: KernelSession) -> None:
+        thread = threading.Thread(target=closing_loops(session.close), name="kernel-close", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join()
+        self.threads.clear()
