@@ -198,3 +198,34 @@ def test_parallel_kernels_share_the_cores_between_their_math_libraries(project, 
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     execute(config, force=True, progress=quiet, jobs=2)
     assert printed() == {"01_a": "3 2", "02_b": "3 2"}
+
+
+def test_never_run_experiments_are_estimated_from_the_timings_their_notebooks_carry():
+    """No duration recorded here: the cell timings a notebook was saved with (nbclient/JupyterLab,
+    papermill, Colab) count, and a %timeit is known to take seconds; plain cells count alike."""
+    from pathlib import Path
+
+    import nbformat
+
+    from pipeline.records import Experiment
+    from pipeline.run.schedule import cell_seconds, estimates
+
+    def experiment(name, cells):
+        nb = nbformat.v4.new_notebook(cells=cells)
+        return Experiment(name=name, path=Path(f"/x/{name}.ipynb"), source=f"experiments/{name}.ipynb", notebook=nb,
+                          title=name, parameters={}, after=())
+
+    cell = nbformat.v4.new_code_cell
+    lab = cell("train()", metadata={"execution": {"iopub.execute_input": "2024-05-01T10:00:00.000000Z",
+                                                  "shell.execute_reply": "2024-05-01T10:00:30.500000Z"}})
+    colab = cell("fit()", metadata={"executionInfo": {"elapsed": 12000, "status": "ok"}})
+    papermill = cell("run()", metadata={"papermill": {"duration": 7.25}})
+    broken = cell("x", metadata={"execution": {"iopub.execute_input": "yesterday", "shell.execute_reply": "now"}})
+    assert [cell_seconds(c) for c in (lab, colab, papermill, broken, cell("y"))] == [30.5, 12.0, 7.25, None, None]
+
+    many = experiment("many", [cell(str(i)) for i in range(60)])
+    timed = experiment("timed", [cell("big = list(range(10**6))"), cell("%timeit sum(big)"), cell("%%timeit\nsorted(big)")])
+    saved = experiment("saved", [colab])
+    guesses = estimates([many, timed, saved], {})
+    assert guesses["saved"] == 12.0 and guesses["saved"] > guesses["many"] > guesses["timed"] > 4.0
+    assert estimates([many, timed], {"many": 1.2})["timed"] > 4.0  # 1.2 s over 60 cells: 0.02 s a cell

@@ -4,8 +4,9 @@ An experiment may say it runs after others (``pipeline: after: [01_model]`` in i
 Jupytext header or notebook metadata); that order holds, in serial and parallel
 runs alike, and an experiment whose predecessor failed is not run. Otherwise the
 configured order (``order``, then by name) decides, except that with N > 1 jobs the
-longest start first (``longest_first``: the durations the cache recorded, so that
-the jobs finish together instead of one long experiment starting last). Up to N
+longest start first (``longest_first``: the durations the cache recorded, else the cell
+timings an executed notebook carries, so that the jobs finish together instead of one long
+experiment starting last). Up to N
 experiments run at once, each in its own kernel (threads here: the work is in the
 kernels), and each kernel's math libraries (OpenMP, OpenBLAS, MKL, torch) get an equal share
 of the cores (``KernelSession.threads``, as joblib does; a thread count set in the environment
@@ -16,6 +17,7 @@ starts and the kernels still running are shut down.
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
@@ -109,15 +111,48 @@ def closing_loops(function: Callable) -> Callable:
     return run
 
 
+#: a line that runs ``%timeit`` or ``%%timeit``: at least 7 repeats of loops auto-ranged to 0.2 s
+TIMEIT = re.compile(r"^\s*%%?timeit\b", re.MULTILINE)
+TIMEIT_SECONDS = 2.0
+#: seconds per code cell when nothing better is known (only the order matters then)
+CELL_SECONDS = 0.1
+
+
+def cell_seconds(cell) -> float | None:
+    """How long *cell* took when its notebook was last run, where the notebook says so: nbclient's
+    and JupyterLab's execution timestamps, papermill's duration, Colab's ``executionInfo.elapsed``."""
+    meta = cell.get("metadata") or {}
+    try:
+        timing = meta.get("execution") or {}
+        if timing.get("iopub.execute_input") and timing.get("shell.execute_reply"):
+            began, ended = (datetime.fromisoformat(timing[k]) for k in ("iopub.execute_input", "shell.execute_reply"))
+            return max(0.0, (ended - began).total_seconds())
+        papermill = (meta.get("papermill") or {}).get("duration")
+        if isinstance(papermill, (int, float)):
+            return max(0.0, float(papermill))
+        elapsed = (meta.get("executionInfo") or {}).get("elapsed")
+        if isinstance(elapsed, (int, float)):
+            return max(0.0, elapsed / 1000)
+    except (AttributeError, TypeError, ValueError):
+        pass
+    return None
+
+
 def estimates(experiments: list[Experiment], durations: dict[str, float]) -> dict[str, float]:
     """Seconds each experiment is expected to run: its last recorded duration; for one never run
-    here, its code cells times the recorded seconds per cell (just its code cells when nothing is
-    recorded: only the order matters)."""
-    cells = {e.name: max(1, sum(1 for c in e.notebook.cells if c.cell_type == "code")) for e in experiments}
+    here, the sum over its code cells of the time the notebook itself recorded for the cell, else
+    the recorded seconds per code cell here (``CELL_SECONDS`` when none is recorded), plus
+    ``TIMEIT_SECONDS`` per ``%timeit``."""
+    code = {e.name: [c for c in e.notebook.cells if c.cell_type == "code"] for e in experiments}
     known = {e.name: durations[e.name] for e in experiments if durations.get(e.name) is not None}
-    rates = sorted(known[name] / cells[name] for name in known)
-    rate = rates[len(rates) // 2] if rates else 1.0
-    return {e.name: known.get(e.name, cells[e.name] * rate) for e in experiments}
+    rates = sorted(known[name] / max(1, len(code[name])) for name in known)
+    rate = rates[len(rates) // 2] if rates else CELL_SECONDS
+
+    def guess(cell) -> float:
+        seconds = cell_seconds(cell)
+        return seconds if seconds is not None else rate + TIMEIT_SECONDS * len(TIMEIT.findall(cell.source))
+
+    return {name: known.get(name, sum(map(guess, cells)) or rate) for name, cells in code.items()}
 
 
 def longest_first(experiments: list[Experiment], durations: dict[str, float]) -> list[Experiment]:
