@@ -237,7 +237,8 @@ class Config:
     #: while an experiment runs, start the next one's kernel ("kernel"), and also import there what
     #: its first cell imports before any other statement, plus `preimport` ("imports"); "off": start
     #: each kernel when its experiment begins. Bounded by free cores and memory; outputs stay those
-    #: of a cold kernel (a kernel whose imports print anything is replaced by a fresh one).
+    #: of a cold kernel (imports that print, warn or fail get a fresh kernel, so their top-level code
+    #: runs twice: use "kernel" for imports with side effects). docs/benchmarks.md#cold-runs
     prestart: Literal["imports", "kernel", "off"] = "imports"
     #: modules a waiting kernel imports besides those of the experiment's first cell (prestart = "imports")
     preimport: tuple[str, ...] = ()

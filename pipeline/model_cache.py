@@ -80,7 +80,7 @@ def ensure(cache: Path, name: str, source: Path, version: int | str, convert: Ca
         return folder
     locks = cache / ".locks"
     locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"{folder.name}.lock", "w") as lock:
+    with _lock_file(locks / f"{folder.name}.lock") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if finished(folder):  # another process converted it while this one waited
             return folder
@@ -101,6 +101,15 @@ def ensure(cache: Path, name: str, source: Path, version: int | str, convert: Ca
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _lock_file(path: Path):
+    """The lock file, opened so that flock works: for writing, else (a cache another user
+    created) for reading, which flock accepts too."""
+    try:
+        return open(path, "a")
+    except PermissionError:
+        return open(path)
 
 
 def source_digest(path: Path, cache: Path | None = None) -> str:
@@ -139,6 +148,7 @@ def _write_memo(file: Path, memo: dict) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(memo, out, indent=1)
+        os.chmod(temp, 0o644)  # mkstemp's 0600 would keep a shared cache's memo from its other users
         os.replace(temp, file)
     except OSError:
         Path(temp).unlink(missing_ok=True)

@@ -221,7 +221,8 @@ def test_never_run_experiments_are_estimated_from_the_timings_their_notebooks_ca
     colab = cell("fit()", metadata={"executionInfo": {"elapsed": 12000, "status": "ok"}})
     papermill = cell("run()", metadata={"papermill": {"duration": 7.25}})
     broken = cell("x", metadata={"execution": {"iopub.execute_input": "yesterday", "shell.execute_reply": "now"}})
-    assert [cell_seconds(c) for c in (lab, colab, papermill, broken, cell("y"))] == [30.5, 12.0, 7.25, None, None]
+    huge = cell("z", metadata={"executionInfo": {"elapsed": 10 ** 400}, "papermill": {"duration": 10 ** 400}})
+    assert [cell_seconds(c) for c in (lab, colab, papermill, broken, huge, cell("y"))] == [30.5, 12.0, 7.25, None, None, None]
 
     many = experiment("many", [cell(str(i)) for i in range(60)])
     timed = experiment("timed", [cell("big = list(range(10**6))"), cell("%timeit sum(big)"), cell("%%timeit\nsorted(big)")])

@@ -4,6 +4,8 @@ that very kernel, and its records are those of a cold kernel; imports that print
 
 import json
 import os
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -123,6 +125,96 @@ def test_a_lab_import_without_a_model_reports_a_cold_kernels_packages(project, q
     config = project.config()
     execute(config, force=True, progress=quiet, jobs=1)
     assert _records(config, quiet) == cold
+
+
+def _cold_then_prestarted(project, quiet, jobs=1):
+    """The records of a cold run (prestart off), then of a forced run with kernels started ahead."""
+    project.write_config('prestart = "off"\n')
+    config = project.config()
+    execute(config, force=True, progress=quiet, jobs=jobs)
+    cold = _records(config, quiet)
+    project.write_config()
+    config = project.config()
+    execute(config, force=True, progress=quiet, jobs=jobs)
+    return cold, _records(config, quiet)
+
+
+def test_a_deprecation_warning_an_import_attributes_to_the_cell_still_shows(project, quiet):
+    """A cold kernel shows a DeprecationWarning raised for the cell's own import (stacklevel=2 makes
+    it the cell's, __main__'s); the pre-import, in a namespace of its own, must count it as output."""
+    (project.root / "experiments" / "_old_api.py").write_text(
+        "import warnings\nwarnings.warn('_old_api is deprecated', DeprecationWarning, stacklevel=2)\n", encoding="utf-8")
+    for name in ("01_a", "02_b"):
+        project.add(name, "# %%\nimport _old_api\n\n# %%\nprint('ok')\n")
+    cold, warm = _cold_then_prestarted(project, quiet)
+    shown = [o for o in cold[1]["cells"][0]["outputs"] if "_old_api is deprecated" in (o.get("text") or "")]
+    assert shown, cold[1]["cells"][0]["outputs"]
+    for record in cold + warm:  # ipykernel names the cell's file after its process: not part of the comparison
+        for cell in record["cells"]:
+            for output in cell["outputs"]:
+                if output.get("text"):
+                    output["text"] = re.sub(r"ipykernel_\d+", "ipykernel_N", output["text"])
+    assert warm == cold
+
+
+def test_an_experiment_after_another_imports_what_that_one_wrote(project, quiet):
+    """02_use runs after 01_make, which rewrites the module 02_use imports: its kernel may start
+    early, but imports only once 01_make is done (01_make waits until that kernel is up)."""
+    (project.root / "experiments" / "_made.py").write_text("VALUE = 'stale'\n", encoding="utf-8")
+    project.add("01_make", """
+        # %%
+        import os, time
+        def kernels():
+            found = 0
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                    if int(stat[1]) == os.getppid() and b"ipykernel" in open(f"/proc/{pid}/cmdline", "rb").read():
+                        found += 1
+                except (OSError, IndexError, ValueError):
+                    pass
+            return found
+        deadline = time.time() + 60
+        while kernels() < 2 and time.time() < deadline:  # the next experiment's kernel, started ahead
+            time.sleep(0.05)
+        time.sleep(1.5)  # time enough for it to import, were it allowed to
+        open("_made.py", "w").write("VALUE = 'fresh'\\n")
+        print("written")
+        """)
+    project.add("02_use", "# ---\n# jupyter:\n#   pipeline:\n#     after: [01_make]\n# ---\n# %%\nimport _made\n\n# %%\nprint(_made.VALUE)\n")
+    project.write_config()
+    config = project.config()
+    execute(config, force=True, progress=quiet, jobs=1)
+    assert _records(config, quiet)[1]["cells"][1]["outputs"][0]["text"].strip() == "fresh"
+
+
+def test_declared_imports_wait_when_the_experiment_sets_up_its_environment(project, quiet):
+    """pipeline.lab declares torch and transformers; an experiment that sets environment variables
+    (read by those at import) gets only its own leading imports ahead, and a skipped first cell
+    imports nothing ahead."""
+    project.add("01_a", "# %%\nimport json\n")
+    project.add("02_env", "# %%\nfrom pipeline import lab\nimport os\nos.environ['OMP_NUM_THREADS'] = '1'\n\n"
+                          "# %%\nimport sys\nprint('torch' in sys.modules)\n")
+    (project.root / "experiments" / "_setup_mod.py").write_text("import json\n", encoding="utf-8")
+    project.add("03_skip", "# %% tags=[\"skip-execution\"]\nimport _setup_mod\n\n# %%\nimport sys\nprint('_setup_mod' in sys.modules)\n")
+    cold, warm = _cold_then_prestarted(project, quiet)
+    assert [r["cells"][1]["outputs"][0]["text"].strip() for r in warm[1:]] == ["False", "False"]
+    assert warm == cold
+
+
+def test_fail_fast_does_not_wait_for_imports_running_ahead(project, quiet):
+    """--jobs 2 --fail-fast: 01 fails at once while 02's kernel is still importing a slow module
+    ahead; the stop ends that kernel instead of waiting for its import."""
+    from pipeline.errors import ExecutionFailed
+
+    (project.root / "experiments" / "_slow_mod.py").write_text("import time\ntime.sleep(60)\n", encoding="utf-8")
+    project.add("01_fails", "# %%\nimport time\ntime.sleep(1)\nraise RuntimeError('no')\n")
+    project.add("02_slow", "# %%\nimport _slow_mod\n")
+    project.write_config()
+    began = time.monotonic()
+    with pytest.raises(ExecutionFailed):
+        execute(project.config(), force=True, progress=quiet, jobs=2, fail_fast=True)
+    assert time.monotonic() - began < 40  # the import alone takes 60 s
 
 
 def test_a_stopped_run_leaves_no_waiting_kernel(project, quiet):

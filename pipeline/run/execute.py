@@ -151,13 +151,19 @@ def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bo
     to_run = [e for e in order if e.name in keys and (force or not cache.has(e.name, keys[e.name]))]
     upcoming = None
     if prestarter is not None:
+        prestarter.selected = {e.name for e in experiments}
+        stop.register(id(prestarter), prestarter.stop)
         prestarter.want(to_run[:jobs], first=True)
         running = {e.name for e in to_run}
         upcoming = lambda waiting: prestarter.want([e for e in waiting if e.name in running])  # noqa: E731
 
     def work(experiment: Experiment, position: int) -> Outcome:
-        return _execute_one(experiment, config, layout, keys.get(experiment.name, ""), cache, force, progress, secrets,
-                            position, len(experiments), runner, clean)
+        try:
+            return _execute_one(experiment, config, layout, keys.get(experiment.name, ""), cache, force, progress, secrets,
+                                position, len(experiments), runner, clean)
+        finally:
+            if prestarter is not None:
+                prestarter.finished(experiment.name)
 
     def report_not_run(experiment: Experiment, problem: Failure) -> Outcome:
         """An experiment that never ran (its predecessor failed, or --fail-fast stopped the run):

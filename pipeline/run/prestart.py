@@ -15,8 +15,10 @@ work of its own, and for the kernel's shutdown after. Here:
 The records stay those of a cold kernel: only imports run ahead, silently (no execution count,
 no history, no echoed input) and in a namespace of their own; only the first cell's *leading*
 imports are taken, so no statement that could change an import (an environment variable, a
-seed, ``sys.path``) is skipped over; and a kernel whose imports print, warn, display or fail is
-shut down and replaced by a fresh one, so that the output appears in the first cell as it would.
+seed, ``sys.path``) is skipped over; declared lists are left out where some cell sets up the
+environment (``wanted_imports``); an experiment that runs ``after`` others imports only once they
+are done (they may write what it imports); and a kernel whose imports print, warn, display or fail
+is shut down and replaced by a fresh one, so that the output appears in the first cell as it would.
 
 Bounds, so that a kernel started ahead never slows the running experiments by more than it saves:
 the kernels waiting ahead are at most the cores the jobs leave free (cores minus ``--jobs``),
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,25 +44,36 @@ from pipeline.run.sessions import KernelSession
 #: bytes of memory that must be available before a kernel starts ahead of its turn
 MIN_FREE_MEMORY = 2 << 30
 
-#: run silently in a waiting kernel, in a namespace of its own: the modules named, then those
-#: they declare in ``__preimport__``. A pair ``(package, name)`` (``from package import name``)
-#: imports ``package.name`` only where Python would: the package has no such attribute and a
-#: submodule of that name exists.
+#: run silently in a waiting kernel, in a namespace of its own: the modules named, then (when
+#: ``declared``) those they declare in ``__preimport__``. A pair ``(package, name)`` (``from package
+#: import name``) imports ``package.name`` only where Python would: the package has no such
+#: attribute and a submodule of that name exists. Imports go through ``__import__`` from code whose
+#: ``__name__`` is ``"__main__"``, as a cell's do, so that the kernel's warning filters treat a
+#: warning an import attributes to its importer (``stacklevel=2``) as they would in the cell; any
+#: warning they let through counts as output.
 _PREIMPORT = """
-import importlib, importlib.util
+import importlib.util, sys, warnings
 seen = set()
-while names:
-    name = names.pop(0)
-    if isinstance(name, tuple):
-        package, attribute = name
-        if hasattr(importlib.import_module(package), attribute) or not importlib.util.find_spec(f"{package}.{attribute}"):
-            continue
-        name = f"{package}.{attribute}"
-    if name not in seen:
-        seen.add(name)
-        declared = getattr(importlib.import_module(name), "__preimport__", ())
-        names += [n for n in (declared() if callable(declared) else declared) if isinstance(n, str)]
+with warnings.catch_warnings(record=True) as caught:
+    while names:
+        name = names.pop(0)
+        if isinstance(name, tuple):
+            package, attribute = name
+            __import__(package)
+            if hasattr(sys.modules[package], attribute) or not importlib.util.find_spec(f"{package}.{attribute}"):
+                continue
+            name = f"{package}.{attribute}"
+        if name not in seen:
+            seen.add(name)
+            __import__(name)
+            listed = getattr(sys.modules[name], "__preimport__", ()) if declared else ()
+            names += [n for n in (listed() if callable(listed) else listed) if isinstance(n, str)]
+if caught:
+    raise RuntimeError(f"{len(caught)} warnings")
 """
+#: code that may change what a declared module (``__preimport__``) does once imported: declared
+#: lists are then not imported ahead (only what the first cell itself imports first is)
+_SETUP = re.compile(r"\benviron\b|\bputenv\b|set_num_threads|sys\.path\b|PYTHONHASHSEED")
 
 
 def first_imports(source: str) -> list[str | tuple[str, str]]:
@@ -82,18 +96,24 @@ def first_imports(source: str) -> list[str | tuple[str, str]]:
     return list(dict.fromkeys(names))
 
 
-def wanted_imports(experiment: Experiment, config: Config) -> list[str | tuple[str, str]]:
-    first = next((c.source for c in experiment.notebook.cells if c.cell_type == "code"), "")
-    return list(dict.fromkeys(first_imports(first) + list(config.preimport)))
+def wanted_imports(experiment: Experiment, config: Config) -> tuple[list[str | tuple[str, str]], bool]:
+    """``(names, declared)``: what the first cell that runs imports first, plus ``preimport``; and
+    whether the modules' own ``__preimport__`` lists may be imported too (not when some cell sets
+    the environment, ``sys.path`` or thread counts, which a module imported early would miss)."""
+    cells = [c for c in experiment.notebook.cells
+             if c.cell_type == "code" and "skip-execution" not in (c.get("metadata") or {}).get("tags", [])]
+    names = list(dict.fromkeys(first_imports(cells[0].source if cells else "") + list(config.preimport)))
+    return names, not any(_SETUP.search(c.source) for c in cells)
 
 
-def preimport(session: KernelSession, names: list[str | tuple[str, str]], cancelled=lambda: False) -> bool:
+def preimport(session: KernelSession, names: list[str | tuple[str, str]], cancelled=lambda: False,
+              declared: bool = True) -> bool:
     """Import *names* in the launched kernel of *session*, silently and outside the user's namespace,
     through a client of this thread's own. True when that left no trace a cell could show: no
     output of any kind, no error. False: the kernel is no longer a cold one (replace it)."""
     from nbclient.util import run_sync
 
-    expression = f"exec({_PREIMPORT!r}, {{'names': {list(names)!r}}})"
+    expression = f"exec({_PREIMPORT!r}, {{'__name__': '__main__', 'names': {list(names)!r}, 'declared': {bool(declared)!r}}})"
     kc = session.client.km.client()
     kc.start_channels()
     try:
@@ -169,6 +189,11 @@ class Prestarter:
         self.noisy: set[tuple] = set()  # imports that printed once: not tried again
         self.lock = threading.Lock()
         self.stopped = threading.Event()
+        #: the experiments of this run, and those that have finished: an experiment that runs
+        #: ``after`` others imports ahead only once they are done (they may write what it imports)
+        self.selected: set[str] = set()
+        self.finished_names: set[str] = set()
+        self.changed = threading.Condition()
         self.started = 0  # kernels this prestarter started, and how many experiments took one
         self.taken = 0
 
@@ -194,14 +219,24 @@ class Prestarter:
             else:
                 break
 
+    def finished(self, name: str) -> None:
+        """*name* has finished (whatever the outcome): kernels waiting on it may import ahead."""
+        with self.changed:
+            self.finished_names.add(name)
+            self.changed.notify_all()
+
     def take(self, experiment: Experiment) -> KernelSession | None:
         with self.lock:
             waiting = next((w for w in self.waiting if w.experiment is not None and w.experiment.name == experiment.name), None)
-            if waiting is not None:
-                self.waiting.remove(waiting)
         if waiting is None:
             return None
-        waiting.done.wait()
+        while not waiting.done.wait(0.05):  # still listed meanwhile: close() ends it on Ctrl-C or a stop
+            if self.stopped.is_set():
+                return None
+        with self.lock:
+            if waiting not in self.waiting:  # close() has it
+                return None
+            self.waiting.remove(waiting)
         session = waiting.session
         if not waiting.ready or session.folder != experiment.path.parent or not session.alive():
             session.close()
@@ -210,16 +245,25 @@ class Prestarter:
         self.taken += 1
         return session
 
+    def stop(self) -> None:
+        """No more kernels ahead: the waiting ones are killed (``close`` cleans up after them).
+        Registered with the run's ``Stop``, so that --fail-fast and Ctrl-C end them at once."""
+        self.stopped.set()
+        with self.changed:
+            self.changed.notify_all()
+        with self.lock:
+            waiting = list(self.waiting)
+        for entry in waiting:
+            entry.assigned.set()
+            entry.session.kill()
+
     def close(self) -> None:
         """Stop the kernels nobody took (and the threads preparing them)."""
-        self.stopped.set()
+        self.stop()
         with self.lock:
             left, self.waiting = self.waiting, []
         for waiting in left:
-            waiting.assigned.set()
-            waiting.session.kill()
-        for waiting in left:
-            if waiting.thread is not None:
+            if waiting.thread is not None and waiting.thread.ident is not None:  # started
                 waiting.thread.join()
             waiting.session.close()
 
@@ -257,12 +301,15 @@ class Prestarter:
             waiting.session.launch(nbformat.v4.new_notebook())
             waiting.assigned.wait()
             experiment = waiting.experiment
+            before = set(experiment.after) & self.selected if experiment is not None else set()
+            with self.changed:
+                self.changed.wait_for(lambda: self.stopped.is_set() or before <= self.finished_names)
             if experiment is None or self.stopped.is_set():
                 return
-            names = wanted_imports(experiment, self.config) if self.config.prestart == "imports" else []
-            if names and tuple(names) not in self.noisy:
-                if not preimport(waiting.session, names, self.stopped.is_set):
-                    self.noisy.add(tuple(names))
+            names, declared = wanted_imports(experiment, self.config) if self.config.prestart == "imports" else ([], False)
+            if names and (tuple(names), declared) not in self.noisy:
+                if not preimport(waiting.session, names, self.stopped.is_set, declared):
+                    self.noisy.add((tuple(names), declared))
                     waiting.session.close()  # its imports showed something: a cold kernel instead
                     waiting.session = self._session(experiment)
                     if self.stopped.is_set():

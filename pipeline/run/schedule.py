@@ -133,7 +133,7 @@ def cell_seconds(cell) -> float | None:
         elapsed = (meta.get("executionInfo") or {}).get("elapsed")
         if isinstance(elapsed, (int, float)):
             return max(0.0, elapsed / 1000)
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError, OverflowError):
         pass
     return None
 
