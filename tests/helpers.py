@@ -8,13 +8,18 @@
 - ``wait_for``: poll a condition until it holds or a deadline passes (wait for the event
   itself, never for a fixed time).
 - ``stop``: stop a command (a preview) with Ctrl-C and read what it printed.
+- ``served``: a folder on a local HTTP server, for the page tests' browser.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import json
 import socket
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -110,3 +115,24 @@ def stop(proc, log) -> str:
         output = log.read()
         log.close()
     return output
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def served(folder: Path):
+    """Serve *folder* on a free local port while the block runs; yields the origin
+    (``http://127.0.0.1:PORT/``). The server is shut down and its thread joined afterwards."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -1,20 +1,18 @@
 """Rendering and export: golden files, Markdown structure, the Qiita dialect, hostile outputs,
 a strict MkDocs build and a real browser."""
 
-import functools
-import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from article_fixtures import HOSTILE_TEXT, make_project
 from conftest import CHROMIUM
+from helpers import served
 from markdown_it import MarkdownIt
 
 from pipeline.article.harvest import load_records
@@ -198,31 +196,23 @@ def test_browser_shows_figures_math_and_japanese_headings_offline(article_projec
 
     publish(load_records(article_project), article_project, Progress(quiet=True, live=False))
     site = _mkdocs_build(article_project)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    origin = f"http://127.0.0.1:{server.server_port}/"
     requests = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--proxy-server=http://127.0.0.1:9"])  # any host but loopback fails
-            page = browser.new_page()
-            page.on("request", lambda request: requests.append(request.url))
-            page.goto(origin, wait_until="load")
-            page.wait_for_selector("mjx-container", timeout=20_000)
-            images = page.eval_on_selector_all("article img", "xs => xs.map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
-            headings = page.eval_on_selector_all("article h2", "xs => xs.map(h => h.textContent.trim())")
-            formulas = page.eval_on_selector_all(".arithmatex > mjx-container", "xs => xs.map(x => [x.getAttribute('display'), x.textContent])")
-            raw_tex = page.evaluate("() => document.querySelector('article').innerText.includes('$$')")
-            hacked = page.evaluate("() => window.hacked === undefined")
-            shot = article_project.root / "build" / "screenshot.png"
-            page.screenshot(path=str(shot), full_page=True)
-            browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(site) as origin, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--proxy-server=http://127.0.0.1:9"])  # any host but loopback fails
+        page = browser.new_page()
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(origin, wait_until="load")
+        page.wait_for_selector("mjx-container", timeout=20_000)
+        images = page.eval_on_selector_all("article img", "xs => xs.map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
+        headings = page.eval_on_selector_all("article h2", "xs => xs.map(h => h.textContent.trim())")
+        formulas = page.eval_on_selector_all(".arithmatex > mjx-container", "xs => xs.map(x => [x.getAttribute('display'), x.textContent])")
+        raw_tex = page.evaluate("() => document.querySelector('article').innerText.includes('$$')")
+        hacked = page.evaluate("() => window.hacked === undefined")
+        shot = article_project.root / "build" / "screenshot.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
     assert images == [["figures/01_first/01_first-cell03-1.png", True, 40]]
     assert "1. 最初の実験" in headings and "想定読者" in headings
     assert formulas == [["true", "T=1"]] and not raw_tex  # T = 1, typeset as display math

@@ -2,14 +2,12 @@
 <details> blocks become each dialect's own box, with their Markdown rendered; nothing in a box escapes it."""
 
 import dataclasses
-import functools
-import http.server
-import threading
 
 import markdown as python_markdown
 import pytest
 from article_fixtures import make_project
 from conftest import CHROMIUM
+from helpers import served
 from markdown_it import MarkdownIt
 
 from pipeline.article.chapters import Prose
@@ -218,23 +216,16 @@ def test_browser_shows_the_admonition(tmp_path):
     config = _box_project(tmp_path)
     publish(load_records(config), config, Progress(quiet=True, live=False))
     site = _mkdocs_build(config)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--proxy-server=http://127.0.0.1:9"])
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{server.server_port}/", wait_until="load")
-            boxes = page.eval_on_selector_all(
-                "article .admonition", "xs => xs.map(x => [x.className, Array.from(x.querySelectorAll('strong'), s => s.textContent)])")
-            literal = page.evaluate("() => document.querySelector('article').innerText.includes('**')")
-            browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(site) as origin, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--proxy-server=http://127.0.0.1:9"])
+        page = browser.new_page()
+        page.goto(origin, wait_until="load")
+        boxes = page.eval_on_selector_all(
+            "article .admonition", "xs => xs.map(x => [x.className, Array.from(x.querySelectorAll('strong'), s => s.textContent)])")
+        literal = page.evaluate("() => document.querySelector('article').innerText.includes('**')")
+        browser.close()
     assert ["admonition note", ["注釈 1"]] in boxes
     assert ["admonition warning", ["注意"]] in boxes and ["admonition danger", ["です"]] in boxes
     assert not literal

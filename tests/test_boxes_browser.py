@@ -14,8 +14,6 @@ divs, the five GitHub alerts, a ``<details>`` block and a plain ``<div>``, each 
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
@@ -23,11 +21,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM, REPO
+from helpers import served
 from markdown_it import MarkdownIt
 
 from pipeline.markdown.dialects import check_qiita
@@ -146,37 +144,22 @@ def _look(folder: Path, path: str, probe: str) -> dict:
     return what the JavaScript function *probe* returns, with ``requests``: every URL the page asked for."""
     from playwright.sync_api import sync_playwright
 
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    origin = f"http://127.0.0.1:{server.server_port}/"
     requests: list[str] = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--proxy-server=http://127.0.0.1:9"])  # any host but loopback fails
-            try:
-                page = browser.new_page()
-                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(origin)
-                           else route.abort())
-                page.on("request", lambda request: requests.append(request.url))
-                response = page.goto(origin + path, wait_until="load")
-                assert response is not None and response.status == 200, f"{path}: {response and response.status}"
-                seen = page.evaluate(probe)
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with served(folder) as origin, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--proxy-server=http://127.0.0.1:9"])  # any host but loopback fails
+        try:
+            page = browser.new_page()
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(origin)
+                       else route.abort())
+            page.on("request", lambda request: requests.append(request.url))
+            response = page.goto(origin + path, wait_until="load")
+            assert response is not None and response.status == 200, f"{path}: {response and response.status}"
+            seen = page.evaluate(probe)
+        finally:
+            browser.close()
     return {**seen, "requests": requests}
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 #: every box in the page: [tag, class, [bold texts], background colour, left border colour, visible]

@@ -4,13 +4,10 @@ only read, and no file is replaced without --force."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import re
 import subprocess
 import sys
-import threading
 import urllib.request
 from pathlib import Path
 
@@ -18,7 +15,7 @@ import nbformat
 import pytest
 import yaml
 from conftest import CHROMIUM, REPO, interruptible
-from helpers import free_port, stop, wait_for
+from helpers import free_port, served, stop, wait_for
 
 from pipeline.config import load_config, tomllib
 from pipeline.errors import PipelineError
@@ -297,25 +294,17 @@ def test_the_default_site_typesets_math_in_chromium_with_the_plugins_settings(tm
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.md").write_text("# Math\n\n$$\n\\frac{a}{b}\n$$\n\nInline $x^2$.\n", encoding="utf-8")
     assert run(["mkdocs", "build", "--strict"], tmp_path).returncode == 0
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "build" / "html"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    origin = f"http://127.0.0.1:{server.server_port}/"
     responses = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--proxy-server=http://127.0.0.1:9"])
-            page = browser.new_page()
-            page.on("response", lambda response: responses.append((response.url, response.status)))
-            page.goto(origin, wait_until="load")
-            page.wait_for_selector(".arithmatex mjx-container", timeout=20_000)
-            processed = page.evaluate("() => MathJax.config.options.processHtmlClass")
-            typeset = page.eval_on_selector_all(".arithmatex > mjx-container", "xs => xs.map(x => x.getAttribute('display'))")
-            browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(tmp_path / "build" / "html") as origin, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--proxy-server=http://127.0.0.1:9"])
+        page = browser.new_page()
+        page.on("response", lambda response: responses.append((response.url, response.status)))
+        page.goto(origin, wait_until="load")
+        page.wait_for_selector(".arithmatex mjx-container", timeout=20_000)
+        processed = page.evaluate("() => MathJax.config.options.processHtmlClass")
+        typeset = page.eval_on_selector_all(".arithmatex > mjx-container", "xs => xs.map(x => x.getAttribute('display'))")
+        browser.close()
     assert (origin + "javascripts/mathjax.js", 200) in responses
     assert processed == "arithmatex"  # the settings script ran (MathJax's own default is tex2jax_process)
     assert typeset == ["true", None]  # the display formula and the inline one

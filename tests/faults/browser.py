@@ -4,16 +4,15 @@ that ran; control pages whose scripts must be seen make a zero mean something.""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
+
+from helpers import served
 
 from .harness import Result, tail
 from .project import REPO, SECRETS, read_text
@@ -152,48 +151,33 @@ CONTROL_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" o
 def _load_pages(batch: Path, pages: dict[str, list[str]], results: dict[str, Result]) -> None:
     from playwright.sync_api import sync_playwright
 
-    handler = functools.partial(_QuietHandler, directory=str(batch))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    origin = f"http://127.0.0.1:{server.server_port}/"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium(), args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
-            try:
-                context = browser.new_context()
-                context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(origin)
-                              else route.abort())
-                for name, urls in pages.items():
-                    for url in urls:
-                        page = context.new_page()
-                        page.on("dialog", lambda dialog: dialog.dismiss())
-                        try:
-                            response = page.goto(origin + url, wait_until="load", timeout=30_000)
-                            if response is None or response.status != 200:
-                                results[name].problems.append(f"browser: {url}: HTTP "
-                                                              f"{response.status if response else 'no response'}")
-                                continue
-                            page.wait_for_timeout(150)
-                            seen = page.evaluate(_PROBE)
-                        except Exception as exc:  # noqa: BLE001 - playwright raises many error types; reported
-                            results[name].problems.append(f"browser: {url}: {type(exc).__name__}: {exc}")
+    with served(batch) as origin, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        try:
+            context = browser.new_context()
+            context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(origin)
+                          else route.abort())
+            for name, urls in pages.items():
+                for url in urls:
+                    page = context.new_page()
+                    page.on("dialog", lambda dialog: dialog.dismiss())
+                    try:
+                        response = page.goto(origin + url, wait_until="load", timeout=30_000)
+                        if response is None or response.status != 200:
+                            results[name].problems.append(f"browser: {url}: HTTP "
+                                                          f"{response.status if response else 'no response'}")
                             continue
-                        finally:
-                            page.close()
-                        results[name].scripts += [f"{url}: window.{flag} set" for flag in sorted(set(seen["flags"]))]
-                        if "PWNED" in seen["title"]:
-                            results[name].scripts.append(f"{url}: document.title changed to {seen['title'][:60]!r}")
-                context.close()
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+                        page.wait_for_timeout(150)
+                        seen = page.evaluate(_PROBE)
+                    except Exception as exc:  # noqa: BLE001 - playwright raises many error types; reported
+                        results[name].problems.append(f"browser: {url}: {type(exc).__name__}: {exc}")
+                        continue
+                    finally:
+                        page.close()
+                    results[name].scripts += [f"{url}: window.{flag} set" for flag in sorted(set(seen["flags"]))]
+                    if "PWNED" in seen["title"]:
+                        results[name].scripts.append(f"{url}: document.title changed to {seen['title'][:60]!r}")
+            context.close()
+        finally:
+            browser.close()
