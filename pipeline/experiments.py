@@ -100,7 +100,7 @@ def _experiment_files(config: Config) -> tuple[dict[str, Path], list[Path]]:
     for path in sorted(folder.iterdir()):
         if path.name.startswith((".", "_")) or path.is_dir():
             continue
-        if at_root and (path.suffix not in SUFFIXES or (path.suffix == ".py" and not _percent_script(path))):
+        if at_root and (path.suffix not in SUFFIXES or (path.suffix == ".py" and not percent_script(path))):
             continue
         if path.suffix in SUFFIXES:
             found.setdefault(path.name[: -len(path.suffix)], []).append(path)
@@ -117,7 +117,7 @@ def _experiment_files(config: Config) -> tuple[dict[str, Path], list[Path]]:
     return chosen, others
 
 
-def _percent_script(path: Path) -> bool:
+def percent_script(path: Path) -> bool:
     """Whether a .py file has a '# %%' cell marker (read as bytes: any encoding is a helper's business)."""
     try:
         return re.search(rb"^[ \t]*#[ \t]*%%", path.read_bytes(), re.M) is not None

@@ -21,7 +21,6 @@ from the nearest pyproject.toml.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict
@@ -46,11 +45,10 @@ def settings() -> dict[str, Any]:
     raw = os.environ.get("PIPELINE_SETTINGS")
     if raw:
         return json.loads(raw)
-    from pipeline.config import load_config, plain_values  # outside kernels
-    from pipeline.model_cache import location  # outside kernels
+    from pipeline.config import load_config  # outside kernels
+    from pipeline.run.cache import kernel_settings  # outside kernels
 
-    config = load_config()
-    return {"model": plain_values(config.model), "models_dir": str(location(config)[0])}
+    return kernel_settings(load_config())
 
 
 def embedded_gguf_path() -> Path:
@@ -70,14 +68,6 @@ def embedded_gguf_path() -> Path:
             if path.is_file():
                 return path
     raise ModelLoadError(f"{EMBEDDED_PACKAGE} is installed but holds no .gguf file; reinstall it: {EMBEDDED_INSTALL} --force-reinstall")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def seed_everything(seed: int) -> None:

@@ -112,6 +112,14 @@ def _lock_file(path: Path):
         return open(path)
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def source_digest(path: Path, cache: Path | None = None) -> str:
     """The SHA-256 of *path*, remembered in ``cache/hashes.json`` while the file is unchanged."""
     stat = path.stat()
@@ -120,11 +128,7 @@ def source_digest(path: Path, cache: Path | None = None) -> str:
     memo = _read_memo(cache / "hashes.json") if cache is not None else {}
     if isinstance(memo.get(key), str):
         return memo[key]
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    value = digest.hexdigest()
+    value = file_sha256(path)
     if cache is not None:  # two processes writing at once lose one memo entry at worst: it is hashed again
         memo = {k: v for k, v in memo.items() if not k.startswith(prefix)}
         _write_memo(cache / "hashes.json", {**memo, key: value})

@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.config import tomllib
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.markdown.platforms import QIITA, ZENN, js_length
 from pipeline.storage import atomic_write_text
@@ -30,11 +30,6 @@ from pipeline.suggest import cli_folders, experiment_files, first_heading, sugge
 
 __all__ = ["InitResult", "Skipped", "default_mkdocs_yml", "experiment_files", "first_heading", "init_project",
            "next_steps", "pipeline_table", "suggest_slug", "suggest_tags"]
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 #: where init puts new experiments when the folder has none
 EXPERIMENTS = "experiments"

@@ -14,6 +14,7 @@ import json
 import re
 from pathlib import Path
 
+from pipeline.experiments import percent_script
 from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.markdown.scanner import headings
 
@@ -32,7 +33,6 @@ ML_PACKAGES = frozenset({"torch", "torchvision", "torchaudio", "lightning", "pyt
                          "keras", "jax", "flax", "transformers", "diffusers", "sentence_transformers", "sklearn",
                          "lightgbm", "xgboost", "catboost", "optuna"})
 ML_TAG = "機械学習"
-_MARKER = re.compile(r"^\s*#\s*%%", re.M)
 
 
 def experiment_files(folder: Path) -> list[Path]:
@@ -44,7 +44,7 @@ def experiment_files(folder: Path) -> list[Path]:
     for path in sorted(folder.iterdir()):
         if path.name.startswith((".", "_")) or not path.is_file():
             continue
-        if path.suffix == ".ipynb" or (path.suffix == ".py" and _MARKER.search(text_of(path))):
+        if path.suffix == ".ipynb" or (path.suffix == ".py" and percent_script(path)):
             found.append(path)
     return found
 

@@ -16,6 +16,7 @@ from pipeline import lab
 from pipeline.article.harvest import harvest
 from pipeline.errors import ModelLoadError
 from pipeline.experiments import discover
+from pipeline.model_cache import file_sha256
 from pipeline.run.execute import execute
 
 PROMPT = "The capital of Japan is"
@@ -49,7 +50,7 @@ def test_gguf_conversion_is_cached_and_reloads_identically(models_dir, monkeypat
     _use(monkeypatch, models_dir)
     tokenizer, model = lab.load_model(publish_info=False)
     [folder] = [p for p in models_dir.iterdir() if p.name.startswith("smollm2-")]
-    assert folder.name == f"smollm2-{lab.file_sha256(gguf)[:16]}-c{lab.CONVERTER_VERSION}"
+    assert folder.name == f"smollm2-{file_sha256(gguf)[:16]}-c{lab.CONVERTER_VERSION}"
     stamp = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     assert torch.equal(_logits(tokenizer, model), expected)
 

@@ -29,11 +29,15 @@ def llm_disclosure(drafts: Drafts) -> str:
     return f"{names}; {drafts.host}" if drafts.host else names
 
 
+def needs_title(record: ExperimentRecord) -> bool:
+    """The notebook has no H1 of its own: its chapter is titled by its file name."""
+    return record.title.strip() in ("", record.name)
+
+
 def readable_title(record: ExperimentRecord) -> str:
     """The record's title; for one titled by its file name, that name made readable."""
-    title = record.title.strip()
-    if title and title != record.name:
-        return title
+    if not needs_title(record):
+        return record.title.strip()
     words = re.sub(r"[_\-\s]+", " ", re.sub(r"^\d+[_\-\s.]+(?=\D)", "", record.name)).strip()
     return words[:1].upper() + words[1:] if words else record.name
 

@@ -45,16 +45,14 @@ from pipeline.llm.endpoint import (
     served_model,
 )
 from pipeline.llm.factcheck import mark_claims
-from pipeline.llm.gate import clean_answer, judge, proposal
+from pipeline.llm.gate import judge, proposal
 from pipeline.llm.prompts import PROMPT_VERSION, Request, build_requests
-from pipeline.llm.sections import evidence_of
 from pipeline.progress import Progress
 from pipeline.records import Claim, Drafts, ExperimentRecord, Rejection, SectionDraft, StepDraft
 from pipeline.storage import atomic_write_text
 from pipeline.text import safe_url
 
-__all__ = ["DraftError", "build_requests", "clean_answer", "draft", "evidence_of", "request_key",
-           "resolve_endpoint", "safe_url"]
+__all__ = ["DraftError", "build_requests", "draft", "request_key", "resolve_endpoint", "safe_url"]
 GIVE_UP_AFTER = 2  # requests in a row that did not get through
 
 
@@ -138,9 +136,10 @@ def draft(records: list[ExperimentRecord], config: Config, *, model: str | None 
     for item in plan:
         entry = entries.get(item.section) or fresh[item.section]
         if entry["status"] in ("failed", "skipped"):
-            verb = "failed" if entry["status"] == "failed" else "skipped"
-            _failed(redact(f"drafting {item.section} {verb} ({entry['reason']})" if verb == "failed"
-                           else f"drafting {item.section} skipped: {entry['reason']}", endpoint.api_key), required, progress)
+            reason = entry["reason"]
+            message = (f"drafting {item.section} failed ({reason})" if entry["status"] == "failed"
+                       else f"drafting {item.section} skipped: {reason}")
+            _failed(redact(message, endpoint.api_key), required, progress)
             continue
         rejected = result.add(item, entry, llm.max_unsupported_share)
         if item.section in fresh:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pipeline.llm.factcheck import assess
 from pipeline.llm.sections import terms
@@ -55,7 +55,6 @@ class Verdict:
     reasons: tuple[str, ...] = ()  # why it is rejected; () = publishable
     claims: tuple[str, ...] = ()  # its unsupported numbers and quoted tokens
     heading: str = ""  # a heading it proposes ("見出し: ..."), when one was asked for
-    extra: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.article.drafted import needs_title
 from pipeline.article.observations import fill, glue_context
 from pipeline.config import Config
 from pipeline.llm.gate import GateContext
@@ -83,15 +84,6 @@ class Request:
     record: str = ""
     first_cell: int = -1  # for a step: the cell its explanation is shown before
     wants_heading: bool = False
-
-    @property
-    def evidence(self) -> str:
-        return self.gate.evidence
-
-
-def needs_title(record: ExperimentRecord) -> bool:
-    """The notebook has no H1 of its own: its chapter is titled by its file name."""
-    return record.title.strip() in ("", record.name)
 
 
 def _prose(record: ExperimentRecord) -> str:

@@ -182,7 +182,6 @@ class Prestarter:
     def __init__(self, config: Config, secrets: list[str], jobs: int, threads: int | None = None):
         self.config = config
         self.secrets = secrets
-        self.jobs = jobs
         self.threads = threads  # each kernel's share of the cores (KernelSession.threads)
         self.ahead = max(0, cores() - jobs)  # kernels that may wait while `jobs` experiments run
         self.waiting: list[_Waiting] = []
@@ -194,8 +193,6 @@ class Prestarter:
         self.selected: set[str] = set()
         self.finished_names: set[str] = set()
         self.changed = threading.Condition()
-        self.started = 0  # kernels this prestarter started, and how many experiments took one
-        self.taken = 0
 
     def spare(self) -> None:
         """Start a kernel now, for whichever experiment comes first."""
@@ -242,7 +239,6 @@ class Prestarter:
             session.close()
             return None
         session.experiment = experiment
-        self.taken += 1
         return session
 
     def stop(self) -> None:
@@ -285,7 +281,6 @@ class Prestarter:
                                           name="prestart", daemon=True)
         with self.lock:
             self.waiting.append(waiting)
-            self.started += 1
         waiting.thread.start()
 
     def _session(self, experiment: Experiment | None) -> KernelSession:

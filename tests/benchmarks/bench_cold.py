@@ -182,9 +182,8 @@ def main() -> int:
             return 0
         if args.seed:
             ways = ["seed", "seed-off"]
-            cache_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
             print("filling the machine's model cache (untimed: 01_model, which converts only if it is empty)", flush=True)
-            seed_run("seed", work / "warmup", cache_env, ("01_model",))
+            seed_run("seed", work / "warmup", env, ("01_model",))
         else:
             ways = [w for w in args.ways.split(",") if w]
             missing = [w for w in ways if not w.startswith("jobs") and not (BIN / _tool(w)).exists()]
@@ -195,7 +194,7 @@ def main() -> int:
         for round_ in range(args.rounds):
             for way in ways:
                 root = work / f"{round_}-{way}"
-                seconds = seed_run(way, root, cache_env) if args.seed else run_way(way, root, env)
+                seconds = seed_run(way, root, env) if args.seed else run_way(way, root, env)
                 shutil.rmtree(root, ignore_errors=True)
                 times[way].append(seconds)
                 print(f"round {round_ + 1} {way:>12}: {seconds:.2f}s", flush=True)
