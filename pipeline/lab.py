@@ -45,10 +45,12 @@ def settings() -> dict[str, Any]:
     raw = os.environ.get("PIPELINE_SETTINGS")
     if raw:
         return json.loads(raw)
-    from pipeline.config import load_config  # outside kernels
-    from pipeline.run.cache import kernel_settings  # outside kernels
+    from pipeline.config import load_config, plain_values  # outside kernels
+    from pipeline.model_cache import location  # outside kernels (pipeline.run.cache.kernel_settings, which
+    #                                             a shared module may not import, says the same)
 
-    return kernel_settings(load_config())
+    config = load_config()
+    return {"model": plain_values(config.model), "models_dir": str(location(config)[0])}
 
 
 def embedded_gguf_path() -> Path:
