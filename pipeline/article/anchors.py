@@ -93,6 +93,27 @@ def anchors(headings: list[tuple[int, int, str]], dialect: str) -> list[str]:
     return out
 
 
+def chapter_starts(headings: list[tuple[int, int, str]], titles: list[str] | None = None,
+                   count: int | None = None) -> dict[int, int]:
+    """{chapter number: index into *headings*} of each chapter's level-2 heading, found in order: the
+    first level-2 heading after the chapter before whose text is "N. ..." or is the chapter's own
+    numbered title (*titles*, as the template printed them; a title the author numbered is printed
+    without the chapter number)."""
+    titles = list(titles or [])
+    starts: dict[int, int] = {}
+    after = 0
+    for number in range(1, (count if count is not None else len(titles) or len(headings)) + 1):
+        title = titles[number - 1] if number <= len(titles) else None
+        index = next((i for i in range(after, len(headings)) if headings[i][1] == 2 and (
+            re.match(rf"{number}\. ", _plain(headings[i][2])) or (title and headings[i][2].strip() == title.strip()))),
+            None)
+        if index is None:
+            continue
+        starts[number] = index
+        after = index + 1
+    return starts
+
+
 @dataclass(frozen=True)
 class Ref:
     """A link target: chapter *chapter* (its heading), or the heading with *heading* text inside it."""
@@ -101,11 +122,12 @@ class Ref:
     heading: str = ""
 
 
-def resolve_refs(markdown: str, dialect: str, refs: list[Ref]) -> str:
+def resolve_refs(markdown: str, dialect: str, refs: list[Ref], titles: list[str] | None = None) -> str:
     """Replace ``#pipeline-ref-N`` with the anchor of ``refs[N]`` in the rendered *markdown*.
 
-    Chapters are the level-2 headings "N. Title"; a heading reference that matches no
-    heading of its chapter (Jupyter's anchor form is accepted) points at the chapter."""
+    Chapters are the level-2 headings "N. Title" (or the chapter's own numbered title, see
+    ``chapter_starts``); a heading reference that matches no heading of its chapter (Jupyter's
+    anchor form is accepted) points at the chapter."""
     from pipeline.markdown.scanner import headings as find_headings
     from pipeline.markdown.scanner import scan
 
@@ -113,11 +135,7 @@ def resolve_refs(markdown: str, dialect: str, refs: list[Ref]) -> str:
         return markdown
     found = find_headings(markdown)
     ids = anchors(found, dialect)
-    chapters: dict[int, int] = {}  # chapter number -> index in found
-    for i, (_, level, text) in enumerate(found):
-        match = re.match(r"(\d+)\. ", _plain(text))
-        if level == 2 and match and int(match.group(1)) not in chapters:
-            chapters[int(match.group(1))] = i
+    chapters = chapter_starts(found, titles, max((ref.chapter for ref in refs), default=0))
     starts = sorted(chapters.values())
 
     def target(ref: Ref) -> str:

@@ -165,6 +165,20 @@ class Prose:
         return REF.format(len(self.refs) - 1)
 
 
+#: a title the author numbered: "1.", "1)", "1.2 ", "第1章", "第一部", "Chapter 2", "Part II", "(1)", "①"
+_OWN_NUMBER = re.compile(
+    r"\s*(?:\d{1,3}[.．)）:：、](?![\d.．])|\d{1,3}(?:[.．]\d{1,3})+[.．]?(?=\s)"
+    r"|第\s*[0-9０-９一二三四五六七八九十百〇]+\s*[章部節回話編講課]"
+    r"|(?:chapter|part|lesson|lecture|section|step|week|day|unit|module|exercise|session|tutorial|appendix)"
+    r"\s*(?:\d+|[IVX]+\b|[A-Z]\b)"
+    r"|[IVX]{1,4}[.:]\s|[（(]\d{1,3}[)）]|\[\d{1,3}\]|[\u2460-\u2473\u2776-\u277f])", re.I)
+
+
+def own_number(title: str) -> bool:
+    """The title starts with the author's own chapter number (see ``_OWN_NUMBER``)."""
+    return bool(_OWN_NUMBER.match(title))
+
+
 def _shift_headings(markdown: str, shift: int) -> str:
     for number, level, _ in reversed(headings(markdown)):
         markdown = set_heading_level(markdown, number, min(6, level + shift))
@@ -287,8 +301,9 @@ def _chapter(number: int, record: ExperimentRecord, config: Config, prose: Prose
             if cell.index in steps:
                 blocks.append(drafted_block(steps[cell.index], prose, min(6, heading + 1)))
             blocks.append(_code_block(cell, record, config, prose, counter, min(6, heading + 1)))
+    title = draft.title if draft and draft.title else readable_title(record)
     return Chapter(
-        number=number, name=record.name, title=escape_inline(draft.title if draft and draft.title else readable_title(record)),
+        number=number, name=record.name, title=escape_inline(title), numbered=own_number(title),
         source=record.source, drafted_title=escape_inline(record.name) if draft and draft.title else "",
         standard=standard, intro="\n\n".join(t for t in intro if t.strip()), blocks=tuple(blocks),
         failure=_failure_view(record), stored=_stored_view(record.execution.stored),

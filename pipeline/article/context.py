@@ -116,6 +116,9 @@ class Chapter:
     drafted_notes: str = ""
     #: the title is the LLM's proposal: this is the notebook's file name it stands in for
     drafted_title: str = ""
+    #: the title starts with the author's own number ("1.", "1.2", "第1章", "Chapter 2"): the templates
+    #: print it without the chapter number, so it is not numbered twice
+    numbered: bool = False
 
 
 @dataclass(frozen=True)

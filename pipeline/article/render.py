@@ -91,6 +91,6 @@ def render(records: list[ExperimentRecord], config: Config, dialect: str, drafts
     except jinja2.TemplateError as exc:
         raise PipelineError(f"rendering the {dialect} article failed in the templates: {exc}; fix the template "
                             "(templates/article.md.j2 sees the fields listed in pipeline/article/context.py)") from None
-    markdown = tidy_blank_lines(resolve_refs(markdown, dialect, prose.refs))
+    markdown = tidy_blank_lines(resolve_refs(markdown, dialect, prose.refs, [c.title for c in context.chapters]))
     figures = tuple({f.file: f for f in prose.figures}.values())
     return RenderedArticle(dialect, markdown, figures, context.warnings, context)

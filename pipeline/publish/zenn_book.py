@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from pipeline.article.anchors import anchors
+from pipeline.article.anchors import anchors, chapter_starts
 from pipeline.article.context import FigureView
 from pipeline.article.render import RenderedArticle
 from pipeline.config import Config
@@ -81,7 +81,8 @@ def export_book(rendered: RenderedArticle, records: list[ExperimentRecord], conf
     """Stage ``books/<slug>/`` into *publication*; ExportError (nothing staged) when Zenn would refuse it."""
     slug = ZENN.slug_for(config)
     target = layout.zenn / "books" / slug
-    chapters = split_book(rendered.markdown, records)
+    chapters = split_book(rendered.markdown, records,
+                          [c.title for c in rendered.context.chapters] if rendered.context else None)
     text = book_config(config, [c.slug for c in chapters], _top_level(_read(target / "config.yaml")))
     refused = ZENN.book_problems(_yaml(text)) + ZENN.slug_problems(slug)
     files: dict[str, str] = {}
@@ -117,18 +118,17 @@ def export_book(rendered: RenderedArticle, records: list[ExperimentRecord], conf
     return target / "config.yaml"
 
 
-def split_book(markdown: str, records: list[ExperimentRecord]) -> list[BookChapter]:
-    """The rendered Zenn article cut at its chapters (the level-2 headings "N. Title", as
-    ``anchors.resolve_refs`` finds them): one chapter per experiment, the preamble in the first,
+def split_book(markdown: str, records: list[ExperimentRecord], titles: list[str] | None = None) -> list[BookChapter]:
+    """The rendered Zenn article cut at its chapters (the level-2 headings "N. Title", or the chapter's
+    own numbered title from *titles*, as ``anchors.chapter_starts`` finds them): one chapter per experiment, the preamble in the first,
     the closing sections (the first level-2 heading after the last chapter on) in the last."""
     if not records:
         raise ExportError("a Zenn book needs at least one experiment; add one, or set format = \"article\"")
     found = headings(markdown)
     starts: list[int] = []
+    found_starts = chapter_starts(found, titles, len(records))
     for number in range(1, len(records) + 1):
-        after = starts[-1] + 1 if starts else 0
-        index = next((i for i in range(after, len(found))
-                      if found[i][1] == 2 and found[i][2].startswith(f"{number}. ")), None)
+        index = found_starts.get(number)
         if index is None:
             raise ExportError(f"the Zenn book is cut at each experiment's level-2 heading \"{number}. <title>\", "
                               f"and the article has none for chapter {number}; restore that heading in "
