@@ -161,7 +161,7 @@ def _cell(text: str) -> str:
 def sanitizer_markdown() -> str:
     """The allow-list block of docs/security.md, from the sanitizer's own constants."""
     from pipeline.markdown.dialects import QIITA_TAGS
-    from pipeline.markdown.sanitize import _ATTRIBUTES, _CSS, ALLOWED_TAGS
+    from pipeline.markdown.sanitize import _ATTRIBUTES, _CSS, ALLOWED_TAGS, WRAPPER_TAGS
     from pipeline.markdown.urls import is_safe_url
 
     def listed(names) -> str:
@@ -183,6 +183,10 @@ def sanitizer_markdown() -> str:
         "",
         *(f"- {listed(tags)}: {listed(attributes)}"
           for attributes, tags in sorted(by_attributes.items(), key=lambda item: sorted(item[1]))),
+        "",
+        f"Layout wrappers ({listed(WRAPPER_TAGS)}) are dropped and their content kept, as GitHub's sanitizer",
+        "does; `<center>` becomes `<div align=\"center\">`, and `text-align` in the `style` of a tag that keeps",
+        "`align` (not `style`) becomes its `align`. A closing tag that closes nothing is dropped.",
         "",
         f"A `style` attribute keeps only {listed(_CSS)}, with plain values (colours, lengths,",
         "keywords, `rgb()`/`hsl()`; no `url(...)`).",

@@ -33,7 +33,7 @@ from pipeline.article.observations import fill_markdown, glue_context, is_observ
 from pipeline.config import Config
 from pipeline.markdown.boxes import sanitize_boxes
 from pipeline.markdown.platforms import ZENN
-from pipeline.markdown.sanitize import html_for_zenn, sanitize_markdown
+from pipeline.markdown.sanitize import sanitize_markdown
 from pipeline.markdown.scanner import (
     code_span,
     display_math_apart,
@@ -48,6 +48,7 @@ from pipeline.markdown.scanner import (
 )
 from pipeline.markdown.svg import png_drawing
 from pipeline.markdown.urls import rewrite_urls
+from pipeline.markdown.zenn import badges_for_zenn, html_for_zenn
 from pipeline.records import (
     Cell,
     ErrorOutput,
@@ -92,6 +93,7 @@ class Prose:
     refs: list[Ref] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     figures: list[FigureView] = field(default_factory=list)
+    badges: list[str] = field(default_factory=list)  # remote SVG images shown as links on Zenn
 
     def finish(self, markdown: str, author: bool = False) -> str:
         """Sanitize, then write it for the dialect."""
@@ -105,8 +107,16 @@ class Prose:
         if self.dialect == "qiita":
             text = inline_math_to_qiita(display_math_to_fences(text))
         elif self.dialect == "zenn":
-            text = display_math_apart(html_for_zenn(text))
+            text, badges = badges_for_zenn(display_math_apart(html_for_zenn(text)))
+            self.badges += badges
         return text
+
+    def notes(self) -> tuple[str, ...]:
+        """The warnings, each once, with one line for all the badges Zenn gets as links."""
+        hosts = sorted({urlparse(url).hostname or "" for url in self.badges})
+        badges = [f"Zenn shows no SVG images: {len(self.badges)} badge image{'s' * (len(self.badges) != 1)} "
+                  f"({', '.join(hosts)}) are shown there as links with their alt text"] if self.badges else []
+        return tuple(dict.fromkeys(self.warnings + badges))
 
     def untrusted(self, markdown: str) -> str:
         """Markdown an output or an LLM wrote: its headings become bold lines, so they never
@@ -230,7 +240,7 @@ def build_context(records: list[ExperimentRecord], config: Config, dialect: str,
         drafted_introduction=prose.untrusted(drafts.introduction) if drafts else "",
         drafted_summary=prose.untrusted(drafts.summary) if drafts else "",
         preview=preview,
-        warnings=tuple(dict.fromkeys(prose.warnings)),
+        warnings=prose.notes(),
     )
     return context, prose
 

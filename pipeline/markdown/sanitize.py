@@ -45,12 +45,20 @@ from pipeline.markdown.urls import (
 )
 
 ALLOWED_TAGS = frozenset(
-    "a b blockquote br code dd del details div dl dt em h1 h2 h3 h4 h5 h6 hr i img ins kbd li ol p pre q rp rt"
+    "a b blockquote br code dd del details div dl dt em font h1 h2 h3 h4 h5 h6 hr i img ins kbd li ol p pre q rp rt"
     " ruby s samp span strike strong sub summary sup table tbody td tfoot th thead tr tt ul var".split())
+#: harmless wrappers that Qiita's sanitizer (or ours) refuses: the tag is dropped and its content kept, as
+#: GitHub's sanitizer does; ``<center>`` becomes ``<div align="center">``, which Qiita keeps
+WRAPPER_TAGS = frozenset(
+    "abbr acronym address article aside bdi bdo big blink caption center cite col colgroup data dfn figcaption"
+    " figure footer header hgroup label main mark marquee nav nobr picture section small source time u wbr".split())
 _VOID = frozenset({"br", "hr", "img"})
 _CELL = frozenset({"colspan", "rowspan", "align", "style"})
-_ATTRIBUTES = {"a": {"href"}, "img": {"src", "alt", "title", "width", "height"}, "details": {"open"},
-               "td": _CELL, "th": _CELL, "span": {"style"}}
+_ALIGNED = frozenset({"align"})  # Qiita keeps align= on every tag (final_sanitizer.rb, attributes "all")
+_ATTRIBUTES = {"a": {"href"}, "img": {"src", "alt", "title", "width", "height", "align"}, "details": {"open"},
+               "td": _CELL, "th": _CELL, "span": {"style"}, "font": {"color"}, "div": _ALIGNED, "p": _ALIGNED,
+               **{f"h{n}": _ALIGNED for n in range(1, 7)}}
+_ALIGN = re.compile(r"(?:^|;)\s*text-align\s*:\s*(left|right|center|justify)\s*(?:;|$)", re.I)
 _CSS = frozenset({"background-color", "border", "text-align"})
 _CLOSE_TAG = re.compile(r"</([A-Za-z][A-Za-z0-9-]*)\s*>")
 _AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>")
@@ -304,8 +312,12 @@ class _Sanitizer:
             return link, match.end()
         if not match:
             match = OPEN_TAG.match(text, i) or _CLOSE_TAG.match(text, i)
-            if match and tags and match.group(1).lower() in ALLOWED_TAGS:
-                name = match.group(1).lower()
+            name = match.group(1).lower() if match else ""
+            if match and tags and name == "center":  # the one layout wrapper with an allowed equivalent
+                if match.re is OPEN_TAG:
+                    return self.open_tag("div", ' align="center"'), match.end()
+                name = "div"
+            if match and tags and name in ALLOWED_TAGS:
                 if match.re is OPEN_TAG:
                     return self.open_tag(name, match.group(2)), match.end()
                 if name in self.stack:
@@ -313,6 +325,11 @@ class _Sanitizer:
                     while not closing or closing[-1] != f"</{name}>":
                         closing.append(f"</{self.stack.pop()}>")
                     return "".join(closing), match.end()
+                self.note(f"dropped a stray </{name}>")
+                return "", match.end()
+            if match and tags and name in WRAPPER_TAGS:
+                self.note(f"dropped <{name}> (its content is kept)")
+                return "", match.end()
         if match:
             self.note(f"escaped {html.escape(match.group())[:40]}")
             if not re.search(r"[`\[\]]", match.group()):
@@ -323,9 +340,13 @@ class _Sanitizer:
 
     def open_tag(self, name: str, attributes: str) -> str:
         parts = [name]
-        for key, raw in TAG_ATTRS.findall(attributes):
-            key = key.lower()
-            value = html.unescape(raw[1:-1] if raw[:1] in ("'", '"') else raw)
+        found = [(key.lower(), html.unescape(raw[1:-1] if raw[:1] in ("'", '"') else raw), raw)
+                 for key, raw in TAG_ATTRS.findall(attributes)]
+        aligned = next((_ALIGN.search(value) for key, value, _ in found if key == "style"), None)
+        if "align" in _ATTRIBUTES.get(name, ()) and "style" not in _ATTRIBUTES[name] and aligned \
+                and not any(key == "align" for key, _, _ in found):
+            found.append(("align", aligned.group(1).lower(), aligned.group(1)))  # Qiita drops style here, keeps align
+        for key, value, raw in found:
             allowed = key in _ATTRIBUTES.get(name, ())
             if allowed and key == "open":
                 parts.append("open")
@@ -356,38 +377,3 @@ def sanitize_markdown(markdown: str) -> str:
     allow-listed HTML tags and attributes only, safe URLs only, fences, $$ blocks and
     tags closed, ':::'/'!!!'/'???' lines escaped, control characters visible."""
     return sanitize_report(markdown)[0]
-
-
-def html_for_zenn(markdown: str) -> str:
-    """Zenn escapes raw HTML (only ``<br>`` passes): sanitized tags become Markdown where they
-    can (an image, its alt text escaped and its address encoded) and are dropped, keeping their
-    text, where they cannot. Code (fences and code spans) is left alone."""
-    from pipeline.markdown.scanner import escape_inline
-    from pipeline.markdown.urls import destination
-
-    def replace(match: re.Match) -> str:
-        name = match.group(1).lower()
-        if name == "br":
-            return match.group()
-        if name != "img":
-            return ""
-        attributes = {k.lower(): html.unescape(v.strip("\"'")) for k, v in TAG_ATTRS.findall(match.group(2))}
-        alt = escape_inline(attributes.get("alt", ""))
-        src = attributes.get("src", "")
-        return f"![{alt}]({destination(encode_url(src))})" if src and is_safe_url(src, image=True) else alt
-
-    def outside_code(text: str) -> str:
-        text = OPEN_TAG.sub(replace, text)
-        return re.sub(r"</([A-Za-z][A-Za-z0-9-]*)\s*>",
-                      lambda m: "" if m.group(1).lower() in ALLOWED_TAGS else m.group(), text)
-
-    out = []
-    for line in scan(markdown):
-        if line.code or "<" not in line.text:
-            out.append(line.text)
-            continue
-        pieces = re.split(r"((`+)(?!`).+?(?<!`)\2(?!`))", line.text)
-        # re.split with two groups yields [text, span, ticks, text, span, ticks, ...]
-        kept = [outside_code(piece) if i % 3 == 0 else piece for i, piece in enumerate(pieces) if i % 3 != 2]
-        out.append("".join(kept))
-    return "\n".join(out)

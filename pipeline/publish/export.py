@@ -61,7 +61,8 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     layout = layout or config.layout
     qiita = render(records, config, "qiita", drafts=drafts, layout=layout)
     mkdocs = render(records, config, "mkdocs", drafts=drafts, preview=preview, layout=layout)
-    for warning in dict.fromkeys(qiita.warnings + mkdocs.warnings):
+    printed = tuple(dict.fromkeys(qiita.warnings + mkdocs.warnings))
+    for warning in printed:
         progress.warn(warning)
     for problem in QIITA.check(qiita.markdown):
         progress.warn(f"Qiita export: {problem}")
@@ -78,7 +79,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     publication.write(page, f"{GENERATED_LINE}\n{mkdocs.markdown}")
     _stage_figures(mkdocs, layout.site / "figures", layout, publication)
     if config.zenn.enabled:
-        _export_zenn(records, config, progress, publication, layout, drafts, zenn_file)
+        _export_zenn(records, config, progress, publication, layout, drafts, zenn_file, printed)
     body, pending = qiita.markdown, [f for f in qiita.figures if f.src.startswith(UPLOAD_MARK)]
     if config.article.image_base_url == "git":  # after the Zenn export staged the images both platforms share
         body, pending = _link_from_git(qiita, config, layout, publication, progress, cli_file)
@@ -145,8 +146,11 @@ def export_targets(config: Config, layout: Layout) -> list[Path]:
 
 
 def _export_zenn(records, config: Config, progress: Progress, publication: Publication, layout: Layout,
-                 drafts, target: Path) -> None:
+                 drafts, target: Path, printed: tuple[str, ...] = ()) -> None:
     zenn = render(records, config, "zenn", drafts=drafts, layout=layout)
+    for warning in zenn.warnings:  # what only the Zenn article has (the badges it shows as links)
+        if warning not in printed:
+            progress.warn(warning)
     images = zenn_images(config, layout)
     if config.zenn.format == "book":  # books/<slug>/: one chapter per experiment (pipeline.publish.zenn_book)
         export_book(zenn, records, config, progress, publication, layout)

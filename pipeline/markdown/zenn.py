@@ -1,0 +1,117 @@
+"""What only Zenn needs, on sanitized Markdown: Zenn escapes raw HTML (only ``<br>`` passes) and
+shows no SVG image.
+
+- ``html_for_zenn``: sanitized tags become Markdown where they can (an image, a link) and are
+  dropped, keeping their text, where they cannot;
+- ``badges_for_zenn``: remote SVG images (shields.io and Colab badges, any ``.svg``) become plain
+  links with their alt text; a badge that was already a link keeps its target.
+
+Code (fences and code spans) is left alone by both.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Callable
+from urllib.parse import urlparse
+
+from pipeline.markdown.sanitize import ALLOWED_TAGS
+from pipeline.markdown.scanner import escape_inline, scan
+from pipeline.markdown.urls import OPEN_TAG, TAG_ATTRS, destination, encode_url, is_safe_url
+
+#: hosts that serve status badges as SVG (their URLs often have no .svg ending)
+BADGE_HOSTS = ("img.shields.io", "badge.fury.io", "badgen.net", "mybinder.org", "codecov.io", "app.codecov.io",
+               "readthedocs.org", "travis-ci.org", "travis-ci.com", "circleci.com", "zenodo.org", "pepy.tech",
+               "static.pepy.tech", "deepnote.com", "kaggle.com", "studiolab.sagemaker.aws", "hits.seeyoufarm.com")
+_CODE_SPAN = re.compile(r"((`+)(?!`).+?(?<!`)\2(?!`))")
+_DEST = r"(<[^<>\n]*>|[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*)"
+_IMAGE = r"!\[((?:\\.|[^\[\]\\])*)\]\(\s*" + _DEST + r"(?:\s+(?:\"[^\"]*\"|'[^']*'|=\d*x\d*))*\s*\)"
+_LINKED_BADGE = re.compile(r"\[\s*" + _IMAGE + r"\s*\]\(\s*" + _DEST + r"(\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
+_BADGE = re.compile(_IMAGE)
+
+
+def _outside_code(markdown: str, change: Callable[[str], str]) -> str:
+    out = []
+    for line in scan(markdown):
+        if line.code:
+            out.append(line.text)
+            continue
+        pieces = _CODE_SPAN.split(line.text)  # [text, span, ticks, text, span, ticks, ...]
+        out.append("".join(change(piece) if i % 3 == 0 else piece for i, piece in enumerate(pieces) if i % 3 != 2))
+    return "\n".join(out)
+
+
+def html_for_zenn(markdown: str) -> str:
+    """Sanitized HTML as Zenn can show it: ``<img>`` becomes an image (its alt text escaped, its
+    address encoded, its pixel width as Zenn's ``=250x``), ``<a href>`` on one line a link, ``<br>``
+    stays, and other allowed tags are dropped, keeping their text."""
+
+    def attributes(tag: str) -> dict[str, str]:
+        return {k.lower(): html.unescape(v.strip("\"'")) for k, v in TAG_ATTRS.findall(tag)}
+
+    def image(match: re.Match) -> str:
+        name = match.group(1).lower()
+        if name == "br":
+            return match.group()
+        if name != "img":
+            return match.group() if name == "a" else ""
+        found = attributes(match.group(2))
+        alt, src = escape_inline(found.get("alt", "")), found.get("src", "")
+        if not (src and is_safe_url(src, image=True)):
+            return alt
+        link = destination(encode_url(src))
+        width = re.fullmatch(r"\s*(\d{1,4})(?:px)?\s*", found.get("width", ""))
+        return f"![{alt}]({link}{f' ={width.group(1)}x' if width and not link.startswith('<') else ''})"
+
+    def link(match: re.Match) -> str:
+        href = attributes(match.group(1)).get("href", "")
+        text = match.group(2)
+        if not (href and is_safe_url(href)) or not text.strip():
+            return text
+        return f"[{text}]({destination(encode_url(href))})"
+
+    def change(text: str) -> str:
+        if "<" not in text:
+            return text
+        text = OPEN_TAG.sub(image, text)
+        text = re.sub(r"<a(\s[^<>]*)?>((?:(?!</?a[\s>]).)*)</a\s*>", link, text, flags=re.I)
+        return re.sub(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?>",
+                      lambda m: "" if m.group(1).lower() in ALLOWED_TAGS and m.group(1).lower() != "br" else m.group(),
+                      text)
+
+    return _outside_code(markdown, change)
+
+
+def is_badge(url: str) -> bool:
+    """A remote image Zenn does not show: an SVG file, or an image from a badge service."""
+    parts = urlparse(url.strip("<>"))
+    if parts.scheme not in ("http", "https"):
+        return False
+    host = (parts.hostname or "").lower()
+    return parts.path.lower().endswith(".svg") or host in BADGE_HOSTS or host.endswith(".shields.io")
+
+
+def badges_for_zenn(markdown: str) -> tuple[str, list[str]]:
+    """Remote SVG images as links with their alt text (``[alt](target)``, the badge's own link when
+    it had one, else the image's address), and the addresses of the images so replaced."""
+    found: list[str] = []
+
+    def linked(match: re.Match) -> str:
+        if not is_badge(match.group(2)):
+            return match.group()
+        found.append(match.group(2).strip("<>"))
+        return f"[{match.group(1).strip() or _host(match.group(2))}]({match.group(3)}{match.group(4) or ''})"
+
+    def bare(match: re.Match) -> str:
+        if not is_badge(match.group(2)):
+            return match.group()
+        found.append(match.group(2).strip("<>"))
+        return f"[{match.group(1).strip() or _host(match.group(2))}]({match.group(2)})"
+
+    text = _outside_code(markdown, lambda piece: _BADGE.sub(bare, _LINKED_BADGE.sub(linked, piece)))
+    return text, found
+
+
+def _host(url: str) -> str:
+    return escape_inline(urlparse(url.strip("<>")).hostname or "badge")
