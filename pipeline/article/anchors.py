@@ -93,6 +93,20 @@ def anchors(headings: list[tuple[int, int, str]], dialect: str) -> list[str]:
     return out
 
 
+#: a title the author numbered: "1.", "1)", "1.2 ", "第1章", "第一部", "Chapter 2", "Part II", "(1)", "①"
+_OWN_NUMBER = re.compile(
+    r"\s*(?:\d{1,3}[.．)）:：、](?![\d.．])|\d{1,3}(?:[.．]\d{1,3})+[.．]?(?=\s)"
+    r"|第\s*[0-9０-９一二三四五六七八九十百〇]+\s*[章部節回話編講課]"
+    r"|(?:chapter|part|lesson|lecture|section|step|week|day|unit|module|exercise|session|tutorial|appendix)"
+    r"\s*(?:\d+|[IVX]+\b|[A-Z]\b)"
+    r"|[IVX]{1,4}[.:]\s|[（(]\d{1,3}[)）]|\[\d{1,3}\]|[\u2460-\u2473\u2776-\u277f])", re.I)
+
+
+def own_number(title: str) -> bool:
+    """The title starts with the author's own chapter number (see ``_OWN_NUMBER``)."""
+    return bool(_OWN_NUMBER.match(title))
+
+
 def chapter_starts(headings: list[tuple[int, int, str]], titles: list[str] | None = None,
                    count: int | None = None) -> dict[int, int]:
     """{chapter number: index into *headings*} of each chapter's level-2 heading, found in order: the

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from urllib.parse import quote, unquote, urlparse
 
-from pipeline.article.anchors import REF, Ref
+from pipeline.article.anchors import REF, Ref, own_number
 from pipeline.article.context import (
     ArticleContext,
     Block,
@@ -173,20 +173,6 @@ class Prose:
     def _ref(self, chapter: int, fragment: str) -> str:
         self.refs.append(Ref(chapter, unquote(fragment)))
         return REF.format(len(self.refs) - 1)
-
-
-#: a title the author numbered: "1.", "1)", "1.2 ", "第1章", "第一部", "Chapter 2", "Part II", "(1)", "①"
-_OWN_NUMBER = re.compile(
-    r"\s*(?:\d{1,3}[.．)）:：、](?![\d.．])|\d{1,3}(?:[.．]\d{1,3})+[.．]?(?=\s)"
-    r"|第\s*[0-9０-９一二三四五六七八九十百〇]+\s*[章部節回話編講課]"
-    r"|(?:chapter|part|lesson|lecture|section|step|week|day|unit|module|exercise|session|tutorial|appendix)"
-    r"\s*(?:\d+|[IVX]+\b|[A-Z]\b)"
-    r"|[IVX]{1,4}[.:]\s|[（(]\d{1,3}[)）]|\[\d{1,3}\]|[\u2460-\u2473\u2776-\u277f])", re.I)
-
-
-def own_number(title: str) -> bool:
-    """The title starts with the author's own chapter number (see ``_OWN_NUMBER``)."""
-    return bool(_OWN_NUMBER.match(title))
 
 
 def _shift_headings(markdown: str, shift: int) -> str:
