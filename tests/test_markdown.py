@@ -13,15 +13,14 @@ from html.parser import HTMLParser
 import pytest
 from markdown_it import MarkdownIt
 
+from pipeline.markdown.math import display_math_to_fences, inline_math_to_qiita
 from pipeline.markdown.sanitize import ALLOWED_TAGS, sanitize_markdown, sanitize_report
 from pipeline.markdown.scanner import (
     Line,
-    display_math_to_fences,
     escape_inline,
     fence_for,
     hard_wrapped,
     headings,
-    inline_math_to_qiita,
     scan,
     set_heading_level,
     tidy_blank_lines,

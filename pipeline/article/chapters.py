@@ -32,16 +32,20 @@ from pipeline.article.drafted import drafted_block, llm_disclosure, readable_tit
 from pipeline.article.observations import fill_markdown, glue_context, is_observation, observation_body
 from pipeline.config import Config
 from pipeline.markdown.boxes import sanitize_boxes
+from pipeline.markdown.math import (
+    author_math,
+    display_math_to_fences,
+    inline_math_to_qiita,
+    math_entities,
+    math_for_katex,
+)
 from pipeline.markdown.platforms import ZENN
 from pipeline.markdown.sanitize import sanitize_markdown
 from pipeline.markdown.scanner import (
     code_span,
-    display_math_apart,
-    display_math_to_fences,
     escape_inline,
     fence_for,
     headings,
-    inline_math_to_qiita,
     set_heading_level,
     unwrap,
     visible_controls,
@@ -97,17 +101,18 @@ class Prose:
 
     def finish(self, markdown: str, author: bool = False) -> str:
         """Sanitize, then write it for the dialect."""
-        text = markdown.strip()  # the author's own files get their boxes (pipeline.markdown.boxes)
+        text = author_math(markdown.strip())  # the author's own files get their boxes (pipeline.markdown.boxes)
         return self._dialect(sanitize_boxes(text, self.dialect) if author else sanitize_markdown(text))
 
     def _dialect(self, markdown: str) -> str:
         """Join hard-wrapped lines (Qiita and Zenn turn every newline into a line break; the MkDocs
-        page gets the same text, so all three read alike), and write math the way the dialect renders it."""
-        text = unwrap(markdown)
+        page gets the same text, so all three read alike), and write math the way the dialect renders it
+        (``author_math`` made it one form before the sanitizer saw it)."""
+        text = math_entities(unwrap(markdown))
         if self.dialect == "qiita":
             text = inline_math_to_qiita(display_math_to_fences(text))
         elif self.dialect == "zenn":
-            text, badges = badges_for_zenn(display_math_apart(html_for_zenn(text)))
+            text, badges = badges_for_zenn(html_for_zenn(math_for_katex(text)))
             self.badges += badges
         return text
 
@@ -141,7 +146,7 @@ class Prose:
         if shift:
             markdown = _shift_headings(markdown, shift)
         images = (cell.metadata.get("images") or {}) if cell else {}
-        markdown = sanitize_boxes(markdown.strip(), self.dialect)  # alert boxes become the dialect's
+        markdown = sanitize_boxes(author_math(markdown.strip()), self.dialect)  # alert boxes become the dialect's
         markdown = rewrite_urls(markdown, lambda kind, url: self._url(kind, url, record, images, where))
         return self._dialect(markdown)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from pipeline.markdown.scanner import Line, hard_wrapped, inline_math_to_qiita, math_blocks, scan
+from pipeline.markdown.math import inline_math_to_qiita, math_blocks
+from pipeline.markdown.scanner import Line, hard_wrapped, scan
 
 #: tags Qiita's sanitizer keeps (qiita-markdown, filters/final_sanitizer.rb)
 QIITA_TAGS = frozenset(

@@ -2,8 +2,8 @@
 
 ``scan`` reads a document once and tells, for every line, whether it is fenced code or
 ``$$`` display math, with CommonMark's closing rule everywhere (same character, at least as
-long, then only whitespace). ``unwrap``, ``tidy_blank_lines``, the math rewrites, the
-heading helpers, the sanitizer (``pipeline.markdown.sanitize``), the URL rewriter (``pipeline.markdown.urls``)
+long, then only whitespace). ``unwrap``, ``tidy_blank_lines``, the math rewrites
+(``pipeline.markdown.math``), the heading helpers, the sanitizer (``pipeline.markdown.sanitize``), the URL rewriter (``pipeline.markdown.urls``)
 and the dialect checks (``pipeline.markdown.dialects``) all ask it; none scans fences itself.
 
 Untrusted text policy. Text we did not write ourselves (an author's notebook Markdown,
@@ -114,7 +114,7 @@ _DELIMITER_ROW = re.compile(r"[ \t>*+\d.)|:-]*")
 
 
 # ---------------------------------------------------------------------------
-# Paragraph joining, blank lines, math
+# Paragraph joining, blank lines
 # ---------------------------------------------------------------------------
 
 #: a line that starts its own block, so it is never joined to the line before (escaped ones included)
@@ -181,55 +181,6 @@ def tidy_blank_lines(markdown: str) -> str:
     return "\n".join(out).strip("\n") + "\n"
 
 
-def math_blocks(lines: list[Line]) -> list[tuple[int, int, bool]]:
-    """(first, last, closed) indexes into *lines* (from ``scan``) of each $$ block."""
-    blocks, i = [], 0
-    while i < len(lines):
-        if lines[i].math:
-            stripped, end = lines[i].text.strip(), i
-            closed = len(stripped) >= 4 and stripped.endswith("$$")
-            while not closed and end + 1 < len(lines) and lines[end + 1].math:
-                end += 1
-                closed = lines[end].text.strip().endswith("$$")
-            blocks.append((i, end, closed))
-            i = end
-        i += 1
-    return blocks
-
-
-def display_math_apart(markdown: str) -> str:
-    """``$$`` blocks with a blank line before and after them (Zenn's KaTeX needs them apart)."""
-    lines = scan(markdown)
-    texts = [line.text for line in lines]
-    for first, last, _ in reversed(math_blocks(lines)):
-        if last + 1 < len(texts) and texts[last + 1].strip():
-            texts.insert(last + 1, "")
-        if first > 0 and texts[first - 1].strip():
-            texts.insert(first, "")
-    return "\n".join(texts)
-
-
-def display_math_to_fences(markdown: str) -> str:
-    """Qiita: ``$$ ... $$`` blocks (one or more lines) become ```` ```math ```` fences, at the
-    block's indentation. An unclosed block is left as it is."""
-    lines = scan(markdown)
-    out = [line.text for line in lines]
-    for first, last, closed in reversed(math_blocks(lines)):
-        if not closed:
-            continue
-        indent = re.match(r"[ \t]*", lines[first].text).group(0)
-        head, tail = lines[first].text.strip()[2:], lines[last].text.strip()[:-2]
-        if first == last:
-            body = [head[:-2].strip()] if head.endswith("$$") else []
-        else:
-            middle = [l.text.rstrip() for l in lines[first + 1:last]]
-            body = [head.strip()] * bool(head.strip()) + middle + [tail.strip()] * bool(tail.strip())
-        body = [b if b.startswith(indent) else indent + b.lstrip() for b in body]
-        fence = indent + fence_for("\n".join(body))
-        out[first:last + 1] = [fence + "math", *body, fence]
-    return "\n".join(out)
-
-
 def backtick_run_at(text: str, i: int) -> int:
     j = i
     while j < len(text) and text[j] == "`":
@@ -243,51 +194,6 @@ def find_backtick_run(text: str, start: int, length: int) -> int:
         if len(match.group()) == length:
             return start + match.start()
     return -1
-
-
-def _inline_math(text: str) -> str:
-    out, i = [], 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            out.append(text[i:i + 2])
-            i += 2
-            continue
-        if c == "`" or text.startswith("$`", i):
-            at = i + (c == "$")
-            run = backtick_run_at(text, at)
-            end = find_backtick_run(text, at + run, run)
-            stop = at + run if end < 0 else end + run
-            if c == "$" and end >= 0 and text.startswith("$", stop):
-                stop += 1  # already $`...`$
-            out.append(text[i:stop])
-            i = stop
-            continue
-        if c == "$":
-            if text.startswith("$$", i):
-                stop = i + len(re.match(r"\$+", text[i:]).group())
-                out.append(text[i:stop])
-                i = stop
-                continue
-            close = text.find("$", i + 1)
-            while close > 0 and text[close - 1] == "\\":
-                close = text.find("$", close + 1)
-            body = text[i + 1:close] if close > 0 else ""
-            if (body and not body[0].isspace() and not body[-1].isspace() and "`" not in body
-                    and not (i and text[i - 1].isdigit()) and not text[close + 1:close + 2].isdigit()):
-                out.append("$`" + body + "`$")
-                i = close + 1
-                continue
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def inline_math_to_qiita(markdown: str) -> str:
-    """``$x_1$`` becomes Qiita's safe ``$`x_1`$`` outside code, code spans and display math.
-    A ``$`` opens only before a non-space (and not after a digit) and closes after a
-    non-space, not before a digit, so "$5 and $10" stays; ``\\$`` and ``$$`` stay."""
-    return "\n".join(line.text if line.code or line.math else _inline_math(line.text) for line in scan(markdown))
 
 
 # ---------------------------------------------------------------------------
