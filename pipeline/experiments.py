@@ -1,7 +1,9 @@
 """Stage 0: find the experiments and read each one into a notebook.
 
 An experiment is a Jupytext percent script (``NAME.py``) or a notebook
-(``NAME.ipynb``) in ``experiments/``; jupytext reads both. Where ``experiments_dir``
+(``NAME.ipynb``) in ``experiments/``; jupytext reads both. A sphinx-gallery example (a .py file
+whose docstring opens with a reStructuredText title, as scikit-learn's and matplotlib's are) is
+read by ``pipeline.gallery``: its docstring and comment blocks become the prose. Where ``experiments_dir``
 is the project folder itself (``"."``), only its notebooks and the .py files with a
 ``# %%`` marker are experiments, and its other files are not reported. For scripts, each
 cell gets ``metadata.pipeline.lines``, its 1-based line range in the file, taken
@@ -31,6 +33,7 @@ from typing import Any, Callable
 
 from pipeline.config import Config
 from pipeline.errors import ExperimentFormatError, ExperimentNotFound
+from pipeline.gallery import is_gallery
 from pipeline.records import Experiment
 
 SUFFIXES = (".py", ".ipynb")
@@ -145,6 +148,8 @@ def read_experiment(path: Path, config: Config) -> Experiment:
             f"{rel}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     if path.suffix == ".ipynb":
         nb = _read_notebook(text, rel)
+    elif is_gallery(text):
+        nb = _read_gallery(path, rel)
     else:
         nb = _read_script(text, rel)
 
@@ -194,6 +199,17 @@ def _read_notebook(text: str, rel: str):
     for cell in nb.cells:
         cell.metadata.setdefault("pipeline", {})["lines"] = None
     return nb
+
+
+def _read_gallery(path: Path, rel: str):
+    """A sphinx-gallery example (``pipeline.gallery``): its docstring and comment blocks as prose."""
+    from pipeline.gallery import read_gallery
+
+    try:
+        return read_gallery(path)
+    except Exception as exc:  # sphinx-gallery and docutils raise their own types for a broken file
+        raise ExperimentFormatError(f"{rel}: read as a sphinx-gallery example (its docstring has a reStructuredText "
+                                    f"title), but it could not be read: {type(exc).__name__}: {exc}") from exc
 
 
 def _read_script(text: str, rel: str):

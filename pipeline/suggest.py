@@ -69,8 +69,11 @@ def read_cells(path: Path) -> list[tuple[str, str]]:
             return []
     import jupytext
 
+    from pipeline.gallery import is_gallery, read_gallery
+
     try:
-        return [(c.cell_type, c.source) for c in jupytext.reads(text, fmt="py:percent").cells]
+        cells = read_gallery(path).cells if is_gallery(text) else jupytext.reads(text, fmt="py:percent").cells
+        return [(c.cell_type, c.source) for c in cells]
     except Exception:  # jupytext raises many types for malformed headers; a suggestion is not worth a failure
         return []
 

@@ -261,18 +261,21 @@ def visible_controls(text: str) -> str:
                         text.replace("\r\n", "\n"))
 
 
-def escape_inline(text: str) -> str:
+def escape_inline(text: str, line_start: bool = True) -> str:
     """Plain text shown literally inside a paragraph: one line, no HTML, no Markdown syntax
     (emphasis, code, links, math, footnotes, headings, lists, fences, ``:::``, autolinks).
 
     Characters that only mean something at the start of a line (list and heading markers,
     ``:::``) are escaped only there, and ``_`` only where it could start or end emphasis,
-    so that model ids, dates and ``snake_case`` names stay readable in the Markdown source."""
+    so that model ids, dates and ``snake_case`` names stay readable in the Markdown source.
+    With *line_start* False the text is a piece inside a line, and those stay as they are."""
     text = html.escape(visible_controls(text.replace("\r\n", " ").replace("\n", " ")), quote=False)
     text = re.sub(r"[\\`*{}|$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\\g<0>", text)
     # Python-Markdown has no "\~" escape, and arithmatex reads "\[ \]" as math: use references
     text = re.sub(r"[\[\]~]", lambda m: f"&#{ord(m.group())};", text)
     text = re.sub(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z]{2})", r"\\.", text)  # example.com, www.x: no autolinks
+    if not line_start:
+        return text
     # line-start syntax: "1." list marker, "-"/"+"/"#" markers, ":::", setext "=", MkDocs "!!!"/"???"
     return re.sub(r"^([ \t]*)(?:(\d+)\.(?=[ \t]|$)|([-+#])(?=[ \t#]|$)|(:)|([=?!]))",
                   lambda m: m.group(1) + (m.group(2) + "\\." if m.group(2) else "\\" + m.group(3) if m.group(3)
