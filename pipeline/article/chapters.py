@@ -31,7 +31,7 @@ from pipeline.article.context import (
 from pipeline.article.drafted import drafted_block, llm_disclosure, readable_title
 from pipeline.article.observations import fill_markdown, glue_context, is_observation, observation_body
 from pipeline.config import Config
-from pipeline.markdown.boxes import sanitize_boxes
+from pipeline.markdown.boxes import html_apart, sanitize_boxes
 from pipeline.markdown.math import (
     author_math,
     display_math_to_fences,
@@ -102,7 +102,7 @@ class Prose:
     def finish(self, markdown: str, author: bool = False) -> str:
         """Sanitize, then write it for the dialect."""
         text = author_math(markdown.strip())  # the author's own files get their boxes (pipeline.markdown.boxes)
-        return self._dialect(sanitize_boxes(text, self.dialect) if author else sanitize_markdown(text))
+        return self._dialect(sanitize_boxes(text, self.dialect) if author else html_apart(sanitize_markdown(text), self.dialect))
 
     def _dialect(self, markdown: str) -> str:
         """Join hard-wrapped lines (Qiita and Zenn turn every newline into a line break; the MkDocs
@@ -113,6 +113,7 @@ class Prose:
             text = inline_math_to_qiita(display_math_to_fences(text))
         elif self.dialect == "zenn":
             text, badges = badges_for_zenn(html_for_zenn(math_for_katex(text)))
+            text = unwrap(text)  # lines that started with a tag Zenn cannot show are prose now
             self.badges += badges
         return text
 
