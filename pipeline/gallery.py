@@ -36,6 +36,7 @@ from pipeline.markdown.scanner import code_span, escape_inline, fence_for
 _TITLE = re.compile(r"(?:([!-/:-@\[-`{-~])\1{2,}[ \t]*\n)?[ \t]*\S[^\n]*\n([!-/:-@\[-`{-~])\2{2,}[ \t]*(?:\n|$)")
 _MARKDOWN_CELL = re.compile(r"^#\s*%%.*\[(?:markdown|md)\]", re.M)
 _BLOCK = "pipeline-gallery-block-{}"
+_SETTING = re.compile(r"[ \t]*#\s*sphinx_gallery_\w+")  # an in-file setting (dropped from the code)
 _ROLE = re.compile(r"(?<![\w`\\]):((?:[A-Za-z][\w+.-]*:)?[A-Za-z][\w+.-]*):`")
 #: roles Sphinx shows as code (cross-references to Python objects and the like)
 _CODE_ROLES = ("class", "func", "meth", "mod", "attr", "obj", "data", "exc", "const", "envvar", "option",
@@ -69,7 +70,7 @@ def read_gallery(path: Path):
     cells = []
     for kind, content, first in blocks:
         rows = content.split("\n")
-        shown = [i for i, row in enumerate(rows) if row.strip()]
+        shown = [i for i, row in enumerate(rows) if row.strip() and not (kind == "code" and _SETTING.match(row))]
         lines = [first + shown[0], first + shown[-1]] if shown else None
         if kind == "text":
             source = next(prose)

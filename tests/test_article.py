@@ -299,3 +299,31 @@ def test_an_article_over_zenns_limit_is_an_error_and_publishes_nothing(project, 
         build(config, progress=quiet)
     assert "80,000" in str(raised.value) and "split" in str(raised.value)
     assert first.exports.zenn.read_bytes() == zenn and first.exports.article.read_bytes() == qiita
+
+
+@pytest.mark.parametrize("title, numbered", [
+    ("1. チュートリアル第一部「Data Handling」", True), ("1.チュートリアル", True), ("第1章 データの読み込み", True),
+    ("第三部 応用", True), ("1.2 Data handling", True), ("Chapter 3: Trees", True), ("Part II", True),
+    ("Lesson 4 - Loops", True), ("(1) 準備", True), ("① 準備", True), ("01) Intro", True),
+    ("2024年の振り返り", False), ("3 ways to tokenize", False), ("1.5倍速いモデル", False), ("NumPy Tutorial", False),
+    ("Intro 1.", False), ("makemore part1 bigrams", False),
+])
+def test_an_authors_own_chapter_number_is_recognised(title, numbered):
+    from pipeline.article.anchors import own_number
+
+    assert own_number(title) is numbered
+
+
+def test_a_numbered_title_is_printed_once_and_links_still_find_its_chapter(article_project):
+    """The chapter heading is the author's numbered title alone; a link to the chapter still resolves."""
+    from dataclasses import replace
+
+    records = load_records(article_project)
+    records[0] = replace(records[0], title="第1章 最初の実験", cells=(
+        replace(records[0].cells[0], source="# 第1章 最初の実験\n\n[次の章](02_hostile.py) と [この章](#第1章-最初の実験) を見る。"),
+        *records[0].cells[1:]))
+    for dialect in ("qiita", "mkdocs", "zenn"):
+        text = render(records, article_project, dialect, now=NOW).markdown
+        assert "\n## 第1章 最初の実験\n" in text and "1. 第1章" not in text, dialect
+        assert "- 第1章 最初の実験\n- 2\\. " in text, dialect
+        assert "[次の章](#2" in text and ("[この章](#第1章-最初の実験)" in text or "[この章](#%E7%AC%AC1" in text), dialect

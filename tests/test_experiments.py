@@ -135,3 +135,56 @@ def test_pipeline_settings_outside_the_jupyter_key_are_an_error_not_ignored(proj
         discover(project.config())
     project.add("01_h", "# ---\n# title: a front matter of another tool\n# ---\n\n# %%\nx = 1\n")
     assert discover(project.config())[0].notebook.cells[-1].source == "x = 1"
+
+
+# ---------------------------------------------------------------------------
+# sphinx-gallery examples (pipeline.gallery)
+# ---------------------------------------------------------------------------
+
+def _gallery(project, name):
+    from wild import HERE
+
+    project.add(name, (HERE / f"{name}.py").read_text(encoding="utf-8"))
+    [exp] = discover(project.config(), [name])
+    return exp
+
+
+def test_a_gallery_script_reads_as_prose_and_code_with_its_title_and_lines(project):
+    exp = _gallery(project, "plot_wine_classifiers")
+    cells = exp.notebook.cells
+    assert exp.title == "Comparing two classifiers on the wine set"
+    assert [c.cell_type for c in cells] == ["markdown", "code", "markdown", "code", "markdown", "code"]
+    assert [c.metadata["pipeline"]["lines"] for c in cells] == [[1, 9], [13, 21], [24, 36], [38, 40], [43, 59],
+                                                                 [61, 67]]
+    docstring, _, loading, _, models, last = (c.source for c in cells)
+    assert docstring.startswith("# Comparing two classifiers on the wine set\n\nThis example trains")
+    assert "a `LogisticRegression`, the second a `SVC` with" in docstring  # :class:`~...` as Sphinx shows it
+    assert loading.startswith("## Loading the data\n\n") and "apart with `train_test_split()`:" in loading
+    assert "- `X` holds 13 chemical measurements per wine;\n- `y` holds" in loading
+    assert "See cross_validation for" in loading  # :ref: as plain text
+    assert "```python\nX_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)\n```" in loading
+    assert "$$\nk(x, x') = \\exp(-\\gamma \\|x - x'\\|^2)\n$$" in models and "$-\\sum_i \\log p(y_i \\mid x_i)$" in models
+    assert "> [!NOTE]\n> Scaling matters" in models
+    assert "[the RBF kernel](https://en.wikipedia.org/wiki/Radial_basis_function_kernel)" in models
+    assert "sphinx_gallery" not in last and not any(c.source.lstrip().startswith("# %%") for c in cells)
+
+
+def test_matplotlib_style_separators_directives_and_definition_lists(project):
+    cells = _gallery(project, "plot_sine_styles").notebook.cells
+    docstring, _, styles, _, options, _ = (c.source for c in cells)
+    assert docstring.startswith("# Line styles on a sine wave\n\nDraws $\\sin(x)$") and "one `plot()` call" in docstring
+    assert "*New in version 3.8: The examples below need nothing newer.*" in docstring
+    assert styles.startswith("## Three styles") and '1. `"-"`, a solid line;\n2. `"--"`, dashes;' in styles
+    assert '```python\nax.plot(x, y, linestyle="dashed")\n```' in styles  # code-block with Sphinx's :caption:
+    assert "> [!NOTE]\n> **See also**\n>\n> linestyles and `matplotlib.pyplot.plot()`." in styles
+    assert options.startswith("**linestyle**: The argument that picks the style.")
+    assert "> **Tip**" in options and "minigallery" not in options
+
+
+def test_percent_scripts_with_a_plain_docstring_stay_jupytext_scripts(project):
+    text = '"""Train the model."""\n\n# %% [markdown]\n# # Training\n\n# %%\nx = 1\n'
+    assert _lines(project, "01_plain", text) == [[1, 1], [3, 4], [6, 7]]
+    titled = '"""\nTitle\n=====\n"""\n\n# %% [markdown]\n# # Real title\n\n# %%\nx = 1\n'
+    project.add("02_titled", titled)
+    [exp] = discover(project.config(), ["02_titled"])
+    assert exp.title == "Real title"  # Jupytext markdown cells: not a gallery script

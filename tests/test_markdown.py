@@ -571,3 +571,89 @@ def test_glue_values_in_fenced_code_never_close_the_fence():
     rendered = _render(text, "qiita")
     assert "<script>" not in rendered and "<p>after</p>" in rendered, rendered
     assert "&lt;s&gt;" in re.search(r"<pre><code>(.*?)</code></pre>", rendered, re.S).group(1)
+
+
+# ---------------------------------------------------------------------------
+# Layout HTML, math as authors write it, Zenn's badges (issue 29)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout, kept", [
+    ('<center style="width: 100%"><img src="a.png" width="350px"></center>',
+     '<div align="center"><img src="a.png" width="350px"></div>'),
+    ('<font color="red" size="4">注意</font>', '<font color="red">注意</font>'),
+    ('<div align="center">x</div>', '<div align="center">x</div>'),
+    ('<p align="right">x</p>', '<p align="right">x</p>'),
+    ('<div style="text-align: center; width: 50%">x</div>', '<div align="center">x</div>'),
+    ('<span style="color: blue">青</span>', "<span>青</span>"),
+    ("<u>under</u> <small>s</small> <mark>m</mark> <big>b</big>", "under s m b"),
+    ('<figure><img src="a.png" alt="A"><figcaption>Cap</figcaption></figure>', '<img src="a.png" alt="A">Cap'),
+    ("<section>\n\n## T\n\n</section>", "\n\n## T\n\n"),
+    ("text </div> more </center>", "text  more "),
+])
+def test_layout_html_is_kept_or_dropped_never_escaped(layout, kept):
+    """A wrapper the platforms refuse is dropped and its content kept (GitHub's sanitizer does the
+    same); what Qiita keeps (align, font color) stays; nothing shows as escaped markup."""
+    assert sanitize_markdown(layout) == kept
+
+
+def test_tags_that_are_no_layout_still_show_as_text():
+    assert sanitize_markdown("<script>x()</script>") == "&lt;script&gt;x()&lt;/script&gt;"
+    assert sanitize_markdown("List<T> and <your-token>") == "List&lt;T&gt; and &lt;your-token&gt;"
+    assert sanitize_markdown('<center onclick="x()">a</center>') == '<div align="center">a</div>'
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("今回は $$ t = 0.5x + \\epsilon $$ という分布。", "今回は\n\n$$\nt = 0.5x + \\epsilon\n$$\n\nという分布。"),
+    ("損失は $$\n L = \\sum_i r_i^2\n$$ で定義される。", "損失は\n\n$$\nL = \\sum_i r_i^2\n$$\n\nで定義される。"),
+    ("$$ E = mc^2 $$ where E is energy", "$$\nE = mc^2\n$$\n\nwhere E is energy"),
+    ("\\begin{align}\na &= b \\\\\nc &= d\n\\end{align}", "$$\n\\begin{align}\na &= b \\\\\nc &= d\n\\end{align}\n$$"),
+    ("see \\[ x^2 \\] and \\( y \\) here", "see\n\n$$\nx^2\n$$\n\nand $y$ here"),
+    ("- mean $$\\mu$$ of x\n- next", "- mean\n\n    $$\n    \\mu\n    $$\n\n    of x\n\n- next"),
+    ("- $$\\sigma^2$$", "- $\\displaystyle \\sigma^2$"),
+    ("| a | $$\\theta$$ |\n|---|---|", "| a | $\\displaystyle \\theta$ |\n|---|---|"),
+    ("## Loss $$L$$", "## Loss $\\displaystyle L$"),
+    ("text\n$$ a $$\nmore", "text\n\n$$ a $$\n\nmore"),
+    ("a\n\n$$\nb\n\n\nc\n$$", "a\n\n$$\nb\n\n\nc\n$$"),  # a blank run that long is no math
+])
+def test_author_math_makes_math_one_form(source, expected):
+    from pipeline.markdown.math import author_math
+
+    assert author_math(source) == expected
+    assert author_math(expected) == expected
+
+
+@pytest.mark.parametrize("kept", [
+    "price is $5 and $10", "`$$ code $$` and `\\begin{align}`", "```\n$$ x $$ y\n```", "an unclosed $$ x",
+    "inline $a$$b$ stays", "\\$\\$ escaped \\$\\$",
+])
+def test_author_math_leaves_what_is_no_display_math(kept):
+    from pipeline.markdown.math import author_math
+
+    assert author_math(kept) == kept
+
+
+def test_math_entities_give_tex_the_signs_the_sanitizer_escaped():
+    from pipeline.markdown.math import math_entities, math_for_katex
+
+    sanitized = sanitize_markdown("$0<x<1$ and\n\n$$\na<b\n$$\n\n`a<b` <b>x</b>")
+    assert math_entities(sanitized) == "$0\\lt x<1$ and\n\n$$\na\\lt b\n$$\n\n`a<b` <b>x</b>"
+    assert math_for_katex("$$\n\\begin{eqnarray}\na &=& b\n\\end{eqnarray}\n$$") == \
+        "$$\n\\begin{array}{rcl}\na &=& b\n\\end{array}\n$$"
+
+
+def test_badges_for_zenn_become_links_with_their_alt_text():
+    from pipeline.markdown.zenn import badges_for_zenn, html_for_zenn
+
+    source = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google"
+              ".com/github/u/r/blob/main/a.ipynb) ![Status](https://img.shields.io/badge/status-beta-yellow) "
+              "![](https://example.org/logo.svg) ![plot](https://example.org/plot.png) `![x](https://img.shields.io/a)`")
+    text, found = badges_for_zenn(source)
+    assert text == ("[Open In Colab](https://colab.research.google.com/github/u/r/blob/main/a.ipynb) "
+                    "[Status](https://img.shields.io/badge/status-beta-yellow) [example\\.org](https://example.org/logo.svg) "
+                    "![plot](https://example.org/plot.png) `![x](https://img.shields.io/a)`")
+    assert found == ["https://colab.research.google.com/assets/colab-badge.svg",
+                     "https://img.shields.io/badge/status-beta-yellow", "https://example.org/logo.svg"]
+    html = sanitize_markdown('<a href="https://mybinder.org/v2/gh/u/r" target="_blank"><img src="https://mybinder.org/'
+                             'badge_logo.svg" alt="Binder"></a> <img src="/x.png" width="300px"> <a href="javascript:x">y</a>')
+    assert html_for_zenn(html) == ("[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/u/r) "
+                                   "![](/x.png =300x) y")

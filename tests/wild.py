@@ -35,7 +35,8 @@ BADGES = (
 )
 COURSE = [
     ("markdown", BADGES),
-    ("markdown", "# 1. チュートリアル第一部「Data Handling」\n\nこのノートブックでは、データの扱い方を学びます。"),
+    ("markdown", "# 1. チュートリアル第一部「Data Handling」\n\nこのノートブックでは、データの扱い方を学びます。"
+                 "次は [第2章](02_linear_regression.ipynb) で直線を当てはめます。"),
     ("markdown", '<center style="width: 100%"><img src="images/pipeline.png" width="350px"></center>\n\n'
                  '<p align="center">図1: データの流れ</p>'),
     ("markdown", "## 1.1 データ生成分布\n\n"

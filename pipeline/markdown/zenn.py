@@ -65,7 +65,7 @@ def html_for_zenn(markdown: str) -> str:
         return f"![{alt}]({link}{f' ={width.group(1)}x' if width and not link.startswith('<') else ''})"
 
     def link(match: re.Match) -> str:
-        href = attributes(match.group(1)).get("href", "")
+        href = attributes(match.group(1) or "").get("href", "")
         text = match.group(2)
         if not (href and is_safe_url(href)) or not text.strip():
             return text
