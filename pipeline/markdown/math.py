@@ -21,6 +21,7 @@ keep ``$$`` blocks with blank lines around them (``display_math_apart``) and ``$
 
 from __future__ import annotations
 
+import bisect
 import re
 import textwrap
 from typing import Callable
@@ -31,40 +32,81 @@ from pipeline.markdown.scanner import Line, backtick_run_at, fence_for, find_bac
 DISPLAY_ENVIRONMENTS = ("align", "align*", "alignat", "alignat*", "equation", "equation*", "gather", "gather*",
                         "multline", "multline*", "flalign", "flalign*", "eqnarray", "eqnarray*")
 _BEGIN = re.compile(r"\\begin\{(" + "|".join(re.escape(e) for e in DISPLAY_ENVIRONMENTS) + r")\}")
-_LIST_MARKER = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
-_NO_BLOCK = re.compile(r" {0,3}(?:>|#{1,6}(?:[ \t]|$))")  # a blockquote or a heading: math stays inline there
+_LIST_MARKER = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|(?=\n)|$)")
+_NO_BLOCK = re.compile(r" {0,3}(?:>|#{1,6}(?:[ \t]|(?=\n)|$))")  # a blockquote or a heading: math stays inline there
+_INDENT = re.compile(r"[ \t]*")
 
 
 # ---------------------------------------------------------------------------
 # As authors write it
 # ---------------------------------------------------------------------------
 
-def _regions(text: str) -> list[tuple[str, int, int, str]]:
+class _Index:
+    """Where the newlines, blank lines, dollars and backtick runs of a text are, so that each look
+    ahead is a binary search (hostile text full of unclosed delimiters stays linear)."""
+
+    def __init__(self, text: str) -> None:
+        self.newlines = [m.start() for m in re.finditer("\n", text)]
+        self.breaks = [m.start() for m in re.finditer(r"\n[ \t]*\n", text)]
+        self.dollars = [m.start() for m in re.finditer(r"\$", text)]
+        self.runs: dict[int, list[int]] = {}
+        for match in re.finditer(r"`+", text):
+            self.runs.setdefault(len(match.group()), []).append(match.start())
+
+    @staticmethod
+    def next(positions: list[int], at: int) -> int:
+        """The first position at or after *at*, or -1."""
+        k = bisect.bisect_left(positions, at)
+        return positions[k] if k < len(positions) else -1
+
+    def line_start(self, at: int) -> int:
+        k = bisect.bisect_left(self.newlines, at)
+        return self.newlines[k - 1] + 1 if k else 0
+
+    def line_end(self, at: int, size: int) -> int:
+        end = self.next(self.newlines, at)
+        return size if end < 0 else end
+
+    def row(self, at: int) -> int:
+        return bisect.bisect_left(self.newlines, at)
+
+
+def _regions(text: str, index: _Index) -> list[tuple[str, int, int, str]]:
     """(kind, start, end, body) of each display ("display") and ``\\(...\\)`` ("inline") math
     in *text* (code spans, ``\\$`` and ``$...$`` skipped); unclosed delimiters are no math."""
     found: list[tuple[str, int, int, str]] = []
+    absent: set[str] = set()  # closing delimiters that no longer occur
     i, n = 0, len(text)
+
+    def find(closing: str, at: int) -> int:
+        if closing in absent:
+            return -1
+        close = text.find(closing, at)
+        if close < 0:
+            absent.add(closing)
+        return close
+
     while i < n:
         c = text[i]
         if c == "`":
             run = backtick_run_at(text, i)
-            end = find_backtick_run(text, i + run, run)
-            paragraph = text.find("\n\n", i)
+            end = index.next(index.runs.get(run, []), i + run)
+            paragraph = index.next(index.breaks, i)
             i = end + run if end >= 0 and (paragraph < 0 or end < paragraph) else i + run
             continue
         closing = {"$$": "$$", "\\[": "\\]", "\\(": "\\)"}.get(text[i:i + 2])
         begin = _BEGIN.match(text, i) if c == "\\" else None
         if begin:
-            close = text.find(f"\\end{{{begin.group(1)}}}", begin.end())
+            end_tag = f"\\end{{{begin.group(1)}}}"
+            close = find(end_tag, begin.end())
             if close >= 0:
-                stop = close + len(f"\\end{{{begin.group(1)}}}")
-                found.append(("display", i, stop, text[i:stop]))
-                i = stop
+                found.append(("display", i, close + len(end_tag), text[i:close + len(end_tag)]))
+                i = close + len(end_tag)
                 continue
         if closing:
-            close = text.find(closing, i + 2)
+            close = find(closing, i + 2)
             while closing == "$$" and close > 0 and text[close - 1] == "\\":
-                close = text.find(closing, close + 1)
+                close = find(closing, close + 1)
             if close >= 0 and text[i + 2:close].strip() and "\n\n\n" not in text[i:close]:
                 found.append(("inline" if closing == "\\)" else "display", i, close + 2, text[i + 2:close]))
                 i = close + 2
@@ -75,16 +117,12 @@ def _regions(text: str) -> list[tuple[str, int, int, str]]:
             i += 2
             continue
         if c == "$":  # inline $...$ on this line: skipped whole, so a "$$" inside it is not display math
-            close = text.find("$", i + 1)
-            newline = text.find("\n", i)
+            close = index.next(index.dollars, i + 1)
+            newline = index.next(index.newlines, i)
             i = close + 1 if close > i + 1 and (newline < 0 or close < newline) else i + 1
             continue
         i += 1
     return found
-
-
-def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    return text.rfind("\n", 0, start) + 1, (text.find("\n", end) + 1 or len(text) + 1) - 1
 
 
 def author_math(markdown: str) -> str:
@@ -107,60 +145,88 @@ def author_math(markdown: str) -> str:
     return display_math_apart("\n".join(out))
 
 
+class _Out:
+    """The rewritten text, appended to piece by piece (``tail``: its last line so far)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.tail = ""
+
+    def add(self, piece: str) -> None:
+        if piece:
+            self.pieces.append(piece)
+            self.tail = piece.rsplit("\n", 1)[1] if "\n" in piece else self.tail + piece
+
+    def drop_tail(self, count: int) -> None:
+        """Take the last *count* characters (all on the last line) off."""
+        self.tail = self.tail[:len(self.tail) - count]
+        while count > 0 and self.pieces:
+            last = self.pieces.pop()
+            if len(last) > count:
+                self.pieces.append(last[:len(last) - count])
+            count -= len(last)
+
+    def ends_with(self, suffix: str) -> bool:
+        return "".join(self.pieces[-len(suffix):]).endswith(suffix)
+
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
 def _rewrite_run(text: str, table_rows: set[int]) -> str:
     """One stretch of lines outside code fences; *table_rows*: its lines (0-based) in tables."""
-    out, cursor, indent, after_block, listed = "", 0, "", False, False
+    index, out = _Index(text), _Out()
+    cursor, indent, after_block, listed = 0, "", False, False
 
     def copy(upto: int) -> None:
-        nonlocal out, after_block
+        nonlocal after_block
         piece = text[cursor:upto]
-        if after_block:  # the rest of the line after display math: a paragraph of its own
-            rest, newline, remaining = piece.partition("\n")
-            if rest.strip() or not newline:  # in a list item, a blank line ends that paragraph for Python-Markdown
-                out += "\n" + indent + (rest.strip() if newline else rest.lstrip()) + newline * (1 + listed) \
-                    + remaining if rest.strip() else ""
-            else:
-                out += "\n" + remaining if remaining.strip() else remaining
-            after_block = bool(not newline and not rest.strip())
+        if not after_block:
+            out.add(piece)
             return
-        out += piece
+        rest, newline, remaining = piece.partition("\n")  # the rest of the line after display math: a paragraph
+        if rest.strip():  # of its own (in a list item, a blank line after it ends it for Python-Markdown)
+            out.add("\n" + indent + (rest.strip() if newline else rest.lstrip()) + newline * (1 + listed) + remaining)
+        elif newline:
+            out.add("\n" + remaining if remaining.strip() else remaining)
+        after_block = bool(not newline and not rest.strip())
 
-    for kind, start, end, body in _regions(text):
-        first, last = _line_bounds(text, start, end)
-        line, one_line = text[first:last], "\n" not in text[start:end]
+    for kind, start, end, body in _regions(text, index):
+        first, one_line = index.line_start(start), index.row(start) == index.row(end)
         if kind == "inline":
             copy(start)
-            out += "$" + " ".join(body.split()) + "$" if one_line else text[start:end]
+            out.add("$" + " ".join(body.split()) + "$" if one_line else text[start:end])
             cursor = end
             continue
-        marker = _LIST_MARKER.match(line)
-        alone = not text[first:start].strip() and not text[end:last].strip()
-        if alone and text.startswith("$$", start) and "\n\n" not in body and not marker and first >= cursor:
+        fresh = first >= cursor  # the first region on its line
+        marker = _LIST_MARKER.match(text, first) if fresh else None
+        if fresh and not marker and text.startswith("$$", start) and "\n\n" not in body and \
+                not text[first:start].strip() and not text[end:index.line_end(end, len(text))].strip():
             continue  # already a block of its own
-        if text.count("\n", 0, start) in table_rows or _NO_BLOCK.match(line) or (
-                marker and first >= cursor and not text[first + marker.end():start].strip()):
+        if index.row(start) in table_rows or _NO_BLOCK.match(text, first) or (
+                marker and not text[marker.end():start].strip()):
             if one_line:  # no block can stand here
                 copy(start)
-                out += "$\\displaystyle " + " ".join(body.split()) + "$"
+                out.add("$\\displaystyle " + " ".join(body.split()) + "$")
                 cursor = end
             continue
-        if first >= cursor:
-            # in a list item: at least 4 columns, as Python-Markdown (MkDocs) wants its continuation lines
-            indent = " " * max(marker.end(), 4) if marker else re.match(r"[ \t]*", line).group()
+        if fresh:  # in a list item: at least 4 columns, as Python-Markdown (MkDocs) wants its continuation lines
+            indent = " " * max(marker.end() - first, 4) if marker else _INDENT.match(text, first).group()
             listed = bool(marker)
         copy(start)
-        head, _, current = out.rpartition("\n")
-        if current.strip():
-            out = out.rstrip(" \t") + "\n\n"
+        if out.tail.strip():
+            out.drop_tail(len(out.tail) - len(out.tail.rstrip(" \t")))
+            out.add("\n\n")
         else:
-            out = out[:len(out) - len(current)]
-            if out and not out.endswith("\n\n"):
-                out += "\n"
+            out.drop_tail(len(out.tail))
+            if out.pieces and not out.ends_with("\n\n"):
+                out.add("\n")
         rows = [r.rstrip() for r in textwrap.dedent(body.strip("\n")).split("\n") if r.strip()]
-        out += "\n".join(indent + r for r in ["$$", *rows, "$$"]) + "\n"
+        out.add("\n".join(indent + r for r in ["$$", *rows, "$$"]) + "\n")
         cursor, after_block = end, True
     copy(len(text))
-    return out[:-1] if out.endswith("\n") and not text.endswith("\n") else out
+    result = out.text()
+    return result[:-1] if result.endswith("\n") and not text.endswith("\n") else result
 
 
 # ---------------------------------------------------------------------------
@@ -186,23 +252,33 @@ def math_blocks(lines: list[Line]) -> list[tuple[int, int, bool]]:
 def display_math_apart(markdown: str) -> str:
     """``$$`` blocks with a blank line before and after them (Zenn's KaTeX and arithmatex need them apart)."""
     lines = scan(markdown)
-    texts = [line.text for line in lines]
-    for first, last, _ in reversed(math_blocks(lines)):
-        if last + 1 < len(texts) and texts[last + 1].strip():
-            texts.insert(last + 1, "")
-        if first > 0 and texts[first - 1].strip():
-            texts.insert(first, "")
-    return "\n".join(texts)
+    firsts, lasts = set(), set()
+    for first, last, _ in math_blocks(lines):
+        firsts.add(first)
+        lasts.add(last)
+    out: list[str] = []
+    for k, line in enumerate(lines):
+        if k in firsts and out and out[-1].strip():
+            out.append("")
+        if k - 1 in lasts and line.text.strip():
+            out.append("")
+        out.append(line.text)
+    return "\n".join(out)
 
 
 def display_math_to_fences(markdown: str) -> str:
     """Qiita: ``$$ ... $$`` blocks (one or more lines) become ```` ```math ```` fences, at the
     block's indentation. An unclosed block is left as it is."""
     lines = scan(markdown)
-    out = [line.text for line in lines]
-    for first, last, closed in reversed(math_blocks(lines)):
-        if not closed:
+    blocks = {first: last for first, last, closed in math_blocks(lines) if closed}
+    out: list[str] = []
+    k = 0
+    while k < len(lines):
+        if k not in blocks:
+            out.append(lines[k].text)
+            k += 1
             continue
+        first, last = k, blocks[k]
         indent = re.match(r"[ \t]*", lines[first].text).group(0)
         head, tail = lines[first].text.strip()[2:], lines[last].text.strip()[:-2]
         if first == last:
@@ -212,7 +288,8 @@ def display_math_to_fences(markdown: str) -> str:
             body = [head.strip()] * bool(head.strip()) + middle + [tail.strip()] * bool(tail.strip())
         body = [b if b.startswith(indent) else indent + b.lstrip() for b in body]
         fence = indent + fence_for("\n".join(body))
-        out[first:last + 1] = [fence + "math", *body, fence]
+        out += [fence + "math", *body, fence]
+        k = last + 1
     return "\n".join(out)
 
 
