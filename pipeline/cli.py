@@ -90,10 +90,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("export", help="render the stored records into the Qiita article, qiita-cli file and MkDocs page",
                    description="Render build/records/ into build/qiita/article.md (paste into Qiita), "
-                   "build/qiita/public/<slug>.md (qiita-cli: npx qiita publish <slug>) and site/index.md (mkdocs serve).")
+                   "build/qiita/public/<slug>.md (qiita-cli: npx qiita publish <slug>) and site/index.md (the site's page).")
 
     p = sub.add_parser("preview", help="build, serve the site with live reload, rebuild on every edit (warm kernels)",
-                       description="Build the article, serve the MkDocs site with live reload (MkDocs' own server) and "
+                       description="Build the article, serve the site with live reload (`mkdocs serve` or `zensical serve`, as "
+                       "tool.pipeline.site.engine says, else the one installed) and "
                        "watch experiments/, templates/, pyproject.toml and the background/summary files. On a change, "
                        "unchanged experiments come from the cache and changed ones re-run from their first changed cell "
                        "in a kernel kept alive between edits; such pages say 'preview: not a clean run'. Outputs go to "
@@ -343,12 +344,14 @@ def _summary(summary, config, progress) -> None:
 
 
 def _report_site(config, progress) -> None:
-    from pipeline.publish.site import EDITABLE, site_config
+    from pipeline.publish.site import EDITABLE, site_config, site_warnings
 
     site = site_config(config)
     if site.default:
-        progress.info(f"  MkDocs site: no mkdocs.yml here, so the default configuration was written to {site.path} "
-                      f"(mkdocs build -f {site.path}); {EDITABLE}")
+        progress.info(f"  site: no mkdocs.yml here, so the default configuration was written to {site.path} "
+                      f"(mkdocs build -f {site.path}; Zensical needs a mkdocs.yml beside the site folder); {EDITABLE}")
+    for warning in site_warnings(site):
+        progress.info(f"  warning: {warning}")
 
 
 def _report_export(exported, progress) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -107,6 +107,16 @@ class PreviewConfig:
     host: str = "127.0.0.1"
     #: port of the preview server (--port)
     port: int = 8000
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """The article's site (``[tool.pipeline.site]``); docs/site.md compares the engines."""
+
+    #: what builds and serves it (preview): "mkdocs" (MkDocs 1.x with Material for MkDocs) or "zensical"
+    #: (Material's successor; it serves only a mkdocs.yml in the project folder, as init writes). Empty: the one
+    #: installed, MkDocs when both are
+    engine: Literal["", "mkdocs", "zensical"] = ""
 
 
 @dataclass(frozen=True)
@@ -247,6 +257,7 @@ class Config:
     llm: LlmConfig = field(default_factory=LlmConfig)
     zenn: ZennConfig = field(default_factory=ZennConfig)
     preview: PreviewConfig = field(default_factory=PreviewConfig)
+    site: SiteSettings = field(default_factory=SiteSettings)
 
     @property
     def layout(self) -> "Layout":
@@ -344,9 +355,11 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
         raise ConfigError(str(pyproject), problems)
     for key, default in _PATH_KEYS.items():
         values[key] = (root / values.get(key, default)).resolve()
-    if "title" not in (table.get("article") or {}):
-        values["article"] = _titled(values.get("article") or ArticleConfig(), values["experiments_dir"],
-                                    values.get("order", ()))
+    if "title" not in (table.get("article") or {}):  # the first experiment's first H1, as a notebook's own title
+        from pipeline.suggest import title_from
+
+        if title := title_from(values["experiments_dir"], values.get("order", ())):
+            values["article"] = replace(values.get("article") or ArticleConfig(), title=title)
     config = Config(root=root, **values)
     from pipeline.layout import path_problems
 
@@ -354,22 +367,6 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
     if problems:
         raise ConfigError(str(pyproject), problems)
     return config
-
-
-def _titled(article: ArticleConfig, experiments: Path, order: tuple[str, ...]) -> ArticleConfig:
-    """With no title configured, the article takes the first experiment's first H1 (in experiment
-    order), as a notebook's own title; else it keeps the default."""
-    from dataclasses import replace
-
-    from pipeline.markdown.platforms import QIITA
-    from pipeline.suggest import experiment_files, first_heading
-
-    files = experiment_files(experiments)
-    files.sort(key=lambda f: order.index(f.stem) if f.stem in order else len(order))  # stable: by name after
-    heading = first_heading(files)
-    if heading and not QIITA.title_problems(heading):
-        return replace(article, title=heading)
-    return article
 
 
 def _platform_problems(values: dict[str, Any]) -> list[str]:

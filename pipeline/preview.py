@@ -1,7 +1,9 @@
 """``python -m pipeline preview``: the author's loop, edit -> page, with live reload.
 
-- MkDocs' own server (``mkdocs serve``) serves the site and reloads open pages
-  when ``site/`` changes; this module does not serve anything itself.
+- The site's engine serves the site and reloads open pages when ``site/`` changes: MkDocs' own
+  server (``mkdocs serve``, in this process) or ``zensical serve`` (a child process), as
+  ``[tool.pipeline.site] engine`` says, else the one installed (``pipeline.publish.site.engine``);
+  this module does not serve anything itself.
 - A watcher on the inputs (``experiments/``, ``templates/``, ``pyproject.toml``,
   the background and summary files, declared data files) rebuilds what changed in
   a background thread: unchanged experiments come from the cache, changed ones run
@@ -132,9 +134,15 @@ class Previewer:
 
     def is_input(self, path: Path, watched: list[Path]) -> bool:
         """Whether a file event concerns an input (not an editor's swap file, a cache, or an output:
-        with experiments_dir = "." build/ and site/ lie inside a watched folder)."""
-        if path.name.startswith(".") or path.name.endswith("~") or "__pycache__" in path.parts \
-                or ".ipynb_checkpoints" in path.parts:
+        with experiments_dir = "." build/, site/ and Zensical's .cache/ lie inside a watched folder)."""
+        if path in watched and not path.is_dir():
+            return True  # a file named in the config (background, summary), wherever it lies
+        try:
+            parts = path.relative_to(self.config.root).parts
+        except ValueError:
+            parts = (path.name,)
+        # hidden files and folders: an editor's, Jupyter's checkpoints, Zensical's .cache/ in the project folder
+        if any(part.startswith(".") for part in parts) or path.name.endswith("~") or "__pycache__" in parts:
             return False
         if any(p in path.parents for p in (self.config.build_dir, self.config.site_dir)):
             return False
@@ -164,19 +172,20 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Pro
             max_kernels: int | None = None) -> int:
     import watchdog.events
     import watchdog.observers
-    from mkdocs.commands.serve import serve
 
-    from pipeline.publish.site import EDITABLE, site_config
+    from pipeline.publish.site import EDITABLE, engine, site_config, site_warnings
 
     progress = progress or Progress()
     previewer = Previewer(root, progress, max_kernels)
     config: Config = previewer.config
-    _check_port(host, port)  # before the first build, not after it
     site = site_config(config)
+    name = engine(config, site)  # before the first build, as the port: a missing engine is said at once
+    _check_port(host, port)
     if site.default:
         progress.info(f"preview: no mkdocs.yml in {config.root}: serving the default site configuration "
                       f"({site.path}); {EDITABLE}")
-    mkdocs_yml = site.path
+    for warning in site_warnings(site):
+        progress.warn(f"preview: {warning}")
     previewer.rebuild()
 
     watched = previewer.watched()
@@ -195,9 +204,10 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Pro
     thread = threading.Thread(target=previewer.worker, name="pipeline-preview", daemon=True)
     observer.start()
     thread.start()
-    progress.info(f"preview: serving http://{host}:{port}/ ; watching {', '.join(str(p.relative_to(config.root)) for p in previewer.watched())}; Ctrl-C stops")
+    progress.info(f"preview: serving http://{host}:{port}/ with {name}; watching "
+                  f"{', '.join(str(p.relative_to(config.root)) for p in previewer.watched())}; Ctrl-C stops")
     try:
-        serve(config_file=str(mkdocs_yml), dev_addr=f"{host}:{port}", livereload=True)
+        _serve(name, site.path, host, port)
     except OSError as exc:  # taken in the moment since _check_port
         raise PipelineError(f"preview: cannot serve on {host}:{port}: {exc.strerror or exc}; "
                             "choose another with --port") from None
@@ -210,6 +220,37 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Pro
         progress.info(f"preview: stopped ({previewer.rebuilds} rebuilds, {previewer.warm.reruns} warm re-runs, "
                       f"{previewer.warm.restarts} kernel starts)")
     return 0
+
+
+def _serve(name: str, mkdocs_yml: Path, host: str, port: int) -> None:
+    """Serve the site with live reload until Ctrl-C: MkDocs' server in this process, or ``zensical serve``
+    as a child process (stopped with Ctrl-C too, also when only this process got it)."""
+    if name == "mkdocs":
+        from mkdocs.commands.serve import serve
+
+        serve(config_file=str(mkdocs_yml), dev_addr=f"{host}:{port}", livereload=True)
+        return
+    import signal
+    import subprocess
+    import sys
+
+    server = subprocess.Popen([sys.executable, "-m", "zensical", "serve", "-f", str(mkdocs_yml), "-a", f"{host}:{port}"],
+                              cwd=mkdocs_yml.parent)
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        return
+    finally:
+        if server.poll() is None:  # an error in this process: the server must not outlive it
+            server.kill()
+            server.wait()
+    raise PipelineError(f"preview: zensical serve stopped on its own (exit status {code}); its messages are above")
 
 
 def _check_port(host: str, port: int) -> None:

@@ -93,13 +93,15 @@ class InitResult:
 # ---------------------------------------------------------------------------
 
 def default_mkdocs_yml(title: str, docs_dir: str = "site", site_dir: str = "build/html") -> str:
-    """The article site's MkDocs configuration (the repository's mkdocs.yml with *title* as
-    ``site_name``): Material in Japanese with no web fonts, MathJax served from the site by the
-    ``offline-mathjax`` plugin (which also supplies ``javascripts/mathjax.js``), and the same
-    heading anchors as ``pipeline.article.anchors``."""
+    """The article site's configuration (the repository's mkdocs.yml with *title* as ``site_name``),
+    which MkDocs (Material for MkDocs) and Zensical both build: Material in Japanese with no web
+    fonts, MathJax and its settings loaded from the files the build writes into docs_dir
+    (``pipeline.publish.site.SCRIPTS``), no plugin the page needs, and the same heading anchors
+    as ``pipeline.article.anchors``."""
     return f"""\
-# The article's site: `python -m pipeline preview` builds and serves it with live reload
-# (`python -m pipeline build` writes index.md into docs_dir; `mkdocs build --strict` writes the HTML to site_dir).
+# The article's site, for MkDocs (with Material for MkDocs) and for Zensical alike: `python -m pipeline preview`
+# serves it with live reload; `python -m pipeline build` writes index.md, figures/ and javascripts/mathjax/ into
+# docs_dir; `mkdocs build --strict` or `zensical build` writes the HTML to site_dir.
 site_name: {json.dumps(title, ensure_ascii=False)}
 docs_dir: {json.dumps(docs_dir)}
 site_dir: {json.dumps(site_dir)}
@@ -111,8 +113,7 @@ theme:
     - content.code.copy
 plugins:
   - search:
-      lang: ja
-  - offline-mathjax  # serves MathJax (from the django-static-mathjax package) and its settings from the site
+      lang: ja  # MkDocs: lunr's Japanese word splitter (Zensical's search splits Japanese by itself)
 markdown_extensions:
   - toc:
       # unicode-aware anchors (Japanese headings keep their text); pipeline/article/anchors.py computes the same
@@ -130,7 +131,8 @@ markdown_extensions:
   - pymdownx.arithmatex:
       generic: true
 extra_javascript:
-  - javascripts/mathjax.js  # the MathJax settings (offline-mathjax's, unless docs_dir has this file)
+  # MathJax's settings, then MathJax, from the files `python -m pipeline build` writes into docs_dir (both engines ship them)
+  - javascripts/mathjax/config.js
   - javascripts/mathjax/es5/tex-mml-chtml.js
 validation:
   nav:

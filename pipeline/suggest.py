@@ -90,6 +90,15 @@ def first_heading(paths: list[Path]) -> str | None:
     return None
 
 
+def title_from(experiments: Path, order: tuple[str, ...] = ()) -> str | None:
+    """The article's title when the config sets none: the first H1 of the experiments in experiment order
+    (those named in *order* first, the rest by name), if Qiita takes it as a title."""
+    files = experiment_files(experiments)
+    files.sort(key=lambda f: order.index(f.stem) if f.stem in order else len(order))  # stable: by name after
+    heading = first_heading(files)
+    return heading if heading and not QIITA.title_problems(heading) else None
+
+
 def plain_text(markdown: str) -> str:
     """Inline Markdown as the reader sees it: ``**Bold** [link](url) `code` <b>x</b>`` -> "Bold link code x"."""
     text = re.sub(r"\s*\{[#.][^}]*\}\s*$", "", markdown)  # attr_list's {#id .class}

@@ -109,7 +109,6 @@ def make_project(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "templates", root / "templates")
     shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
-    shutil.copytree(REPO / "site" / "javascripts", root / "site" / "javascripts")
     (root / "experiments").mkdir()
     for record in records():
         (root / "experiments" / f"{record.name}.py").write_text("# %%\nx = 1\n", encoding="utf-8")

@@ -104,7 +104,6 @@ def write_corpus(root: Path) -> Path:
     (experiments / "images").mkdir(parents=True)
     shutil.copytree(REPO / "templates", root / "templates")
     shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
-    shutil.copytree(REPO / "site" / "javascripts", root / "site" / "javascripts")
     (experiments / "images" / "diagram.png").write_bytes(png(30, 20))
     tutorial = nbformat.v4.new_notebook(cells=[_cell(*spec) for spec in TUTORIAL])
     nbformat.write(tutorial, str(experiments / "01.01-NumPy-Tutorial.ipynb"))

@@ -114,7 +114,6 @@ def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("boxes") / "project"
     shutil.copytree(REPO / "templates", root / "templates")
     shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
-    shutil.copytree(REPO / "site" / "javascripts", root / "site" / "javascripts")
     (root / "experiments").mkdir()
     (root / "experiments" / "01_boxes.py").write_text(EXPERIMENT.lstrip("\n"), encoding="utf-8")
     (root / "pyproject.toml").write_text(textwrap.dedent(f"""\

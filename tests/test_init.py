@@ -1,5 +1,5 @@
 """`python -m pipeline init`: a folder of plain notebooks (or an empty one) becomes a project
-that builds, whose site passes `mkdocs build --strict` and previews; the author's files are
+that builds, whose site passes `mkdocs build --strict` and `zensical build --strict` and previews; the author's files are
 only read, and no file is replaced without --force."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from conftest import CHROMIUM, REPO, interruptible
-from helpers import free_port, served, stop, wait_for
+from conftest import REPO, interruptible
+from helpers import free_port, stop, wait_for
 
 from pipeline.config import load_config, tomllib
 from pipeline.errors import PipelineError
 from pipeline.experiments import discover
 from pipeline.markdown.platforms import QIITA, ZENN
-from pipeline.publish.mkdocs_plugin import SETTINGS_SCRIPT
+from pipeline.publish.site import SCRIPTS, SETTINGS_SCRIPT, installed
 from pipeline.scaffold import default_mkdocs_yml, first_heading, init_project, suggest_slug, suggest_tags
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "NO_MKDOCS_2_WARNING": "1"}
@@ -246,7 +246,7 @@ def test_the_command_works_with_no_pyproject_anywhere_and_prints_the_next_steps(
 
 
 @pytest.mark.parametrize("where", ["top", "experiments", "empty"])
-def test_an_initd_folder_builds_and_its_site_passes_mkdocs_strict(tmp_path, where):
+def test_an_initd_folder_builds_and_its_site_passes_both_engines_strict(tmp_path, where):
     folder = tmp_path / "article"
     folder.mkdir()
     if where != "empty":
@@ -269,45 +269,14 @@ def test_an_initd_folder_builds_and_its_site_passes_mkdocs_strict(tmp_path, wher
         assert "1 から 10 までの合計は 55 でした" in article
     else:
         assert "TABLE-OK" in article and "TABLE-OK" in html
-    assert (folder / "build" / "html" / "javascripts" / "mathjax.js").read_text(encoding="utf-8") == SETTINGS_SCRIPT
-    assert (folder / "build" / "html" / "javascripts" / "mathjax" / "es5" / "tex-mml-chtml.js").is_file()
+    assert (folder / "build" / "html" / SCRIPTS[0]).read_text(encoding="utf-8") == SETTINGS_SCRIPT
+    assert (folder / "build" / "html" / SCRIPTS[1]).is_file()
     assert all(p.read_bytes() == data for p, data in before.items())  # the build changed none of the author's files
-
-
-def test_a_mathjax_settings_file_of_the_authors_wins_over_the_plugins(tmp_path):
-    (tmp_path / "mkdocs.yml").write_text(default_mkdocs_yml("Own settings"), encoding="utf-8")
-    (tmp_path / "site" / "javascripts").mkdir(parents=True)
-    (tmp_path / "site" / "index.md").write_text("# Page\n\n$$x^2$$\n", encoding="utf-8")
-    (tmp_path / "site" / "javascripts" / "mathjax.js").write_text("window.MathJax = {};\n", encoding="utf-8")
-    site = run(["mkdocs", "build", "--strict"], tmp_path)
-    assert site.returncode == 0, site.stderr
-    assert (tmp_path / "build" / "html" / "javascripts" / "mathjax.js").read_text() == "window.MathJax = {};\n"
-
-
-@pytest.mark.requires("chromium")
-def test_the_default_site_typesets_math_in_chromium_with_the_plugins_settings(tmp_path):
-    """No file of the author's in site/javascripts/: the plugin serves MathJax's settings, and the
-    page typesets arithmatex's math offline."""
-    from playwright.sync_api import sync_playwright
-
-    (tmp_path / "mkdocs.yml").write_text(default_mkdocs_yml("Math"), encoding="utf-8")
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "index.md").write_text("# Math\n\n$$\n\\frac{a}{b}\n$$\n\nInline $x^2$.\n", encoding="utf-8")
-    assert run(["mkdocs", "build", "--strict"], tmp_path).returncode == 0
-    responses = []
-    with served(tmp_path / "build" / "html") as origin, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--proxy-server=http://127.0.0.1:9"])
-        page = browser.new_page()
-        page.on("response", lambda response: responses.append((response.url, response.status)))
-        page.goto(origin, wait_until="load")
-        page.wait_for_selector(".arithmatex mjx-container", timeout=20_000)
-        processed = page.evaluate("() => MathJax.config.options.processHtmlClass")
-        typeset = page.eval_on_selector_all(".arithmatex > mjx-container", "xs => xs.map(x => x.getAttribute('display'))")
-        browser.close()
-    assert (origin + "javascripts/mathjax.js", 200) in responses
-    assert processed == "arithmatex"  # the settings script ran (MathJax's own default is tex2jax_process)
-    assert typeset == ["true", None]  # the display formula and the inline one
+    if installed("zensical") or os.environ.get("CI"):  # Python 3.11+: .setup/install installs it
+        site = run(["zensical", "build", "--strict", "-f", "mkdocs.yml"], folder)
+        assert site.returncode == 0, site.stdout + site.stderr
+        html = (folder / "build" / "html" / "index.html").read_text(encoding="utf-8")
+        assert "zensical" in html and config.article.title in html and (folder / "build" / "html" / SCRIPTS[1]).is_file()
 
 
 def test_the_preview_ignores_its_own_outputs_inside_a_root_experiments_folder(tmp_path):

@@ -182,7 +182,6 @@ def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(projec
     import shutil
 
     shutil.copy(REPO / "mkdocs.yml", project.root / "mkdocs.yml")
-    shutil.copytree(REPO / "site" / "javascripts", project.root / "site" / "javascripts")
     path = project.add("01_warm", EXPERIMENT.replace("{last}", "FIRST-VERSION"))
     port = free_port()
     url = f"http://127.0.0.1:{port}/"

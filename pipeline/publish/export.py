@@ -6,7 +6,8 @@
   ``npx qiita publish <slug>`` publishes it. What qiita-cli or the user set in that file (``id``,
   ``updated_at``, campaign fields, ...) is kept;
 - ``build/qiita/figures/``: the figure files, for upload when no image_base_url is set;
-- ``site/index.md`` + ``site/figures/``: the MkDocs page (``mkdocs serve``);
+- ``site/index.md`` + ``site/figures/`` + ``site/javascripts/mathjax/``: the site's page, for MkDocs or
+  Zensical (``pipeline.publish.site``: MathJax is a file of the site, so both engines ship it);
 - ``articles/<slug>.md`` + ``images/<slug>/`` in the zenn-cli root (``zenn.export_dir``, default
   build/zenn/): the Zenn article; figures are linked as ``/images/<slug>/...``, which Zenn serves
   from a GitHub-linked repository. ``published`` (and ``published_at``, ``publication_name``)
@@ -43,6 +44,7 @@ from pipeline.layout import (
 )
 from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.progress import Progress
+from pipeline.publish.site import mathjax_folder, stage_mathjax
 from pipeline.publish.zenn_book import export_book, fit_images, zenn_entry, zenn_images, zenn_targets
 from pipeline.records import Drafts, ExperimentRecord
 from pipeline.storage import Publication
@@ -78,6 +80,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     _stage_figures(qiita, layout.qiita / "figures", layout, publication)
     publication.write(page, f"{GENERATED_LINE}\n{mkdocs.markdown}")
     _stage_figures(mkdocs, layout.site / "figures", layout, publication)
+    stage_mathjax(layout, publication)
     if config.zenn.enabled:
         _export_zenn(records, config, progress, publication, layout, drafts, zenn_file, printed)
     body, pending = qiita.markdown, [f for f in qiita.figures if f.src.startswith(UPLOAD_MARK)]
@@ -137,7 +140,7 @@ def export_targets(config: Config, layout: Layout) -> list[Path]:
     """Every file and folder the export writes for this article: what the ownership check, the
     manifest and the up-to-date fingerprint look at (never the rest of a shared CLI folder)."""
     targets = [layout.qiita / "article.md", qiita_cli_file(config, layout), layout.qiita / "figures",
-               layout.site / "index.md", layout.site / "figures"]
+               layout.site / "index.md", layout.site / "figures", mathjax_folder(layout)]
     if config.zenn.enabled:
         targets += zenn_targets(config, layout)
     elif config.article.image_base_url == "git":

@@ -1,63 +1,36 @@
-"""An MkDocs plugin for the article site: MathJax served from the site itself.
+"""``offline-mathjax``: the MkDocs plugin that mkdocs.yml files written by earlier versions name.
 
-MathJax comes from a PyPI package installed with the project (``django-static-mathjax``,
-MathJax 3.2.2; only its files are used, not Django) and is copied into the built site,
-so the page typesets math with no network: ``mkdocs serve`` and ``pipeline preview``
-work offline, and no page loads anything from a CDN. mkdocs.yml enables it as
-``plugins: [offline-mathjax]`` (registered in pyproject.toml under mkdocs.plugins).
-
-It also supplies MathJax's settings for pymdownx.arithmatex, ``javascripts/mathjax.js``
-(``extra_javascript`` in mkdocs.yml), when the docs folder has no file of that name: a
-project made by ``python -m pipeline init`` needs no file of its own in ``site/``.
+MathJax and its settings are now files the build writes into docs_dir (``javascripts/mathjax/``,
+see ``pipeline.publish.site``), loaded through ``extra_javascript``, so that Zensical, which runs
+no MkDocs plugin, ships them too. An older mkdocs.yml still names this plugin and loads the
+settings from ``javascripts/mathjax.js``: for it, and under MkDocs only, the plugin still supplies
+that file (unless docs_dir has one of the author's) and says how to update the configuration.
+The configuration ``init`` writes today names no plugin.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+import logging
 
-from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 
-#: where extra_javascript in mkdocs.yml expects it, under the built site
-TARGET = Path("javascripts") / "mathjax"
-#: where extra_javascript in mkdocs.yml expects MathJax's settings (a file there in docs_dir wins)
-SETTINGS = "javascripts/mathjax.js"
-#: MathJax settings for pymdownx.arithmatex (generic mode), as Material for MkDocs documents them
-SETTINGS_SCRIPT = r"""// MathJax settings for pymdownx.arithmatex (generic mode), as Material for MkDocs documents.
-window.MathJax = {
-  tex: { inlineMath: [["\\(", "\\)"]], displayMath: [["\\[", "\\]"]], processEscapes: true, processEnvironments: true },
-  options: { ignoreHtmlClass: ".*|", processHtmlClass: "arithmatex" }
-};
-document$.subscribe(() => {
-  if (window.MathJax && MathJax.typesetPromise) { MathJax.startup.output.clearCache(); MathJax.typesetClear(); MathJax.texReset(); MathJax.typesetPromise(); }
-});
-"""
-_UNUSED = ("tex-chtml*.js", "tex-svg*.js", "tex-mml-svg.js", "mml-*.js", "node-main.js", "core.js", "loader.js",
-           "startup.js", "latest.js", "*.map")
+from pipeline.publish.site import SCRIPTS, SETTINGS_SCRIPT
 
+#: where an older mkdocs.yml loads MathJax's settings from
+OLD_SETTINGS = "javascripts/mathjax.js"
 
-def mathjax_source() -> Path:
-    """The MathJax distribution inside the installed package."""
-    try:
-        import mathjax  # the top-level package of django-static-mathjax
-    except ImportError:
-        raise PluginError("MathJax for the offline site comes from the django-static-mathjax package, which is not "
-                          "installed: run .setup/install (or pip install -e '.[docs]')") from None
-    return Path(mathjax.__file__).parent / "static" / "mathjax"
+log = logging.getLogger("mkdocs.plugins.offline-mathjax")
 
 
 class OfflineMathJax(BasePlugin):
     def on_files(self, files, *, config):
-        """MathJax's settings as a page asset, unless the docs folder has its own."""
-        if files.get_file_from_path(SETTINGS) is None:
+        """MathJax's settings where an older mkdocs.yml loads them, unless the docs folder has its own."""
+        if OLD_SETTINGS in [str(script) for script in config["extra_javascript"]] \
+                and files.get_file_from_path(OLD_SETTINGS) is None:
             from mkdocs.structure.files import File
 
-            files.append(File.generated(config, SETTINGS, content=SETTINGS_SCRIPT))
+            files.append(File.generated(config, OLD_SETTINGS, content=SETTINGS_SCRIPT))
+        log.info("offline-mathjax is no longer needed: `python -m pipeline build` writes MathJax into docs_dir. Remove "
+                 f"the plugin from mkdocs.yml and load {', then '.join(SCRIPTS)} in extra_javascript, which Zensical "
+                 "builds too")
         return files
-
-    def on_post_build(self, config, **kwargs) -> None:
-        source = mathjax_source()
-        target = Path(config["site_dir"]) / TARGET
-        shutil.copytree(source / "es5", target / "es5", ignore=shutil.ignore_patterns(*_UNUSED), dirs_exist_ok=True)
-        shutil.copy2(source / "LICENSE", target / "LICENSE")

@@ -1,22 +1,61 @@
-"""The MkDocs configuration of the article's site: the project's own mkdocs.yml, or the default one.
+"""The article's site: one mkdocs.yml that MkDocs (with Material for MkDocs) and Zensical both build.
 
-A project made by ``python -m pipeline init`` has a mkdocs.yml to edit. A project without one
-still gets a site: ``build`` and ``preview`` write the pipeline's default configuration to
-``build/mkdocs.yml`` (titled with the article, reading the site folder), which ``preview``
-serves and ``mkdocs build -f build/mkdocs.yml`` builds. It is rewritten only when it changes.
+- ``site_config``: the project's own mkdocs.yml (``python -m pipeline init`` writes one), or the
+  pipeline's default configuration, written to ``build/mkdocs.yml`` (titled with the article,
+  reading the site folder) and rewritten only when it changes. MkDocs builds that one; Zensical
+  (0.0.73) refuses a docs_dir outside the configuration's folder, so it needs the project's own.
+- ``stage_mathjax``: MathJax (3.2.2, from the ``django-static-mathjax`` package; only its files
+  are used, not Django) and its settings for pymdownx.arithmatex, written by the export into
+  docs_dir as ``javascripts/mathjax/``. mkdocs.yml loads both through ``extra_javascript``, so
+  either engine ships them and the page typesets math offline: Zensical runs no MkDocs plugin or
+  hook, so nothing the page needs may come from one.
+- ``engine``: which of the two builds and serves the site (``[tool.pipeline.site] engine``, else
+  the one installed); ``build_command`` is its command line.
+- ``site_warnings``: what a project's own mkdocs.yml lacks for math to work in both engines.
+
+Search needs no file of ours: MkDocs' search (lunr with ``lang: ja``) and Zensical's both find
+Japanese words inside unspaced text (docs/site.md has the measurements).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Config
-from pipeline.storage import write_if_changed
+from pipeline.errors import ExportError, PipelineError
+from pipeline.layout import GENERATED_FILE, Layout, owner_file
+from pipeline.storage import Publication, write_if_changed
 
 #: what to tell a user whose project has no mkdocs.yml
 EDITABLE = "for a mkdocs.yml of your own to edit, run: python -m pipeline init (it never overwrites files)"
+#: the folder of docs_dir the export writes MathJax and its settings into
+MATHJAX = "javascripts/mathjax"
+#: what ``extra_javascript`` in mkdocs.yml loads, in this order: the settings, then MathJax
+SCRIPTS = (f"{MATHJAX}/config.js", f"{MATHJAX}/es5/tex-mml-chtml.js")
+#: MathJax settings for pymdownx.arithmatex (generic mode), as Material for MkDocs documents them;
+#: ``document$`` (a page loaded by instant navigation) exists in Material's and Zensical's pages alike
+SETTINGS_SCRIPT = r"""// MathJax settings for pymdownx.arithmatex (generic mode), as Material for MkDocs documents.
+// Written by ml-article-pipeline; to change them, point extra_javascript in mkdocs.yml at a file of your own.
+window.MathJax = {
+  tex: { inlineMath: [["\\(", "\\)"]], displayMath: [["\\[", "\\]"]], processEscapes: true, processEnvironments: true },
+  options: { ignoreHtmlClass: ".*|", processHtmlClass: "arithmatex" }
+};
+if (typeof document$ !== "undefined") document$.subscribe(() => {
+  if (window.MathJax && MathJax.typesetPromise) { MathJax.startup.output.clearCache(); MathJax.typesetClear(); MathJax.texReset(); MathJax.typesetPromise(); }
+});
+"""
+#: the parts of MathJax's es5 folder that tex-mml-chtml.js loads (TeX extensions on first use, the
+#: CommonHTML fonts, the menu's accessibility tools), and its licence
+_MATHJAX_PARTS = ("es5/tex-mml-chtml.js", "es5/input/tex/extensions", "es5/input/mml/extensions",
+                  "es5/output/chtml/fonts/woff-v2", "es5/ui", "es5/a11y", "es5/sre", "LICENSE")
+#: the engines, each with the modules it needs
+ENGINES = {"mkdocs": ("mkdocs", "material"), "zensical": ("zensical",)}
+INSTALL = "pip install '.[site]' (both engines; '.[mkdocs]' or '.[zensical]' for one), or run .setup/install"
 
 
 @dataclass(frozen=True)
@@ -41,3 +80,83 @@ def site_config(config: Config) -> SiteConfig:
     write_if_changed(target, "# Written by ml-article-pipeline: the default site configuration. " + EDITABLE + "\n"
                      + text)
     return SiteConfig(target, default=True)
+
+
+def site_warnings(site: SiteConfig) -> list[str]:
+    """What the project's mkdocs.yml lacks for math to be typeset by both engines (an older init's
+    file loads MathJax through the offline-mathjax plugin, which Zensical does not run)."""
+    try:
+        text = site.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    missing = [script for script in SCRIPTS if script not in text]
+    if not missing or "arithmatex" not in text:
+        return []
+    return [f"{site.path.name}: extra_javascript does not load {' and '.join(missing)}, which the build writes "
+            "into the site folder: Zensical will not typeset the formulas (MkDocs only through the offline-mathjax "
+            f"plugin). List them under extra_javascript, in this order: {', '.join(SCRIPTS)}"]
+
+
+# MathJax in docs_dir ----------------------------------------------------------------
+
+def mathjax_folder(layout: Layout) -> Path:
+    return layout.site / MATHJAX
+
+
+def mathjax_source() -> Path:
+    """The MathJax distribution inside the installed django-static-mathjax package."""
+    spec = importlib.util.find_spec("mathjax")  # the package's top-level name
+    if spec is None or not spec.submodule_search_locations:
+        raise ExportError("the site's MathJax comes from the django-static-mathjax package, which is not installed: "
+                          "pip install django-static-mathjax (a dependency of ml-article-pipeline), or run .setup/install")
+    return Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax"
+
+
+def stage_mathjax(layout: Layout, publication: Publication) -> Path:
+    """Stage ``javascripts/mathjax/`` in docs_dir: the settings (``config.js``), MathJax's files and
+    its licence, marked as the pipeline's. An unchanged folder is left as it is by the publication."""
+    source = mathjax_source()
+    target = mathjax_folder(layout)
+    folder = publication.folder(target)
+    (folder / GENERATED_FILE).write_text(owner_file(target, layout), encoding="utf-8")
+    (folder / "config.js").write_text(SETTINGS_SCRIPT, encoding="utf-8")
+    for part in _MATHJAX_PARTS:
+        path = source / part
+        if path.is_dir():
+            shutil.copytree(path, folder / part, ignore=shutil.ignore_patterns("*.map"))
+        else:
+            (folder / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, folder / part)
+    return target
+
+
+# the engines -------------------------------------------------------------------
+
+def installed(name: str) -> bool:
+    return all(importlib.util.find_spec(module) is not None for module in ENGINES[name])
+
+
+def engine(config: Config, site: SiteConfig) -> str:
+    """The engine that builds and serves *site*: the configured one, else the one installed (MkDocs when
+    both are, as `mkdocs serve` was the preview before Zensical). Zensical takes only a configuration
+    whose folder holds the docs and site folders, so not the default one in build/."""
+    chosen = config.site.engine
+    if chosen and not installed(chosen):
+        raise PipelineError(f"tool.pipeline.site.engine is {chosen!r}, which is not installed: "
+                            f"pip install '.[{chosen}]' (or set another engine)")
+    if not chosen:
+        chosen = next((name for name in ENGINES if installed(name)), "")
+    if not chosen:
+        raise PipelineError(f"neither MkDocs (with Material for MkDocs) nor Zensical is installed to serve the site: "
+                            f"{INSTALL}")
+    if chosen == "zensical" and site.default:
+        raise PipelineError(f"Zensical serves only a configuration in the project's folder (it refuses a docs_dir "
+                            f"outside the configuration's folder), and {config.root} has no mkdocs.yml: run python -m "
+                            "pipeline init, which writes one (it never overwrites files), or set engine = \"mkdocs\" "
+                            "under [tool.pipeline.site]")
+    return chosen
+
+
+def build_command(name: str, site: SiteConfig, strict: bool = True) -> list[str]:
+    """The command line that builds the site with engine *name* (into the configuration's site_dir)."""
+    return [sys.executable, "-m", name, "build", *(["--strict"] if strict else []), "-f", str(site.path)]

@@ -72,7 +72,6 @@ def main() -> int:
     root = work / "project"
     (root / "experiments").mkdir(parents=True)
     shutil.copy(REPO / "mkdocs.yml", root)
-    shutil.copytree(REPO / "site" / "javascripts", root / "site" / "javascripts")
     (root / "pyproject.toml").write_text(f'[tool.pipeline]\nmodels_dir = "{REPO / "build" / "models"}"\n', encoding="utf-8")
     script = root / "experiments" / "01_model.py"
     script.write_text(EXPERIMENT.replace("{n}", "0"), encoding="utf-8")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from helpers import served
 
+from pipeline.publish.site import MATHJAX
+
 from .harness import Result, tail
 from .project import REPO, SECRETS, read_text
 
@@ -72,10 +74,10 @@ def browser_check(results: list[Result], workdir: Path) -> str | None:
     if batch.exists():
         shutil.rmtree(batch)
     docs = batch / "docs"
-    (docs / "javascripts").mkdir(parents=True)
-    for script in (REPO / "site" / "javascripts").glob("*"):
-        if script.is_file():
-            shutil.copy(script, docs / "javascripts" / script.name)
+    docs.mkdir(parents=True)
+    mathjax = [r.root / "site" / MATHJAX for r in hostile if (r.root / "site" / MATHJAX).is_dir()]
+    if mathjax:  # MathJax and its settings, as a build writes them into its site folder
+        shutil.copytree(mathjax[0], docs / MATHJAX)
     links = "".join(f"- [{r.name}]({r.name}/index.md)\n" for r in hostile)
     (docs / "index.md").write_text("# Hostile outputs\n\n" + links, encoding="utf-8")
     pages: dict[str, list[str]] = {}
