@@ -1,6 +1,7 @@
 """`pipeline preview`: warm kernels re-run from the first changed cell (and restart when they must),
 the watcher rebuilds on a real edit, failures show on the page, Ctrl-C stops cleanly."""
 
+import contextlib
 import os
 import re
 import signal
@@ -11,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import REPO, interruptible
+from conftest import CHROMIUM, REPO, interruptible
 from helpers import alive, free_port, stop, wait_for
 
 from pipeline.progress import Progress
@@ -177,10 +178,44 @@ def _wait(url, predicate, timeout=90, proc=None):
     return page
 
 
+@contextlib.contextmanager
+def _open_page(url):
+    """The page open in chromium while the block runs; yields a function that waits until the page,
+    never navigated again by the test, shows a text (None without chromium: nothing to check)."""
+    if not CHROMIUM:
+        yield lambda text: True
+        return
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(url, wait_until="load")
+
+            def has(text):
+                try:
+                    return text in page.evaluate("() => document.body.innerText")
+                except PlaywrightError:  # the page is reloading
+                    return False
+            yield lambda text: wait_for(lambda: has(text), timeout=90, interval=0.3)
+        finally:
+            browser.close()
+
+
 @pytest.mark.slow
-def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(project, mark):
+@pytest.mark.parametrize("engine", ["mkdocs", "zensical"])
+def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(project, mark, engine):
+    """With either site engine: an open page reloads itself after an edit (live reload, in chromium
+    where it is installed), the server is stopped with the preview."""
     import shutil
 
+    from pipeline.publish.site import installed
+
+    if not installed(engine) and not os.environ.get("CI"):
+        pytest.skip(f"{engine} is not installed: run `.setup/install test` (Zensical needs Python 3.11 or later)")
+    project.write_config(f'\n[tool.pipeline.site]\nengine = "{engine}"\n')
     shutil.copy(REPO / "mkdocs.yml", project.root / "mkdocs.yml")
     path = project.add("01_warm", EXPERIMENT.replace("{last}", "FIRST-VERSION"))
     port = free_port()
@@ -192,8 +227,11 @@ def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(projec
     proc.log = log
     try:
         _wait(url, lambda t: "FIRST-VERSION" in t, timeout=180, proc=proc)
-        path.write_text(path.read_text().replace("FIRST-VERSION", "SECOND-VERSION"), encoding="utf-8")
-        page = _wait(url, lambda t: "SECOND-VERSION" in t)
+        with _open_page(url) as reloaded:
+            path.write_text(path.read_text().replace("FIRST-VERSION", "SECOND-VERSION"), encoding="utf-8")
+            page = _wait(url, lambda t: "SECOND-VERSION" in t)
+            assert reloaded("SECOND-VERSION"), f"{engine}: the open page did not reload itself"
+        assert ('content="zensical-' in page) == (engine == "zensical")  # the engine asked for serves it
         assert "プレビュー" in page  # a warm kernel produced it: the page says it is not a clean run
 
         path.write_text(path.read_text() + "\n# %% Broken\nraise ValueError('broken on purpose')\n", encoding="utf-8")
@@ -207,7 +245,7 @@ def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(projec
     finally:
         output = stop(proc, log)
     assert proc.returncode in (0, 130), output
-    assert "preview: stopped" in output
+    assert "preview: stopped" in output and f"with {engine};" in output
     assert not re.search(r"Traceback \(most recent call last\):\n  File", output)  # no raw Python traceback
     # no process of the preview's left: kernels re-parented to init (orphans) are found too
     assert wait_for(lambda: not _marked(mark), timeout=10), f"left running: {_marked(mark)}"
