@@ -178,9 +178,9 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Pro
     progress = progress or Progress()
     previewer = Previewer(root, progress, max_kernels)
     config: Config = previewer.config
+    _check_port(host, port)  # before the first build, not after it
     site = site_config(config)
-    name = engine(config, site)  # before the first build, as the port: a missing engine is said at once
-    _check_port(host, port)
+    name = engine(config, site)  # a missing engine, too
     if site.default:
         progress.info(f"preview: no mkdocs.yml in {config.root}: serving the default site configuration "
                       f"({site.path}); {EDITABLE}")
