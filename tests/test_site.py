@@ -188,3 +188,28 @@ def test_an_authors_own_mathjax_folder_is_never_replaced(tmp_path):
         with Publication(config.layout.journal) as publication:
             export(load_records(config), config, Progress(quiet=True, live=False), publication)
     assert own.read_text(encoding="utf-8") == "window.MathJax = {};\n" and not (root / "site" / "index.md").exists()
+
+
+def test_the_build_needs_neither_engine(tmp_path):
+    """`python -m pipeline export` (the build's last stage) with mkdocs, Material and Zensical
+    unimportable writes the page and MathJax all the same."""
+    import subprocess
+    import sys
+
+    root = make_project(tmp_path / "article")
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('mkdocs', 'material', 'zensical'):\n"
+        "            raise ModuleNotFoundError(f'blocked: {name}')\n"
+        "sys.meta_path.insert(0, Block())\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(REPO)])}
+    done = subprocess.run([sys.executable, "-m", "pipeline", "export"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (root / "site" / "index.md").is_file() and (root / "site" / SCRIPTS[1]).is_file()
+    probe = subprocess.run([sys.executable, "-c", "import mkdocs"], env=env, capture_output=True, text=True, check=False)
+    assert "blocked: mkdocs" in probe.stderr  # the blocker works
