@@ -213,3 +213,23 @@ def test_the_build_needs_neither_engine(tmp_path):
     assert (root / "site" / "index.md").is_file() and (root / "site" / SCRIPTS[1]).is_file()
     probe = subprocess.run([sys.executable, "-c", "import mkdocs"], env=env, capture_output=True, text=True, check=False)
     assert "blocked: mkdocs" in probe.stderr  # the blocker works
+
+
+def test_the_next_export_restores_a_damaged_mathjax_folder_and_leaves_a_whole_one_alone(tmp_path):
+    root = make_project(tmp_path / "article")
+    config = load_config(root)
+
+    def exported():
+        with Publication(config.layout.journal) as publication:
+            export(load_records(config), config, Progress(quiet=True, live=False), publication)
+
+    exported()
+    folder = root / "site" / MATHJAX
+    font = next((folder / "es5" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+    exported()
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*")} == stamps  # nothing copied again
+    font.unlink()
+    (folder / "config.js").write_text("// edited\n", encoding="utf-8")
+    exported()
+    assert font.is_file() and (folder / "config.js").read_text(encoding="utf-8") == SETTINGS_SCRIPT

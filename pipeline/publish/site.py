@@ -114,20 +114,42 @@ def mathjax_source() -> Path:
 
 def stage_mathjax(layout: Layout, publication: Publication) -> Path:
     """Stage ``javascripts/mathjax/`` in docs_dir: the settings (``config.js``), MathJax's files and
-    its licence, marked as the pipeline's. An unchanged folder is left as it is by the publication."""
-    source = mathjax_source()
+    its licence, marked as the pipeline's. A folder that already holds exactly that (same files, same
+    sizes; the settings and the mark compared whole) is left out of the publication: no copy."""
+    files = _mathjax_files(mathjax_source())
     target = mathjax_folder(layout)
+    ours = {GENERATED_FILE: owner_file(target, layout), "config.js": SETTINGS_SCRIPT}
+    if _published(target, files, ours):
+        return target
     folder = publication.folder(target)
-    (folder / GENERATED_FILE).write_text(owner_file(target, layout), encoding="utf-8")
-    (folder / "config.js").write_text(SETTINGS_SCRIPT, encoding="utf-8")
+    for name, text in ours.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    for relative, path in files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, folder / relative)
+    return target
+
+
+def _mathjax_files(source: Path) -> dict[str, Path]:
+    """The files of MathJax the site ships, by their path in the folder."""
+    files = {}
     for part in _MATHJAX_PARTS:
         path = source / part
-        if path.is_dir():
-            shutil.copytree(path, folder / part, ignore=shutil.ignore_patterns("*.map"))
-        else:
-            (folder / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, folder / part)
-    return target
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if file.is_file() and file.suffix != ".map":
+                files[file.relative_to(source).as_posix()] = file
+    return files
+
+
+def _published(target: Path, files: dict[str, Path], ours: dict[str, str]) -> bool:
+    try:
+        if any((target / name).read_text(encoding="utf-8") != text for name, text in ours.items()):
+            return False
+        there = {p.relative_to(target).as_posix(): p.stat().st_size for p in target.rglob("*") if p.is_file()}
+    except (OSError, UnicodeDecodeError):
+        return False
+    return there == {**{name: (target / name).stat().st_size for name in ours},
+                     **{relative: path.stat().st_size for relative, path in files.items()}}
 
 
 # the engines -------------------------------------------------------------------
