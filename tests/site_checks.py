@@ -158,7 +158,7 @@ def _ask(page, word: str) -> list[tuple[str, str]]:
         time.sleep(0.1)
     else:
         raise AssertionError(f"the search for {word!r} never said how many results it found")
-    return [(a.get_attribute("href") or "", a.inner_text()) for a in page.locator(results).all()]
+    return [(a.get_attribute("href") or "", a.text_content() or "") for a in page.locator(results).all()]  # folded ones too
 
 
 if __name__ == "__main__":  # python tests/site_checks.py SITE_FOLDER [WORD ...]

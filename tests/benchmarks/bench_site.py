@@ -69,9 +69,9 @@ def main() -> int:
         print(f"  search: {len(hits)}/{len(words)} words find the page")
         for word in words:
             results = found[word]
-            first = unquote(results[0][0]) if results else ""
-            print(f"    {word}: {len(results)} results{' (first: ' + first + ')' if first else ''}"
-                  f"{'' if word in hits else '  <- not found'}")
+            holding = [unquote(href) or "(the page)" for href, text in results if word in text]
+            print(f"    {word}: {len(results)} results, {len(holding)} holding the word"
+                  f"{' (first: ' + holding[0] + ')' if holding else '  <- not found'}")
     return 0
 
 
