@@ -41,10 +41,19 @@ def _llama_problem() -> str | None:
     return None
 
 
+def _engine_problem(name: str) -> str | None:
+    from pipeline.publish.site import installed
+
+    return None if installed(name) else (f"needs the site engine {name}: run `.setup/install test` (the site extra; "
+                                         "Zensical needs Python 3.11 or later)")
+
+
 #: what each `@pytest.mark.requires(NAME)` checks; None means available
 REQUIREMENTS = {
     "chromium": lambda: None if CHROMIUM else "needs Debian's chromium (apt-get install chromium); .ci/run installs it",
     "llama_cpp": _llama_problem,
+    "mkdocs": lambda: _engine_problem("mkdocs"),
+    "zensical": lambda: _engine_problem("zensical"),
 }
 
 

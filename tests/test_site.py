@@ -28,7 +28,7 @@ from pipeline.config import load_config
 from pipeline.layout import GENERATED_FILE
 from pipeline.progress import Progress
 from pipeline.publish.export import export
-from pipeline.publish.site import MATHJAX, SCRIPTS, SETTINGS_SCRIPT, installed
+from pipeline.publish.site import MATHJAX, SCRIPTS, SETTINGS_SCRIPT
 from pipeline.records import Cell, ExperimentRecord, GlueValue
 from pipeline.storage import Publication
 
@@ -71,18 +71,9 @@ def project(tmp_path_factory) -> Path:
     return root
 
 
-def _engine(name: str) -> None:
-    if not installed(name):
-        message = f"{name} is not installed: run `.setup/install test` (Zensical needs Python 3.11 or later)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: {message}", pytrace=False)
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="module", params=ENGINES)
+@pytest.fixture(scope="module", params=[pytest.param(e, marks=pytest.mark.requires(e)) for e in ENGINES])
 def built(request, project) -> tuple[str, Path]:
     """(engine, the built site folder)."""
-    _engine(request.param)
     site, _ = build_site(request.param, project)
     return request.param, site
 
@@ -161,10 +152,10 @@ def test_an_older_mkdocs_yml_is_told_what_zensical_needs(tmp_path):
     assert "Zensical" in warning and SCRIPTS[0] in warning
 
 
+@pytest.mark.requires("mkdocs")
 def test_an_older_mkdocs_yml_still_builds_with_the_plugin(project, tmp_path):
     """MkDocs only: the offline-mathjax plugin supplies javascripts/mathjax.js for a configuration
     that loads it, and the build's MathJax folder serves the rest."""
-    _engine("mkdocs")
     old = shutil.copytree(project, tmp_path / "old")
     text = (old / "mkdocs.yml").read_text(encoding="utf-8").replace(SCRIPTS[0], "javascripts/mathjax.js")
     (old / "mkdocs.yml").write_text(text.replace("markdown_extensions:", "  - offline-mathjax\nmarkdown_extensions:"),
