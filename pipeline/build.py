@@ -58,7 +58,7 @@ def build(config: Config, force: bool = False, fail_fast: bool = False, llm: Llm
     experiments = discover(config, warn=progress.warn)
     execution = execute(config, force=force, fail_fast=fail_fast, keep_going=config.keep_going,
                         progress=progress, layout=layout, jobs=jobs, experiments=experiments)
-    with Publication(layout.journal) as publication:
+    with Publication.of(layout, warn=progress.warn) as publication:
         records = harvest(config, progress=progress, layout=layout, publication=publication,
                           experiments=experiments)
         drafts = draft(records, config, model=llm.model, base_url=llm.base_url, redraft=llm.redraft,
