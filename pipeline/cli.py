@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.debug or not isinstance(exc, PipelineError):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        from pipeline.text import terminal_text
+
+        print(f"error: {terminal_text(str(exc))}", file=sys.stderr)
         return 1
 
 
@@ -233,7 +235,7 @@ def _run(args) -> int:
             from pipeline.storage import Publication
 
             records = load_records(config)
-            with Publication(config.layout.journal) as publication:
+            with Publication.of(config.layout, warn=progress.warn) as publication:
                 exported = export(records, config, progress, publication)
             _report_export(exported, progress)
             _report_site(config, progress)
@@ -261,6 +263,7 @@ def _build_all(args, overrides, progress) -> int:
     from pipeline.errors import PipelineError
     from pipeline.progress import Progress
     from pipeline.publish.lock import locked
+    from pipeline.text import terminal_text
     from pipeline.workspace import Outcome, find_projects, summary_lines
 
     root = (args.root or Path.cwd()).resolve()
@@ -277,11 +280,14 @@ def _build_all(args, overrides, progress) -> int:
             config = load_config(project, overrides)
             with locked(config.layout, "build", article):
                 outcomes.append(Outcome(project, summary=_build(config, args, article)))
-        except PipelineError as exc:
+        except Exception as exc:  # any failure is this article's: the others are built all the same
             if args.debug:
                 raise
-            print(f"error: {exc}", file=sys.stderr)
-            outcomes.append(Outcome(project, error=str(exc)))
+            message = str(exc) if isinstance(exc, PipelineError) else (
+                f"unexpected {type(exc).__name__}: {exc} (a bug in ml-article-pipeline: run `python -m pipeline -C "
+                f"{os.path.relpath(project)} build --debug` for the traceback, and report it)")
+            print(f"error: {terminal_text(message)}", file=sys.stderr)
+            outcomes.append(Outcome(project, error=message))
     progress.info("")
     for line in summary_lines(outcomes, root):
         progress.info(line)
@@ -290,24 +296,18 @@ def _build_all(args, overrides, progress) -> int:
 
 def _init(args) -> int:
     from pipeline.scaffold import init_project, next_steps
+    from pipeline.text import terminal_text
 
     folder = args.path if args.path is not None else args.root or Path.cwd()
     result = init_project(folder, force=args.force, experiments_dir=args.experiments_dir, title=args.title,
                           tags=args.tags, slug=args.slug, qiita_dir=args.qiita_dir, zenn_dir=args.zenn_dir)
     found = ", ".join(p.name for p in result.experiments)
-    print(f"set up {result.folder}")
-    print(f"  experiments ({result.experiments_dir}): {found}")
-    print(f"  title: {result.title}")
-    print(f"  tags:  {', '.join(result.tags)}")
-    print(f"  slug:  {result.slug}")
-    for path in result.written:
-        print(f"  wrote {path.relative_to(result.folder).as_posix()}")
-    for skipped in result.skipped:
-        print(f"  kept  {skipped.path.relative_to(result.folder).as_posix()}: {skipped.reason}")
-    for note in result.notes:
-        print(f"  note: {note}")
-    print("next steps:")
-    print("\n".join(next_steps(result)))
+    lines = [f"set up {result.folder}", f"  experiments ({result.experiments_dir}): {found}",
+             f"  title: {result.title}", f"  tags:  {', '.join(result.tags)}", f"  slug:  {result.slug}"]
+    lines += [f"  wrote {path.relative_to(result.folder).as_posix()}" for path in result.written]
+    lines += [f"  kept  {s.path.relative_to(result.folder).as_posix()}: {s.reason}" for s in result.skipped]
+    lines += [f"  note: {note}" for note in result.notes] + ["next steps:"] + next_steps(result)
+    print(terminal_text("\n".join(lines)))  # names and titles from notebooks: no raw control sequence
     return 0
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
+import os
 import re
 from pathlib import Path
 
-from pipeline.experiments import percent_script
+from pipeline.experiments import percent_script, read_notebook
 from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.markdown.scanner import headings
+from pipeline.text import clean_text, readable_name
 
 #: top-level module -> the tag as Qiita spells it, most telling first (the first ones win a slot)
 QIITA_TAGS = {
@@ -58,15 +59,13 @@ def text_of(path: Path) -> str:
 
 
 def read_cells(path: Path) -> list[tuple[str, str]]:
-    """(cell type, source) of each cell; an unreadable file has none (init only suggests values)."""
-    text = text_of(path)
+    """(cell type, source) of each cell. A notebook is read as the build reads it, so a malformed
+    one is the same error, naming the file and cell (``experiments.read_notebook``); a script
+    jupytext cannot read has none (init only suggests values)."""
     if path.suffix == ".ipynb":
-        try:
-            cells = json.loads(text).get("cells", [])
-            return [(c.get("cell_type", ""), "".join(c.get("source", "")) if isinstance(c.get("source"), list)
-                     else str(c.get("source", ""))) for c in cells if isinstance(c, dict)]
-        except (ValueError, AttributeError):
-            return []
+        shown = os.path.relpath(path) if path.is_absolute() else str(path)
+        return [(c.cell_type, c.source) for c in read_notebook(text_of(path), shown).cells]
+    text = text_of(path)
     import jupytext
 
     from pipeline.gallery import is_gallery, read_gallery
@@ -90,13 +89,16 @@ def first_heading(paths: list[Path]) -> str | None:
     return None
 
 
-def title_from(experiments: Path, order: tuple[str, ...] = ()) -> str | None:
-    """The article's title when the config sets none: the first H1 of the experiments in experiment order
-    (those named in *order* first, the rest by name), if Qiita takes it as a title."""
+def title_from(experiments: Path, order: tuple[str, ...] = (), folder: Path | None = None) -> str | None:
+    """The article's title when the config sets none, as ``init`` titles it (``suggest_title``), the
+    experiments in experiment order (those named in *order* first, the rest by name): their first H1
+    if Qiita takes it as a title, else the readable name of the first one or of *folder*."""
     files = experiment_files(experiments)
     files.sort(key=lambda f: order.index(f.stem) if f.stem in order else len(order))  # stable: by name after
     heading = first_heading(files)
-    return heading if heading and not QIITA.title_problems(heading) else None
+    if heading and not QIITA.title_problems(heading):
+        return heading
+    return suggest_title(files[:1], folder or experiments, heading=False) or None
 
 
 def plain_text(markdown: str) -> str:
@@ -108,7 +110,7 @@ def plain_text(markdown: str) -> str:
     text = re.sub(r"(\*{1,3}|~~)(\S(?:.*?\S)?)\1", r"\2", text)
     text = re.sub(r"(?<!\w)(_{1,3})(\S(?:.*?\S)?)\1(?!\w)", r"\2", text)  # snake_case stays
     text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)  # backslash escapes
-    return " ".join(text.split())
+    return clean_text(text)  # no control character, lone surrogate or noncharacter: it becomes a title
 
 
 def imported_packages(paths: list[Path]) -> list[str]:
@@ -157,18 +159,56 @@ def suggest_tags(paths: list[Path]) -> tuple[str, ...]:
     return tags
 
 
-def suggest_slug(title: str, folder: Path) -> str:
-    """A slug valid as Qiita's file name and on Zenn (12-50 of a-z, 0-9, '-', '_'): an ASCII title's
-    words in kebab-case, else the folder's name; padded with a hash of the title when short."""
+def suggest_title(paths: list[Path], folder: Path, heading: bool = True) -> str:
+    """The article's title: the first H1 of the experiments (``first_heading``; not with *heading*
+    False), else the readable name of the first experiment, else of the folder (as chapters without
+    an H1 are titled)."""
+    names = [p.name[: -len(p.suffix)] for p in paths[:1]] + [folder.resolve().name]
+    return (heading and first_heading(paths)) or next((t for t in map(readable_name, names) if t), "Experiments")
+
+
+def suggest_slug(title: str, folder: Path, taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """A slug valid as Qiita's file name and on Zenn (12-50 of a-z, 0-9, '-', '_') that is not in
+    *taken*: an ASCII title's words in kebab-case, else the folder's name; padded with a hash of the
+    title when short; "-2", "-3", ... added when taken."""
     base = _kebab(title) if title.isascii() else ""
     base = base or _kebab(folder.resolve().name) or "article"
     if len(base) > 50:
         base = base[:51].rsplit("-", 1)[0] if "-" in base[:51] else base[:50]
-    digest = hashlib.sha1(title.encode("utf-8")).hexdigest()
+    digest = hashlib.sha1(title.encode("utf-8", "surrogatepass")).hexdigest()
     while len(base) < 12:
         base = f"{base}-{digest[: max(4, 11 - len(base))]}"
-    assert not ZENN.slug_problems(base), base
-    return base
+    slug, number = base, 1
+    while slug in taken:
+        number += 1
+        slug = f"{base[:49 - len(str(number))].rstrip('-')}-{number}"
+    assert not ZENN.slug_problems(slug), slug
+    return slug
+
+
+def slugs_in_use(folder: Path, qiita: Path | None, zenn: Path | None) -> set[str]:
+    """The slugs other articles use: every other project's in the git work tree holding *folder*
+    (``article.slug`` and ``zenn.slug``), and the articles already in the qiita-cli folder and
+    zenn-cli root (files this project wrote excepted)."""
+    from pipeline.config import tomllib
+    from pipeline.layout import git_work_tree, owner
+    from pipeline.workspace import find_projects
+
+    folder, taken = folder.resolve(), set()
+    tree = git_work_tree(folder)
+    for project in find_projects(tree) if tree else []:
+        if project != folder:
+            try:
+                table = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pipeline"]
+                taken |= {s for part in ("article", "zenn") if isinstance(s := table.get(part, {}).get("slug"), str)}
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+    places = ([qiita / "public"] if qiita else []) + ([zenn / "articles", zenn / "books"] if zenn else [])
+    for place in places:
+        for item in place.iterdir() if place.is_dir() else []:
+            if owner(item) != folder and (item.suffix == ".md" or item.is_dir()):
+                taken.add(item.name.removesuffix(".md"))
+    return taken
 
 
 def _kebab(text: str) -> str:

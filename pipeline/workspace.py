@@ -35,7 +35,7 @@ class Outcome:
     def line(self, root: Path) -> str:
         name = os.path.relpath(self.project, root)
         if self.summary is None:
-            return f"  {name}: FAILED: {self.error.splitlines()[0] if self.error else 'error'}"
+            return f"  {name}: FAILED: {_gist(self.error)}"
         s = self.summary
         state = ("up to date" if s.up_to_date else
                  f"{s.count('executed')} executed, {s.count('cached')} cached, {s.count('failed')} failed")
@@ -43,6 +43,13 @@ class Outcome:
         if s.exports.zenn:
             where += f", {os.path.relpath(s.exports.zenn, root)}"
         return f"  {name}: {'ok' if self.ok else 'FAILED'} ({state}; {len(s.warnings)} warnings) -> {where}"
+
+
+def _gist(message: str, limit: int = 300) -> str:
+    """The error *message* on one line, whole up to *limit* characters (its first line alone may end
+    in a colon, "1 experiment failed:"); the full message was printed when the article failed."""
+    text = " ".join(message.split()) or "error"
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "… (the whole message is above)"
 
 
 def _pipeline_table(pyproject: Path) -> dict | None:

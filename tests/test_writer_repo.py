@@ -229,3 +229,53 @@ def test_qiita_figures_hosted_by_the_repository(repo, tmp_path):
     _cli("build", "--force", cwd=project)
     assert cli_file.read_text(encoding="utf-8") == text
     assert _git("status", "--porcelain", cwd=repo) == ""
+
+
+def _outside(repo: Path, project: Path) -> dict[str, str]:
+    """sha256 of every file outside *project* (the whole temporary folder, the repository's .git included)."""
+    import hashlib
+
+    top = repo.parent
+    return {p.relative_to(top).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(top.rglob("*"))
+            if p.is_file() and not p.is_symlink() and project not in p.parents}
+
+
+@pytest.mark.parametrize("link, to", [("qiita/public", "outside"), ("zenn/articles", "outside"),
+                                      ("zenn/images", ".git"), ("zenn", "outside")])
+def test_a_symlinked_export_folder_is_refused_by_name_and_nothing_outside_changes(repo, link, to):
+    """A folder the build writes into, made a symbolic link out of the work tree or into .git: the
+    build names the link and where it leads, before anything is written."""
+    outside = repo.parent / "outside"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("the writer's\n", encoding="utf-8")
+    path = repo / link
+    if path.exists():
+        shutil.rmtree(path)
+    path.symlink_to(outside if to == "outside" else repo / ".git", target_is_directory=True)
+    project = repo / "numpy-intro"
+    before = _outside(repo, project)
+    run = _cli("build", cwd=project, check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    if link == "zenn":  # the export folder itself: the setting is resolved with the config, and named
+        assert "tool.pipeline.zenn.export_dir" in run.stderr and str(outside) in run.stderr, run.stderr
+    else:
+        assert f"../{link}: a symbolic link to {path.readlink()}, which leads " in run.stderr, run.stderr
+        assert ("into a .git folder" if to == ".git" else "outside the git work tree") in run.stderr, run.stderr
+    assert _outside(repo, project) == before
+    assert not (project / "build" / "records").exists()  # refused before anything ran
+
+
+def test_build_all_builds_the_others_when_one_project_fails_and_shows_why(repo):
+    bad = repo / "broken-notes"
+    bad.mkdir()
+    (bad / "bad.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Broken"},
+                  {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": ["x\n", 3]}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+    _cli("init", "broken-notes", "--title", "Broken", "--tags", "Python", cwd=repo)
+    run = _cli("build", "--all", cwd=repo, check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "built 3 articles: 2 ok, 1 failed" in run.stderr, run.stderr
+    line = next(x for x in run.stderr.splitlines() if x.startswith("  broken-notes: FAILED"))
+    assert "bad.ipynb, cell 2" in line and "fix that cell" in line, line  # the whole message, not its first line
+    assert "numpy-intro: ok" in run.stderr and "pandas-notes: ok" in run.stderr

@@ -36,6 +36,7 @@ from pipeline.layout import (
     GENERATED_LINE,
     Layout,
     check_owned,
+    check_writable,
     inside,
     owner_file,
     owner_mark,
@@ -43,12 +44,14 @@ from pipeline.layout import (
     read_manifest,
 )
 from pipeline.markdown.platforms import QIITA, ZENN
+from pipeline.markdown.urls import link_url_problems
 from pipeline.progress import Progress
 from pipeline.publish.site import mathjax_folder, stage_mathjax
 from pipeline.publish.zenn_book import export_book, fit_images, zenn_entry, zenn_images, zenn_targets
 from pipeline.records import Drafts, ExperimentRecord
 from pipeline.storage import Publication
 from pipeline.summary import Exports
+from pipeline.text import quoted
 
 #: qiita-cli's front matter, in its order; the first group comes from the config
 QIITA_KEYS = ("title", "tags", "private", "updated_at", "id", "organization_url_name", "slide", "ignorePublish")
@@ -72,10 +75,11 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     article, cli_file, page = layout.qiita / "article.md", qiita_cli_file(config, layout), layout.site / "index.md"
     zenn_file = zenn_entry(config, layout)  # articles/<slug>.md, or books/<slug>/config.yaml
     targets = export_targets(config, layout)
+    check_writable(targets + [layout.manifest], layout)  # before any of them is read or staged
     check_owned(targets, layout)
 
     front = qiita_front_matter(config, existing=cli_file)
-    for problem in QIITA.front_matter_problems(_front_values(front)):
+    for problem in _front_problems(QIITA, front):
         progress.warn(f"qiita-cli file: {problem}")
     _stage_figures(qiita, layout.qiita / "figures", layout, publication)
     publication.write(page, f"{GENERATED_LINE}\n{mkdocs.markdown}")
@@ -84,6 +88,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     if config.zenn.enabled:
         _export_zenn(records, config, progress, publication, layout, drafts, zenn_file, printed)
     body, pending = qiita.markdown, [f for f in qiita.figures if f.src.startswith(UPLOAD_MARK)]
+    _check_links([f.src for f in qiita.figures if f not in pending], "image_base_url")
     if config.article.image_base_url == "git":  # after the Zenn export staged the images both platforms share
         body, pending = _link_from_git(qiita, config, layout, publication, progress, cli_file)
     publication.write(article, body)
@@ -121,6 +126,7 @@ def _link_from_git(qiita: RenderedArticle, config: Config, layout: Layout, publi
     previous = earlier_pins(earlier, repo=layout.root, remote=article.git_remote, template=article.image_url_template)
     pins = pin(list(dict.fromkeys(files.values())), repo=layout.root, remote=article.git_remote,
                template=article.image_url_template, previous=previous, contents=contents)
+    _check_links(pins.urls.values(), "image_url_template (or the remote's URL)")
     body = qiita.markdown
     for src, path in files.items():
         if path in pins.urls:
@@ -130,6 +136,15 @@ def _link_from_git(qiita: RenderedArticle, config: Config, layout: Layout, publi
         progress.warn(f"Qiita figures: {len(pending)} of {len(qiita.figures)} are not in {article.git_remote}'s "
                       f"pushed commits yet, so the Qiita article keeps upload placeholders for them. {pins.advice}")
     return body, pending
+
+
+def _check_links(urls, setting: str) -> None:
+    """Every figure link the export writes passes the allow-list of links (``link_url_problems``),
+    the same as links in the author's Markdown; ExportError (nothing published) names the setting."""
+    problems = [p for url in urls for p in link_url_problems(url)]
+    if problems:
+        raise ExportError(f"figure links would be unsafe, so nothing was published: {'; '.join(problems[:3])}; "
+                          f"fix tool.pipeline.article.{setting}")
 
 
 def qiita_cli_file(config: Config, layout: Layout) -> Path:
@@ -160,7 +175,7 @@ def _export_zenn(records, config: Config, progress: Progress, publication: Publi
         fit_images(_stage_figures(zenn, images, layout, publication), publication.resolve(images), progress)
         return
     front = zenn_front_matter(config, existing=target)
-    refused = (ZENN.article_problems(zenn.markdown) + ZENN.front_matter_problems(_front_values(front))
+    refused = (ZENN.article_problems(zenn.markdown) + _front_problems(ZENN, front)
                + ZENN.slug_problems(ZENN.slug_for(config)))
     if refused:  # zenn-cli or Zenn would refuse the article: an error, never a silent export
         raise ExportError("the Zenn article breaks Zenn's limits, so nothing was published (the last good "
@@ -239,17 +254,17 @@ def qiita_front_matter(config: Config, existing: Path | None = None) -> str:
     article = config.article
     kept = read_front_matter(existing) if existing and existing.is_file() else {}
     ours = {
-        "title": _yaml_str(article.title),
+        "title": quoted(article.title),
         "tags": None,
         "private": "true" if article.private else "false",
-        "organization_url_name": _yaml_str(article.organization_url_name) if article.organization_url_name else "null",
+        "organization_url_name": quoted(article.organization_url_name) if article.organization_url_name else "null",
     }
     defaults = {"updated_at": "''", "id": "null", "slide": "false", "ignorePublish": "false"}
     lines = ["---"]
     for key in QIITA_KEYS + tuple(k for k in kept if k not in QIITA_KEYS):
         if key == "tags":
             lines.append("tags:")
-            lines += [f"  - {_yaml_str(tag)}" for tag in article.tags]
+            lines += [f"  - {quoted(tag)}" for tag in article.tags]
         elif key in ours:
             lines.append(f"{key}: {ours[key]}")
         else:
@@ -265,12 +280,12 @@ def zenn_front_matter(config: Config, existing: Path | None = None) -> str:
     zenn = config.zenn
     kept = read_front_matter(existing) if existing and existing.is_file() else {}
     values = {
-        "title": _yaml_str(config.article.title),
-        "emoji": _yaml_str(zenn.emoji),
-        "type": _yaml_str(zenn.type),
-        "topics": "[" + ", ".join(_yaml_str(t) for t in ZENN.topics_for(config)) + "]",
+        "title": quoted(config.article.title),
+        "emoji": quoted(zenn.emoji),
+        "type": quoted(zenn.type),
+        "topics": "[" + ", ".join(quoted(t) for t in ZENN.topics_for(config)) + "]",
         "published": "true" if zenn.published else "false",
-        "publication_name": _yaml_str(zenn.publication_name) if zenn.publication_name else None,
+        "publication_name": quoted(zenn.publication_name) if zenn.publication_name else None,
     }
     for key in ("published", "published_at", "publication_name"):
         if key in kept:
@@ -279,15 +294,17 @@ def zenn_front_matter(config: Config, existing: Path | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _front_values(front: str) -> dict:
-    """The front matter as YAML reads it (for the dialect checks)."""
+def _front_problems(platform, front: str) -> list[str]:
+    """The *platform*'s front-matter rules on *front* as YAML reads it; a front matter YAML cannot
+    read is that problem (a value kept from the existing file, say), never a list of missing fields."""
     import yaml
 
     try:
         data = yaml.safe_load(front.strip().strip("-").strip()) or {}
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    except yaml.YAMLError as exc:
+        return [f"front matter: not valid YAML ({' '.join(str(exc).split())}); fix the value named there in the "
+                "existing file, or delete the file to have it written anew"]
+    return platform.front_matter_problems(data if isinstance(data, dict) else {})
 
 
 def read_front_matter(path: Path) -> dict[str, str]:
@@ -312,7 +329,3 @@ def read_front_matter(path: Path) -> dict[str, str]:
             values[key] += "\n" + line
     return {k: (v.strip() if "\n" not in v.rstrip("\n") else v.rstrip("\n")) for k, v in values.items()
             if v.strip()}
-
-
-def _yaml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid YAML scalar

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from pipeline.markdown.scanner import headings, scan, set_heading_level, tidy_bl
 from pipeline.progress import Progress
 from pipeline.records import ExperimentRecord
 from pipeline.storage import Publication
+from pipeline.text import clean_text, quoted
 
 #: config.yaml's keys, in zenn-cli's order (new:book writes them so); the build writes all but a kept published
 BOOK_KEYS = ("title", "summary", "topics", "published", "price", "chapters")
@@ -156,7 +156,8 @@ def split_book(markdown: str, records: list[ExperimentRecord], titles: list[str]
                       indexes))
         slugs.append(_chapter_slug(records[k].name, k + 1, slugs))
     bodies = _relink([p[0] for p in parts], [p[1] for p in parts], starts, slugs, anchors(found, "zenn"))
-    return [BookChapter(k + 1, slugs[k], records[k].title.strip() or records[k].name, records[k].source, body)
+    return [BookChapter(k + 1, slugs[k], clean_text(records[k].title) or clean_text(records[k].name), records[k].source,
+                        body)
             for k, body in enumerate(bodies)]
 
 
@@ -211,12 +212,12 @@ def book_config(config: Config, chapters: list[str], kept: dict[str, str]) -> st
     any other key already in the file are kept as written."""
     zenn = config.zenn
     values = {
-        "title": _yaml_str(config.article.title),
-        "summary": _yaml_str(zenn.summary),
-        "topics": "[" + ", ".join(_yaml_str(t) for t in ZENN.topics_for(config)) + "]",
+        "title": quoted(config.article.title),
+        "summary": quoted(zenn.summary),
+        "topics": "[" + ", ".join(quoted(t) for t in ZENN.topics_for(config)) + "]",
         "published": kept.get("published", "true" if zenn.published else "false"),
         "price": str(zenn.price),
-        "chapters": "\n" + "\n".join(f"  - {_yaml_str(c)}" for c in chapters),
+        "chapters": "\n" + "\n".join(f"  - {quoted(c)}" for c in chapters),
     }
     values.update({k: v for k, v in kept.items() if k not in BOOK_KEYS})
     lines = ["# Written by ml-article-pipeline: set these in [tool.pipeline.zenn]; published and keys you add are kept"]
@@ -226,7 +227,7 @@ def book_config(config: Config, chapters: list[str], kept: dict[str, str]) -> st
 
 def chapter_front_matter(chapter: BookChapter, kept: dict[str, str]) -> str:
     """The chapter's title; ``free`` and any other key already in the file are kept as written."""
-    lines = ["---", f"title: {_yaml_str(chapter.title)}"]
+    lines = ["---", f"title: {quoted(chapter.title)}"]
     lines += [f"{k}:{v}" if v.startswith("\n") else f"{k}: {v}" for k, v in kept.items() if k != "title"]
     return "\n".join(lines + ["---", ""])
 
@@ -366,7 +367,3 @@ def _yaml(text: str) -> dict:
     except yaml.YAMLError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _yaml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid YAML scalar
