@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import yaml
+from helpers import raw_notebook
 from test_init import SiteLoader, notebook, run
 
 from pipeline.config import tomllib
@@ -60,17 +60,6 @@ def test_a_title_given_with_control_characters_is_refused_before_anything_is_wri
     assert sorted(p.name for p in folder.iterdir()) == ["01_x.ipynb"]
 
 
-def _raw_notebook(path: Path, cells: list[dict]) -> Path:
-    """A notebook written as JSON text, however malformed its cells are."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nb = {"cells": [{"metadata": {}, **c, **({"outputs": [], "execution_count": None} if c["cell_type"] == "code"
-                                             else {})} for c in cells],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    path.write_text(json.dumps(nb), encoding="utf-8")  # a lone surrogate is written as its \\udXXX escape
-    return path
-
-
 MALFORMED = {
     "numbers": [{"cell_type": "markdown", "source": "# Numbers"}, {"cell_type": "code", "source": ["x = 1\n", 2]}],
     "surrogate": [{"cell_type": "markdown", "source": "# Surrogate"}, {"cell_type": "code", "source": "print('\udc80')"}],
@@ -80,7 +69,7 @@ MALFORMED = {
 @pytest.mark.parametrize("kind", MALFORMED)
 def test_a_malformed_notebook_is_an_error_naming_the_file_and_cell_in_init_config_and_build(tmp_path, kind):
     folder = tmp_path / "malformed"
-    _raw_notebook(folder / "01_bad.ipynb", MALFORMED[kind])
+    raw_notebook(folder / "01_bad.ipynb", MALFORMED[kind])
     for args in (["init", str(folder)], ["init", str(folder), "--title", "Given"], ["-C", str(folder), "config"]):
         if args[-1] == "config":  # a project without a title: config reads the notebooks for one
             assert sorted(p.name for p in folder.iterdir()) == ["01_bad.ipynb"]  # init refused, wrote nothing

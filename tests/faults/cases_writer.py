@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import yaml
+from helpers import raw_notebook
 
 from pipeline.config import tomllib
 
@@ -54,21 +55,20 @@ def _outside_folder(ctx: Ctx, name: str = "outside") -> Path:
     return folder
 
 
-def _notebook(path: Path, cells: list[dict]) -> Path:
-    """A notebook written as JSON text, however malformed its cells (a lone surrogate as its escape)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({
-        "cells": [{"metadata": {}, **c, **({"outputs": [], "execution_count": None} if c["cell_type"] == "code"
-                                           else {})} for c in cells],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
-    return path
-
-
 def _no_raw_controls(ctx: Ctx, run: Run) -> None:
     found = RAW_CONTROL.search(run.output)
     ctx.expect(found is None, f"`{' '.join(run.args)}` sent a raw control character to the terminal: "
                               f"{ascii(run.output[max(0, found.start() - 30):found.start() + 30]) if found else ''}")
+
+
+def _variants(helper, variants: dict[str, tuple[str, tuple]]) -> None:
+    """Register one case per variant: name -> (docstring, the arguments *helper* takes after ctx)."""
+    for name, (doc, args) in variants.items():
+        def run(ctx: Ctx, args: tuple = args) -> None:
+            helper(ctx, *args)
+
+        run.__name__, run.__doc__ = name, doc
+        case("writer")(run)
 
 
 # symbolic links under the folders a command writes -------------------------------------
@@ -128,16 +128,12 @@ def _init_through_link(ctx: Ctx, name: str) -> None:
     ctx.expect(sorted(p.name for p in fresh.iterdir()) == sorted(["01_x.py", name]), "init wrote files anyway")
 
 
-@case("writer")
-def init_link_pyproject_outside(ctx: Ctx):
-    """`init` in a folder whose pyproject.toml is a symbolic link to a file outside it."""
-    _init_through_link(ctx, "pyproject.toml")
-
-
-@case("writer")
-def init_link_gitignore_outside(ctx: Ctx):
-    """`init` in a folder whose .gitignore is a symbolic link to a file outside it."""
-    _init_through_link(ctx, ".gitignore")
+_variants(_init_through_link, {
+    "init_link_pyproject_outside": ("`init` where pyproject.toml is a symbolic link to a file outside the folder.",
+                                    ("pyproject.toml",)),
+    "init_link_gitignore_outside": ("`init` where .gitignore is a symbolic link to a file outside the folder.",
+                                    (".gitignore",)),
+})
 
 
 # URL settings and remote URLs ------------------------------------------------------------
@@ -149,24 +145,12 @@ def _template(ctx: Ctx, template: str) -> None:
     ctx.expect("<script>" not in ctx.read("build/qiita/article.md"), "the template reached the article")
 
 
-@case("writer")
-def url_template_javascript(ctx: Ctx):
-    _template(ctx, "javascript:alert(document.cookie)//{commit}/{path}")
-
-
-@case("writer")
-def url_template_data_svg(ctx: Ctx):
-    _template(ctx, "data:image/svg+xml,<svg onload=alert(1)>{commit}{path}")
-
-
-@case("writer")
-def url_template_newline_script(ctx: Ctx):
-    _template(ctx, "https://raw.example.com/{commit}/{path}\n<script>alert(1)</script>")
-
-
-@case("writer")
-def url_template_second_image(ctx: Ctx):
-    _template(ctx, 'https://raw.example.com/{commit}/{path}) ![x](https://evil.example/x.png "t')
+_variants(_template, {name: (f"image_url_template = {template!r}: refused by name", (template,)) for name, template in {
+    "url_template_javascript": "javascript:alert(document.cookie)//{commit}/{path}",
+    "url_template_data_svg": "data:image/svg+xml,<svg onload=alert(1)>{commit}{path}",
+    "url_template_newline_script": "https://raw.example.com/{commit}/{path}\n<script>alert(1)</script>",
+    "url_template_second_image": 'https://raw.example.com/{commit}/{path}) ![x](https://evil.example/x.png "t',
+}.items()})
 
 
 @case("writer")
@@ -208,7 +192,7 @@ def _hostile_heading(ctx: Ctx, heading: str) -> None:
     """`init` on a notebook titled *heading*, then `config` and `build` of that project: what init
     wrote reads back (tomllib, yaml) to what it said, and no command prints a raw control."""
     fresh = ctx.path("fresh")
-    _notebook(fresh / "01_x.ipynb", [{"cell_type": "markdown", "source": f"# {heading}\n\ntext"},
+    raw_notebook(fresh / "01_x.ipynb", [{"cell_type": "markdown", "source": f"# {heading}\n\ntext"},
                                      {"cell_type": "code", "source": "print(1)"}])
     runs = [ctx.cli("init", "fresh")]
     ctx.expect_ok(runs[0])
@@ -238,16 +222,12 @@ _SiteLoader.add_multi_constructor("tag:yaml.org,2002:python/object/apply:",
                                   lambda loader, suffix, node: loader.construct_mapping(node, deep=True))
 
 
-@case("writer")
-def heading_c0_escape_del(ctx: Ctx):
-    """A first heading with C0 controls, an ANSI colour (ESC) and DEL."""
-    _hostile_heading(ctx, "ctrl \x01\x1b[31m red \x7f")
-
-
-@case("writer")
-def heading_c1_nonchar(ctx: Ctx):
-    """A first heading with C1 controls (NEL, CSI) and a noncharacter (U+FFFE)."""
-    _hostile_heading(ctx, "c1 \x85\x9b31m x \ufffe y")
+_variants(_hostile_heading, {
+    "heading_c0_escape_del": ("A first heading with C0 controls, an ANSI colour (ESC) and DEL.",
+                              ("ctrl \x01\x1b[31m red \x7f",)),
+    "heading_c1_nonchar": ("A first heading with C1 controls (NEL, CSI) and a noncharacter (U+FFFE).",
+                           ("c1 \x85\x9b31m x \ufffe y",)),
+})
 
 
 MALFORMED = {
@@ -259,25 +239,21 @@ MALFORMED = {
 def _malformed(ctx: Ctx, kind: str, cell: int) -> None:
     """A malformed notebook: `build` of the project holding it, `init` (also with --title) and
     `config` of a new project around it: each an error naming the file, the cell and the fix."""
-    _notebook(ctx.path("experiments/03_bad.ipynb"), MALFORMED[kind])
+    raw_notebook(ctx.path("experiments/03_bad.ipynb"), MALFORMED[kind])
     ctx.expect_error(ctx.cli("build"), f"experiments/03_bad.ipynb, cell {cell}")
     ctx.no_record("03_bad")
     fresh = ctx.path("fresh")
-    _notebook(fresh / "bad.ipynb", MALFORMED[kind])
+    raw_notebook(fresh / "bad.ipynb", MALFORMED[kind])
     ctx.expect_error(ctx.cli("init", "fresh"), f"bad.ipynb, cell {cell}")
     ctx.expect_error(ctx.cli("init", "fresh", "--title", "Given"), f"bad.ipynb, cell {cell}")
     (fresh / "pyproject.toml").write_text('[tool.pipeline]\nexperiments_dir = "."\n', encoding="utf-8")
     ctx.expect_error(ctx.cli("-C", "fresh", "config"), f"bad.ipynb, cell {cell}")
 
 
-@case("writer")
-def notebook_lone_surrogate(ctx: Ctx):
-    _malformed(ctx, "surrogate", 2)
-
-
-@case("writer")
-def notebook_numbers_in_source(ctx: Ctx):
-    _malformed(ctx, "numbers", 1)
+_variants(_malformed, {
+    "notebook_lone_surrogate": ("A lone surrogate in a code cell's source.", ("surrogate", 2)),
+    "notebook_numbers_in_source": ("Numbers in the source lists of the cells.", ("numbers", 1)),
+})
 
 
 @case("writer")
@@ -285,7 +261,7 @@ def build_all_after_a_malformed_project(ctx: Ctx):
     """`build --all` over the battery's project and one holding a malformed notebook: the failure is
     that project's, shown whole; the other is built; exit 1."""
     other = ctx.path("p2")
-    _notebook(other / "bad.ipynb", MALFORMED["numbers"])
+    raw_notebook(other / "bad.ipynb", MALFORMED["numbers"])
     ctx.expect_ok(ctx.cli("init", "p2", "--title", "Second", "--tags", "Python", "--slug", "second-article"))
     run = ctx.cli("build", "--all")
     ctx.expect_rc(run, 1)
@@ -319,17 +295,14 @@ def slug_short_derived(ctx: Ctx):
     ctx.expect(len(names) == 1 and re.fullmatch(r"[0-9a-z_-]{12,50}", names[0]), f"Zenn articles: {names}")
 
 
-@case("writer")
-def slug_fullwidth(ctx: Ctx):
-    """article.slug in full-width letters: refused, naming the setting and Qiita's rule."""
-    ctx.configure(article={"slug": "ａｂｃ"})
-    ctx.expect_error(ctx.cli("build"), "tool.pipeline.article.slug: ", "Qiita")
-
-
-@case("writer")
-def slug_japanese(ctx: Ctx):
-    """article.slug in Japanese: refused, naming the setting and Qiita's rule (never a slug of a hash)."""
-    ctx.configure(article={"slug": "日本語"})
+def _foreign_slug(ctx: Ctx, slug: str) -> None:
+    """article.slug *slug* (not ASCII): refused, naming the setting and Qiita's rule, never a slug of
+    a hash the user never wrote."""
+    ctx.configure(article={"slug": slug})
     run = ctx.cli("build")
     ctx.expect_error(run, "tool.pipeline.article.slug: ", "Qiita")
     ctx.expect(not re.search(r"'[0-9a-f]{8}'", run.stderr), "the message names a slug the user never wrote")
+
+
+_variants(_foreign_slug, {"slug_fullwidth": ("article.slug in full-width letters.", ("ａｂｃ",)),
+                          "slug_japanese": ("article.slug in Japanese.", ("日本語",))})
