@@ -296,14 +296,15 @@ def _trimmed(lines: list[str], first: int, count: int) -> tuple[int, int]:
 
 
 def notebook_title(nb) -> str:
-    """The notebook's first H1 heading."""
+    """The notebook's first H1 heading, without control characters or noncharacters (``text.clean_text``)."""
     from pipeline.markdown.scanner import headings
+    from pipeline.text import clean_text
 
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             for _, level, text in headings(cell.source):
                 if level == 1:
-                    return text
+                    return clean_text(text)
     return ""
 
 

@@ -114,13 +114,14 @@ def test_a_zenn_slug_the_user_sets_is_checked_by_zenns_rule_and_names_it(project
     assert any(p.startswith("tool.pipeline.zenn.slug: ") and "Zenn" in p for p in info.value.problems)
 
 
-@pytest.mark.parametrize("title", ["red \x1b[31m", "c1 \x9b", "nonchar \ufffe", "del \x7f"])
-def test_a_title_with_control_characters_is_refused(project, title):
-    escaped = "".join(c if c.isprintable() and c != '"' else f"\\u{ord(c):04x}" for c in title)  # a TOML string
-    project.write_config(f'[tool.pipeline.article]\ntitle = "{escaped}"\n')
+@pytest.mark.parametrize("key", ["title", "tags"])
+@pytest.mark.parametrize("text", ["red\x1b[31m", "c1\x9b", "nonchar\ufffe", "del\x7f"])
+def test_a_title_or_tag_with_control_characters_is_refused(project, key, text):
+    escaped = '"' + "".join(c if c.isprintable() and c != '"' else f"\\u{ord(c):04x}" for c in text) + '"'  # TOML
+    project.write_config(f'[tool.pipeline.article]\n{key} = {escaped if key == "title" else f"[{escaped}]"}\n')
     with pytest.raises(ConfigError) as info:
         project.config()
-    assert any(p.startswith("tool.pipeline.article.title: ") and "U+" in p for p in info.value.problems)
+    assert any(p.startswith(f"tool.pipeline.article.{key}: ") and "U+" in p for p in info.value.problems)
 
 
 def test_an_untitled_project_takes_its_first_notebooks_readable_name_then_the_folders(project):

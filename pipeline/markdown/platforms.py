@@ -58,7 +58,7 @@ class Qiita:
         spaced = [tag for tag in tags if re.search(r"\s", tag)]
         if spaced:
             return [f"a Qiita tag has no spaces or line breaks: {', '.join(map(repr, spaced))}"]
-        return []
+        return [p for tag in tags for p in unwanted_problems(f"the tag {ascii(tag)}", tag)]
 
     def title_problems(self, title) -> list[str]:
         if not isinstance(title, str) or not title.strip():

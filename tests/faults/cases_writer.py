@@ -209,6 +209,9 @@ def _hostile_heading(ctx: Ctx, heading: str) -> None:
     for run in runs:
         ctx.expect_ok(run)
         _no_raw_controls(ctx, run)
+    for page in ("build/qiita/article.md", "site/index.md"):  # the chapter's heading is the same H1, cleaned
+        text = (fresh / page).read_text(encoding="utf-8") if (fresh / page).is_file() else ""
+        ctx.expect(text and not RAW_CONTROL.search(text), f"fresh/{page} is missing or holds raw control characters")
     zenn = next(fresh.glob("build/zenn/articles/*.md"), None)
     ctx.expect(zenn is not None and f"title: {json.dumps(title, ensure_ascii=False)}" in zenn.read_text("utf-8"),
                "the Zenn article does not carry the title init chose")
