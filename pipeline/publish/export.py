@@ -47,7 +47,14 @@ from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.markdown.urls import link_url_problems
 from pipeline.progress import Progress
 from pipeline.publish.site import mathjax_folder, stage_mathjax
-from pipeline.publish.zenn_book import export_book, fit_images, zenn_entry, zenn_images, zenn_targets
+from pipeline.publish.zenn_book import (
+    export_book,
+    fit_images,
+    with_setting,
+    zenn_entry,
+    zenn_images,
+    zenn_targets,
+)
 from pipeline.records import Drafts, ExperimentRecord
 from pipeline.storage import Publication
 from pipeline.summary import Exports
@@ -175,8 +182,8 @@ def _export_zenn(records, config: Config, progress: Progress, publication: Publi
         fit_images(_stage_figures(zenn, images, layout, publication), publication.resolve(images), progress)
         return
     front = zenn_front_matter(config, existing=target)
-    refused = (ZENN.article_problems(zenn.markdown) + _front_problems(ZENN, front)
-               + ZENN.slug_problems(ZENN.slug_for(config)))
+    refused = ZENN.article_problems(zenn.markdown) + [
+        with_setting(p) for p in _front_problems(ZENN, front) + ZENN.slug_problems(ZENN.slug_for(config))]
     if refused:  # zenn-cli or Zenn would refuse the article: an error, never a silent export
         raise ExportError("the Zenn article breaks Zenn's limits, so nothing was published (the last good "
                           "articles stay):\n" + "\n".join(f"  - {p}" for p in refused)

@@ -84,7 +84,7 @@ def export_book(rendered: RenderedArticle, records: list[ExperimentRecord], conf
     chapters = split_book(rendered.markdown, records,
                           [c.title for c in rendered.context.chapters] if rendered.context else None)
     text = book_config(config, [c.slug for c in chapters], _top_level(_read(target / "config.yaml")))
-    refused = ZENN.book_problems(_yaml(text)) + ZENN.slug_problems(slug)
+    refused = [with_setting(p) for p in ZENN.book_problems(_yaml(text)) + ZENN.slug_problems(slug)]
     files: dict[str, str] = {}
     for chapter in chapters:
         where = f"chapter {chapter.number} ({chapter.source}, books/{slug}/{chapter.slug}.md)"
@@ -116,6 +116,20 @@ def export_book(rendered: RenderedArticle, records: list[ExperimentRecord], conf
         progress.warn(f"Zenn export: {article} from an earlier article export is still there and is deployed "
                       "with the book; delete it if the book replaces it (published articles stay on Zenn)")
     return target / "config.yaml"
+
+
+#: the setting that fixes each field the Zenn export may derive (a title from the first H1, topics from
+#: the tags, the slug from article.slug), by the word a problem with it starts with
+_SETTINGS = {"slug": "tool.pipeline.zenn.slug", "topics": "tool.pipeline.zenn.topics",
+             "title": "tool.pipeline.article.title", "emoji": "tool.pipeline.zenn.emoji"}
+
+
+def with_setting(problem: str) -> str:
+    """*problem* (about the article's or book's own front matter or slug) with the setting that fixes
+    it, named even where the user never wrote one: the value may be derived."""
+    field = re.match(r"(?:front matter: |config\.yaml: )?(?:\d+ )?(\w+)", problem)
+    setting = _SETTINGS.get(field.group(1)) if field else None
+    return f"{problem} (set {setting})" if setting else problem
 
 
 def split_book(markdown: str, records: list[ExperimentRecord], titles: list[str] | None = None) -> list[BookChapter]:

@@ -309,3 +309,13 @@ def _foreign_slug(ctx: Ctx, slug: str) -> None:
 
 _variants(_foreign_slug, {"slug_fullwidth": ("article.slug in full-width letters.", ("ａｂｃ",)),
                           "slug_japanese": ("article.slug in Japanese.", ("日本語",))})
+
+
+@case("writer")
+def zenn_title_derived_too_long(ctx: Ctx):
+    """No title set, and the first notebook's H1 is longer than Zenn's 70 characters: the refusal
+    names the setting that fixes the derived title."""
+    ctx.config["article"].pop("title")
+    ctx.configure()
+    ctx.experiment("00_long", f"# %% [markdown]\n# # {'とても長い題名の実験ノート' * 7}\n\n# %%\nx = 1\n")
+    ctx.expect_error(ctx.cli("build"), "title is 91 characters; Zenn allows 70 (set tool.pipeline.article.title)")
