@@ -48,6 +48,28 @@ def by_prompt(rules: list[tuple[str, object]], default=None):
     return reply
 
 
+_PLAIN = {"print", "import", "from", "def", "return", "for", "cell", "output", "None", "True", "False"}
+
+
+def naming(template: str, shows: str = ""):
+    """A reply that names something the prompt's own code holds, as a grounded draft does:
+    ``{name}`` in *template* becomes the first identifier after the prompt's first [cell]
+    marker, or (a prompt with no code: the introduction, the summary) its first chapter title;
+    where the prompt shows an output, *shows* (with ``{value}``, the output's first value or
+    word) is added."""
+
+    def reply(payload, headers):
+        prompt = prompt_of(payload)
+        code = prompt.split("[cell ", 1)[1].split("\n", 1)[-1] if "[cell " in prompt else ""
+        names = [n for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", code) if n not in _PLAIN]
+        title = re.search(r"^1\. (.+)$", prompt, re.M)
+        output = re.search(r"\[output\]\n.*?(\d+(?:\.\d+)?|[A-Za-z]{3,})", prompt, re.S)
+        text = template.format(name=names[0] if names else title.group(1) if title else "記事")
+        return 200, completion(text + (shows.format(value=output.group(1)) if output and shows else ""))
+
+    return reply
+
+
 class FakeOpenAI:
     def __init__(self, replies, delay: float = 0.0, models: list[str] | None = None):
         self.replies = list(replies)

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 from article_fixtures import llm_project
-from fake_openai import FakeOpenAI, completion
+from fake_openai import FakeOpenAI, completion, naming
 from helpers import free_port
 
 from pipeline.article.harvest import load_records
@@ -28,9 +28,7 @@ def config(tmp_path):
     return load_config(llm_project(tmp_path / "p", max_retries=2))
 
 
-def _good(payload, headers):
-    title = next((l[2:] for l in payload["messages"][1]["content"].splitlines() if l.startswith("# ")), "まとめ")
-    return 200, completion(f"下書き: {title} についての説明。")
+_good = naming("下書き: {name} について、その結果を説明します。")
 
 
 def test_endpoint_lookup_order_and_key_hiding(config, monkeypatch):
