@@ -61,42 +61,59 @@ def claim_subjects(text: str) -> list[tuple[str, str, set[str], set[str], set[st
     return found
 
 
-def _labels(identities: list[set[str]]) -> set[str]:
-    """The words that tell values recorded alike in one place apart: "logreg" and "knn" in
-    "logreg: test accuracy 0.947" / "knn: test accuracy 0.974", "greedy" and "sampled" in two
-    glue names; not the words they share ("test", "accuracy"), nor the author's words around a
-    glue placeholder (``_identity``)."""
+def _label_groups(identities: list[set[str]]) -> list[set[str]]:
+    """The words that tell values recorded alike in one place apart, each group of them: "logreg",
+    "knn" and "tree" in "logreg: test accuracy 0.947" / "knn: test accuracy 0.974" / ...,
+    "greedy" and "sampled" in two glue names; not the words they share ("test", "accuracy"), nor
+    the author's words around a glue placeholder (``_identity``). These are the records' labels."""
     shapes: dict[frozenset, set[str]] = {}
     for found in identities:
         for word in found:
             if not word.startswith("@"):
                 shapes.setdefault(frozenset(found - {word}), set()).add(word)
-    return {word for found in shapes.values() if len(found) >= 2 for word in found}
+    return [found for found in shapes.values() if len(found) >= 2]
+
+
+def _peers(known: set[str], groups: list[set[str]]) -> bool:
+    """*known* names two labels of one group: math and english, logreg and knn."""
+    return any(len(known & group) >= 2 for group in groups)
+
+
+def _kind(value: str, subject: str = "") -> set[str]:
+    """What sort of value: a whole number, a decimal (a percentage may restate either), or a token
+    (recorded in an output: a string in code is a setting, not a result). Only values of one sort
+    are weighed against each other: "30 人分の math" counts scores, it is not a score."""
+    if NUMBER.fullmatch(value):
+        return {"int", "decimal"} if value.endswith("%") else {"decimal" if "." in value else "int"}
+    return set() if subject.split()[:1] and subject.split()[0].endswith(".0") else {"token"}
 
 
 def misattributed(text: str, facts: tuple[Fact, ...] | list[Fact]) -> list[tuple[str, str]]:
     """``(claim, what the records hold instead)`` for each claim of *text* tied to a subject the
-    records give another value (of the same kind: a number, or a token) and not this one: the
+    records give another value (of the same sort, ``_kind``) and not this one: the
     draft names a label of the records ("Greedy で 9", "537 tails"), and another value's
     subject holds every label this value's does, and more."""
-    subjects = [(value, subject, stems(words(subject)), bool(NUMBER.fullmatch(value))) for value, subject in facts]
-    labels = _labels([_identity(held) for _, held, _, _ in subjects])
+    subjects = [(value, subject, stems(words(subject)), _kind(value, subject)) for value, subject in facts]
+    groups = _label_groups([_identity(held) for _, held, _, _ in subjects])
+    labels = set().union(*groups)
     wrong = []
     for claim, value, right, before, sentence in claim_subjects(text):
-        known, numeric = (right & labels) or (before & labels), bool(NUMBER.fullmatch(value))
+        known, kind = (right & labels) or (before & labels), _kind(value)
         if not known:  # the draft names no label of the records next to the claim
             continue
-        matches = [(recorded, held, known & found) for recorded, held, found, kind in subjects
-                   if kind == numeric and not _rescaled(value, recorded)]  # 0.537 restates 537 of 1000
+        matches = [(recorded, held, known & found) for recorded, held, found, recorded_kind in subjects
+                   if kind & recorded_kind and not _rescaled(value, recorded)]  # 0.537 restates 537 of 1000
         own = [matched for recorded, _, matched in matches if same_value(value, recorded)]
         if not own:
             continue  # recorded only where no subject is known (or nowhere): the plain check decides
         closest = max(own, key=len)
-        closer = [(len(m), len(sentence & stems(words(held))), not held.split()[0].endswith(".0"), recorded, held)
-                  for recorded, held, m in matches
-                  if m > closest and not any(same_value(value, r) for r, _, m2 in matches if m2 == m)]
-        if closer:  # named as the one with the most labels, then words of the sentence, in common; an output before code
-            *_, recorded, held = max(closer, key=lambda c: c[:3])
+        if len(closest) < 2 and _peers(known, groups):
+            continue  # "math と english の相関は -0.355": a value about two peers at once
+        closer = [(len(m), len(sentence & stems(words(held))), recorded, held) for recorded, held, m in matches
+                  if m > closest and not held.split()[0].endswith(".0")  # a result, not a setting in code
+                  and not any(same_value(value, r) for r, _, m2 in matches if m2 == m)]
+        if closer:  # named as the one with the most labels, then words of the sentence, in common
+            *_, recorded, held = max(closer, key=lambda c: c[:2])
             wrong.append((claim, f"the records give {' '.join(words(held))}: {recorded}"))
     return wrong
 
@@ -107,6 +124,7 @@ _RANKS = (  # (pattern, +1: the largest / -1: the smallest, whether it means "be
     (re.compile(r"\b(?:best|outperform\w*|strongest|most accurate|top)\b|最も(?:良|優れ)|一番(?:良|優れ)|最良|最高", re.I), 1, True),
     (re.compile(r"\b(?:worst|weakest|underperform\w*|least accurate)\b|最も悪|一番悪|最悪|最低", re.I), -1, True),
 )
+NEAR_RANK = 4  # the ranked subject is among the last words before the ranking word
 _LOWER_IS_BETTER = {"loss", "error", "mse", "rmse", "mae", "std", "time", "seconds", "perplexity", "損失", "誤差"}
 
 
@@ -122,10 +140,11 @@ def misranked(text: str, facts: tuple[Fact, ...] | list[Fact]) -> list[tuple[str
     for clause in CLAUSE.split(text):
         for pattern, end, better in _RANKS:
             match = pattern.search(clause)
-            before = [w for w in named(clause[:match.start()]) if stem(w) & labels] if match else []
+            near = named(clause[:match.start()])[-NEAR_RANK:] if match else []  # "the tree performing best"
+            before = [w for w in near if stem(w) & labels]
             said = stems(named(clause))
             verdicts = {}
-            for subject in dict.fromkeys(s for w in before for s in stem(w)):  # any subject it may be about
+            for subject in stem(before[-1]) if before else ():  # the label nearest the ranking word
                 groups = _peer_groups(subject, numeric)
                 groups = [g for g in groups if g[0][2] & said] or groups  # the measure the clause names, if it does
                 if groups:

@@ -81,12 +81,13 @@ def _dump(line: str, values: list[tuple[str, int, int]]) -> bool:
 
 
 def _line_facts(line: str, extra: str = "") -> list[Fact]:
-    """Each value on *line* with its subject: the words before the line's first value (its
-    label), the words between the previous value and it, and *extra* (a banner, a row or column)."""
+    """Each value on *line* with its subject: the words before the line's first number (its
+    label), the words between the previous number and it, and *extra* (a banner, a row or column)."""
     values = values_in(line)
     if not values or _dump(line, values):
         return []
-    label = line[:values[0][1]]
+    first_number = next((start for value, start, _ in values if NUMBER.fullmatch(value)), values[0][1])
+    label = line[:first_number]  # '"math": np.concatenate([rng.normal(' for each of its arguments
     facts, previous = [], values[0][1]
     for value, start, end in values:
         segment = line[previous:start] if start > previous else ""
