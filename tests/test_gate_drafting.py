@@ -16,8 +16,8 @@ from pipeline.llm.sections import MAX_CELLS
 from pipeline.records import Cell, ExperimentRecord, ImageOutput, StreamOutput
 
 STEP = r"\n# Headed\n## Section {}\n"  # a step request's own heading (the chapter-wide ones hold all of them)
-GOOD_STEP = naming("見出し: 値の確認\n{name} の値を計算しています。", "出力の {value} から、計算が意図どおりに進んだことがわかります。")
-GROUNDED = naming("{name} の値を計算しています。", "出力の {value} がその値です。")
+GOOD_STEP = naming("見出し: 値の確認\n{name} の値を計算しています。", "出力から、{name} は {value} だとわかります。")
+GROUNDED = naming("{name} の値を計算しています。", "出力の {name} は {value} です。")
 
 
 @pytest.fixture

@@ -82,3 +82,23 @@ def test_a_mix_up_rejects_the_draft_and_is_reported():
     assert assess("異なる続きの数は Greedy で 3 でした。", evidence, "ja", 0.25, facts) == (None, [])
     # without facts only the plain check runs: 9 is recorded somewhere
     assert assess("異なる続きの数は Greedy で 9 でした。", evidence, "ja", 0.25) == (None, [])
+
+
+def test_the_real_mix_ups_of_the_corpus_are_caught_as_mix_ups():
+    """Measured on real answers, not only on invented numbers: each labelled mix-up (the issue's
+    "Greedy で 9", a ranking the records contradict) is rejected for its subject."""
+    from llm_corpus import load, verdict
+
+    mix_ups = [e for e in load("garbage") if e.kind == "mix-up"]
+    assert len(mix_ups) >= 3 and any(e.set != "seed" for e in mix_ups)
+    for example in mix_ups:
+        reasons = verdict(example)
+        assert "another subject" in reasons or "ranks a subject" in reasons, (example.id, reasons)
+
+
+def test_cells_that_print_nothing_or_arrays_have_facts_without_failing():
+    silent = Cell(0, "code", "print(x)")  # printed nothing (or its output was cleared)
+    arrays = Cell(0, "code", "print(z)\nprint(ones.sum())",
+                  outputs=(StreamOutput("stdout", "[[0. 0. 0.]\n [0. 0. 0.]]\n5\n"),))
+    facts = facts_of(_record([silent, arrays]))
+    assert ("5", "@2.1 ones sum") in facts  # the last print's line, after an array printed over lines

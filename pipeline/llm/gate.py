@@ -23,9 +23,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from pipeline.llm.claims import claim_subjects
 from pipeline.llm.factcheck import assess, is_japanese
 from pipeline.llm.sections import terms
-from pipeline.llm.subjects import NUMBER, same_value
+from pipeline.llm.subjects import NUMBER, same_value, stems, words
 
 _BULLET = re.compile(r"^\s*(?:[-*+・•]|\d+\s*[.)．、]|\(\d+\)|\*\*\d+\.)\s*")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=\.)\s+")
@@ -48,6 +49,7 @@ REUSE_SHARE = 0.6  # a draft this much made of the prompt's own runs of text is 
 CODE_BLOCK_SHARE = 0.5
 _OUTPUT_TALK = re.compile(r"\b(?:outputs?|prints?|printed|results?|shows?|displays?)\b|出力|表示|結果", re.I)
 SAYS_CHARS, SAYS_WORDS = 6, 3  # what a sentence says beyond the names in it
+PROPOSAL_EXTRA = 80  # characters beyond the title and tags lines that a proposal may hold
 PHRASE_CHARS, PHRASE_WORDS = 40, 12  # a line this short that ends no sentence is a phrase
 _SENTENCE_ENDS = tuple("。．.!?！？")
 
@@ -263,11 +265,27 @@ def no_results(text: str, ctx: GateContext) -> str | None:
     hold (a value, a word of theirs): a description of results it did not read."""
     if not ctx.results or not _OUTPUT_TALK.search(text):
         return None
-    numbers = [m.group(0) for m in NUMBER.finditer(text)]
-    for result in ctx.results:
-        if _names(text, result) or (NUMBER.fullmatch(result) and any(same_value(n, result) for n in numbers)):
-            return None
+    values = [r for r in ctx.results if NUMBER.fullmatch(r)]
+    if values:  # outputs that hold values: a draft that speaks of them states one
+        return None if _states_a_value(text, values, ctx.facts) else "speaks of the outputs but states none of their values"
+    if any(_names(text, result) for result in ctx.results):
+        return None
     return "speaks of the outputs but names nothing they hold (none of their values or words)"
+
+
+def _states_a_value(text: str, values: list[str], facts: tuple[tuple[str, str], ...]) -> bool:
+    """*text* states one of the outputs' *values*: one of two digits or more, or a single digit in
+    a sentence that names what it counts ("ones.sum() は 5"; a bare "0" or "2" is in any code)."""
+    for _, value, _, _, sentence in claim_subjects(text):
+        if not any(same_value(value, v) for v in values):
+            continue
+        if len(re.sub(r"\D", "", value)) >= 2:
+            return True
+        held = [stems(words(subject)) for recorded, subject in facts
+                if same_value(value, recorded) and not subject.split()[0].endswith(".0")]
+        if any(sentence & found for found in held):
+            return True
+    return False
 
 
 def _names(sentence: str, anchor: str) -> bool:
@@ -351,15 +369,19 @@ def judge(raw: str, finish_reason: str, ctx: GateContext, max_unsupported_share:
 
 def proposal(raw: str, ctx: GateContext) -> tuple[str, tuple[str, ...], str | None]:
     """``(title, tags, reason it is rejected)`` from an answer asked for "タイトル: ..." and "タグ: ..."."""
-    title, tags = "", ()
+    title, tags, other = "", (), 0
     for line in raw.splitlines():
         match = re.match(r"^\s*[*#-]*\s*(タイトル|title|タグ|tags)\s*[:：]\s*(.+?)\s*$", line, re.I)
         if match and match.group(1).lower() in ("タイトル", "title") and not title:
             title = match.group(2).strip("*「」\"' ")
         elif match and not tags:
             tags = tuple(dict.fromkeys(t.strip(" #*`") for t in re.split(r"[,、，]", match.group(2)) if t.strip(" #*`")))[:5]
+        else:
+            other += len(line.strip())
     if not title:
         return "", (), "no title line (タイトル: ...) in the answer"
+    if other > PROPOSAL_EXTRA:
+        return title, tags, f"says more than the title and tags asked for ({other} more characters)"
     problem = (None if 4 <= len(title) <= 60 else f"a title of {len(title)} characters") or echo(title, ctx) \
         or repetition(title) or repetition(clean_answer(raw)) \
         or ("a title made of list numbers" if len(re.findall(r"(?:^|\s)\d+\.(?:\s|$)", title)) >= 2 else None)

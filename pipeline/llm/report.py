@@ -19,7 +19,8 @@ def who_answered(drafts: Drafts) -> str:
 
 def answered_line(drafts: Drafts) -> str:
     """The pass in one line: who answered, then the counts."""
-    return (f"LLM drafts by {who_answered(drafts)}: {drafts.requests} requests, {drafts.cached} from the cache, "
+    head = f"LLM drafts by {who_answered(drafts)}:" if drafts.served else f"LLM drafts: {who_answered(drafts)};"
+    return (f"{head} {drafts.requests} requests, {drafts.cached} from the cache, "
             f"{len(drafts.rejected)} rejected, {len(drafts.unsupported)} unsupported claims")
 
 

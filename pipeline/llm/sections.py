@@ -110,8 +110,8 @@ _SHOWN = {"cell", "output", "characters", "cut", "figure", "python", "code", "da
 def anchors(shown: str, digits: bool = False) -> tuple[str, ...]:
     """What some cells hold, as shown to the model (``part_text``): identifiers and calls of 3+
     characters, the words of comments, strings and outputs (Latin, katakana, kanji), and values
-    of 2+ digits (with *digits*, single digits too: for outputs, where "7" is a result). An
-    explanation of those cells must name one of them."""
+    of 2+ digits (with *digits*, single digits too: an output may print only "7"). An explanation
+    of those cells must name one of them."""
     text = re.sub(r"\[(?:cell \d+[^\]]*|output|figure[^\]]*)\]", " ", shown)
     found = set(_ANCHOR.findall(text)) | (set(re.findall(r"(?<![\w.])\d(?![\w.])", text)) if digits else set())
     found |= {p for a in found if "_" in a for p in a.split("_") if len(p) >= 3}

@@ -135,6 +135,11 @@ def _output_facts(text: str, fallback: str) -> list[Fact]:
     return facts
 
 
+def _ends_with_print(source: str) -> bool:
+    lines = [line for line in source.strip().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return bool(lines) and lines[-1].startswith("print(")
+
+
 def _printed(source: str) -> list[str]:
     """The arguments of the top-level ``print(...)`` calls of some code, in order."""
     return [m.group(1) for m in re.finditer(r"^print\((.*)\)\s*$", source, re.M)]
@@ -160,12 +165,15 @@ def _arguments(call: str) -> list[str]:
 
 def _printed_facts(call: str, line: str) -> list[Fact]:
     """What ``print(call)`` printed: with as many bare values as arguments, each value is its
-    argument's ("print(x.mean(), x.std())" -> "169.59 5.69")."""
+    argument's ("print(x.mean(), x.std())" -> "169.59 5.69"); a line with words of its own keeps
+    them as its subject, and the call's words describe it ("step_0 -> 0" printed var_0)."""
     values = [v for v, _, _ in values_in(line)]
     arguments = _arguments(call)
     if not words(line) and len(values) == len(arguments) > 1:
         return [(value, " ".join(words(argument))) for value, argument in zip(values, arguments) if words(argument)]
-    return _output_facts(line, call)
+    printed = " ".join(words(call))
+    return [(value, f"{subject} ~ {printed}" if words(line) and printed else subject)
+            for value, subject in _output_facts(line, call)]
 
 
 def _code_facts(line: str) -> list[Fact]:
@@ -192,6 +200,8 @@ def _cell_facts(cell: Cell) -> list[Fact]:
     if printed and len(printed) == len(lines):  # one line per print: the line is what its call printed
         for call, line in zip(printed, lines):
             facts += _at(place, _printed_facts(call, line))
+    elif printed and lines and _ends_with_print(cell.source):  # an array printed over lines, then "5": the last print's
+        facts += _at(place, _output_facts("\n".join(lines[:-1]), cell.title) + _printed_facts(printed[-1], lines[-1]))
     elif stream:
         facts += _at(place, _output_facts(stream, cell.title))
     last = cell.source.strip().splitlines()[-1] if cell.source.strip() else ""
