@@ -322,13 +322,12 @@ def _summary(summary, config, progress) -> None:
                       f"{summary.count('stored')} stored, {summary.count('failed')} failed, {summary.figures} figures, "
                       f"{len(summary.warnings)} warnings")
     if summary.drafts is not None:
+        from pipeline.llm.report import answered_line, draft_summary_lines
+
         d = summary.drafts
-        progress.info(f"  LLM drafts ({d.model}): {d.requests} requests, {d.cached} from the cache, "
-                      f"{len(d.rejected)} rejected, {len(d.unsupported)} unsupported claims")
+        progress.info(f"  {answered_line(d)}")
         for rejection in d.rejected:
             progress.info(f"    rejected {rejection.section}: {rejection.reason}; the author's text is used")
-        from pipeline.llm.report import draft_summary_lines
-
         for line in draft_summary_lines(d):
             progress.info(f"    {line}")
     for warning in summary.warnings:

@@ -140,7 +140,8 @@ def sig_sigint_llm(ctx: Ctx):
     ctx.configure(llm={"timeout": 60.0, "deadline": 120.0})
     with FakeOpenAI([(200, completion("下書きの説明文です。"))], delay=30) as server:
         proc = ctx.start("build", "--llm", "--llm-base-url", server.base_url)
-        ctx.expect(proc.wait_for(r"drafting \d+ sections", 60), "no 'drafting' progress line")
+        ctx.expect(proc.wait_for(r"asking \S+ \(configured model: [^)]+\) for \d+ of \d+ sections", 60),
+                   "no 'asking ...' progress line")
         end = time.monotonic() + 20
         while not server.requests and time.monotonic() < end:
             time.sleep(0.05)
