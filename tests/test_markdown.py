@@ -622,6 +622,19 @@ def test_author_math_makes_math_one_form(source, expected):
     assert author_math(expected) == expected
 
 
+def test_text_after_display_math_keeps_its_own_indentation_when_a_list_follows():
+    """The rest of a paragraph after its display math is indented like that paragraph, not like the
+    list item with math that comes next (4 spaces would make it an indented code block)."""
+    from pipeline.markdown.math import author_math
+
+    source = "データは $$ y = 2x + 1 $$ に従う。\n\n1. ノイズ $$\\varepsilon$$ を足す\n2. 次"
+    assert author_math(source) == ("データは\n\n$$\ny = 2x + 1\n$$\n\nに従う。\n\n"
+                                   "1. ノイズ\n\n    $$\n    \\varepsilon\n    $$\n\n    を足す\n\n2. 次")
+    source = "- 項目 $$a$$ の後\n\n本文 $$b$$ の後"
+    assert author_math(source) == ("- 項目\n\n    $$\n    a\n    $$\n\n    の後\n\n\n"
+                                   "本文\n\n$$\nb\n$$\n\nの後")
+
+
 @pytest.mark.parametrize("kept", [
     "price is $5 and $10", "`$$ code $$` and `\\begin{align}`", "```\n$$ x $$ y\n```", "an unclosed $$ x",
     "inline $a$$b$ stays", "\\$\\$ escaped \\$\\$",

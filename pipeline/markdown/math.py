@@ -210,10 +210,10 @@ def _rewrite_run(text: str, table_rows: set[int]) -> str:
                 out.add("$\\displaystyle " + " ".join(body.split()) + "$")
                 cursor = end
             continue
+        copy(start)  # the text after the block before goes at that block's indentation
         if fresh:  # in a list item: at least 4 columns, as Python-Markdown (MkDocs) wants its continuation lines
             indent = " " * max(marker.end() - first, 4) if marker else _INDENT.match(text, first).group()
             listed = bool(marker)
-        copy(start)
         if out.tail.strip():
             out.drop_tail(len(out.tail) - len(out.tail.rstrip(" \t")))
             out.add("\n\n")
