@@ -670,3 +670,17 @@ def test_badges_for_zenn_become_links_with_their_alt_text():
                              'badge_logo.svg" alt="Binder"></a> <img src="/x.png" width="300px"> <a href="javascript:x">y</a>')
     assert html_for_zenn(html) == ("[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/u/r) "
                                    "![](/x.png =300x) y")
+
+
+def test_a_badge_linked_over_several_lines_keeps_its_link_on_zenn():
+    """Colab's HTML badge, as notebooks paste it: the <a> around the <img> spans three lines. On Zenn
+    the badge becomes a link to the notebook (the <a>'s target), not to the badge's SVG."""
+    from pipeline.markdown.zenn import badges_for_zenn, html_for_zenn
+
+    html = sanitize_markdown('<a href="https://colab.research.google.com/github/u/r/blob/main/a.ipynb" target="_parent">'
+                             '\n  <img src="https://colab.research.google.com/assets/colab-badge.svg" alt="Open In Colab"/>'
+                             '\n</a>\n\nnext paragraph\n<a href="https://example.org/">an\nexample</a>')
+    text, found = badges_for_zenn(html_for_zenn(html))
+    assert text == ("[Open In Colab](https://colab.research.google.com/github/u/r/blob/main/a.ipynb)\n\n"
+                    "next paragraph\n[an example](https://example.org/)")
+    assert found == ["https://colab.research.google.com/assets/colab-badge.svg"]

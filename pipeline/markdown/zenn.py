@@ -29,6 +29,8 @@ _DEST = r"(<[^<>\n]*>|[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*)"
 _IMAGE = r"!\[((?:\\.|[^\[\]\\])*)\]\(\s*" + _DEST + r"(?:\s+(?:\"[^\"]*\"|'[^']*'|=\d*x\d*))*\s*\)"
 _LINKED_BADGE = re.compile(r"\[\s*" + _IMAGE + r"\s*\]\(\s*" + _DEST + r"(\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
 _BADGE = re.compile(_IMAGE)
+_LINK_OPEN = re.compile(r"<a[\s>]", re.I)
+_LINK_CLOSE = re.compile(r"</a\s*>", re.I)
 
 
 def _outside_code(markdown: str, change: Callable[[str], str]) -> str:
@@ -80,7 +82,21 @@ def html_for_zenn(markdown: str) -> str:
                       lambda m: "" if m.group(1).lower() in ALLOWED_TAGS and m.group(1).lower() != "br" else m.group(),
                       text)
 
-    return _outside_code(markdown, change)
+    return _outside_code(_links_on_one_line(markdown), change)
+
+
+def _links_on_one_line(markdown: str) -> str:
+    """An ``<a>`` element over several lines of a paragraph (Colab's badge as notebooks paste it),
+    joined onto one line, so that ``html_for_zenn`` makes it one link."""
+    out: list[str] = []
+    opened = False
+    for line in scan(markdown):
+        if opened and not (line.code or line.math) and line.text.strip():
+            out[-1] = out[-1].rstrip() + " " + line.text.strip()
+        else:
+            out.append(line.text)
+        opened = not (line.code or line.math) and len(_LINK_OPEN.findall(out[-1])) > len(_LINK_CLOSE.findall(out[-1]))
+    return "\n".join(out)
 
 
 def is_badge(url: str) -> bool:
