@@ -25,10 +25,12 @@ HOSTILE_HEADINGS = {
     "nonchar": "nonchar \ufdd0 \U0001fffe z \uffff",
     "quotes": "quote \" back \\ slash ' single",
     "separators": "sep\u2028line\u2029para\ttab",
+    "bidi": "invoice \u202etxt.exe\u202c \u2066isolate\u2069",  # Trojan Source: the text shown reversed
 }
-RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 #: what a title may not hold: controls, lone surrogates, noncharacters
-UNWANTED = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff\U0001fffe\U0001ffff]")
+UNWANTED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+                      "\U0001fffe\U0001ffff]")
 
 
 @pytest.mark.parametrize("heading", HOSTILE_HEADINGS.values(), ids=HOSTILE_HEADINGS.keys())
@@ -51,7 +53,7 @@ def test_hostile_headings_round_trip_and_never_reach_the_terminal_raw(tmp_path, 
     assert json.loads(shown.stdout)["article"]["title"] == title
 
 
-@pytest.mark.parametrize("title", ["red \x1b[31m", "c1 \x9b", "nonchar \ufffe", "a\ud800b"])
+@pytest.mark.parametrize("title", ["red \x1b[31m", "c1 \x9b", "nonchar \ufffe", "a\ud800b", "bidi \u202eexe.txt"])
 def test_a_title_given_with_control_characters_is_refused_before_anything_is_written(tmp_path, title):
     folder = tmp_path / "given"
     notebook(folder / "01_x.ipynb", ("markdown", "# Fine"))
