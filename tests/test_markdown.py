@@ -684,3 +684,14 @@ def test_a_badge_linked_over_several_lines_keeps_its_link_on_zenn():
     assert text == ("[Open In Colab](https://colab.research.google.com/github/u/r/blob/main/a.ipynb)\n\n"
                     "next paragraph\n[an example](https://example.org/)")
     assert found == ["https://colab.research.google.com/assets/colab-badge.svg"]
+
+
+def test_a_pre_block_with_backticks_in_it_still_ends_at_its_closing_tag():
+    """A directory tree in <pre> as a course notebook draws it (the backticks are tree lines, raw text
+    inside the HTML block for every parser): </pre> still closes it, so the prose after it stays prose."""
+    source = ("ファイル構成:\n\n<pre>\n| BCCD\n| |-- Annotations\n| |   `-- BloodImage_00XYZ.xml (364 items)\n"
+              "| `-- JPEGImages\n</pre>\n\nこの構成は **Pascal VOC** の形式です。\n\n- `train.txt`: 学習用")
+    assert sanitize_markdown(source) == source
+    for dialect in ("qiita", "mkdocs"):
+        html = _render(sanitize_markdown(source), dialect)
+        assert "&lt;/pre" not in html and "<strong>Pascal VOC</strong>" in html, html
