@@ -695,3 +695,14 @@ def test_a_pre_block_with_backticks_in_it_still_ends_at_its_closing_tag():
     for dialect in ("qiita", "mkdocs"):
         html = _render(sanitize_markdown(source), dialect)
         assert "&lt;/pre" not in html and "<strong>Pascal VOC</strong>" in html, html
+
+
+def test_a_pre_block_is_a_code_block_on_zenn():
+    """Zenn shows no raw HTML: a <pre> block (a directory tree, aligned output) becomes a fence with
+    its lines as they were, not a paragraph whose spaces collapse and whose backticks pair up."""
+    from pipeline.markdown.zenn import html_for_zenn
+
+    source = ("木構造:\n\n<pre>\n| BCCD\n| |-- Annotations\n| |   `-- a &amp; b <b>x</b>.xml\n</pre>\n\n"
+              "後の段落 <pre>inline</pre> です。")
+    assert html_for_zenn(sanitize_markdown(source)) == (
+        "木構造:\n\n```text\n| BCCD\n| |-- Annotations\n| |   `-- a & b x.xml\n```\n\n後の段落 inline です。")

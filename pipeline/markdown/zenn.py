@@ -17,7 +17,7 @@ from typing import Callable
 from urllib.parse import urlparse
 
 from pipeline.markdown.sanitize import ALLOWED_TAGS
-from pipeline.markdown.scanner import escape_inline, scan
+from pipeline.markdown.scanner import escape_inline, fence_for, scan
 from pipeline.markdown.urls import OPEN_TAG, TAG_ATTRS, destination, encode_url, is_safe_url
 
 #: hosts that serve status badges as SVG (their URLs often have no .svg ending)
@@ -29,6 +29,7 @@ _DEST = r"(<[^<>\n]*>|[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*)"
 _IMAGE = r"!\[((?:\\.|[^\[\]\\])*)\]\(\s*" + _DEST + r"(?:\s+(?:\"[^\"]*\"|'[^']*'|=\d*x\d*))*\s*\)"
 _LINKED_BADGE = re.compile(r"\[\s*" + _IMAGE + r"\s*\]\(\s*" + _DEST + r"(\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
 _BADGE = re.compile(_IMAGE)
+_PRE = re.compile(r"([ \t]*)<pre(?:\s[^<>]*)?>(.*)$", re.I)
 _LINK_OPEN = re.compile(r"<a[\s>]", re.I)
 _LINK_CLOSE = re.compile(r"</a\s*>", re.I)
 
@@ -82,7 +83,33 @@ def html_for_zenn(markdown: str) -> str:
                       lambda m: "" if m.group(1).lower() in ALLOWED_TAGS and m.group(1).lower() != "br" else m.group(),
                       text)
 
-    return _outside_code(_links_on_one_line(markdown), change)
+    return _outside_code(_links_on_one_line(_pre_as_fences(markdown)), change)
+
+
+def _pre_as_fences(markdown: str) -> str:
+    """Each ``<pre>`` block that starts a line as a fence holding its text (tags dropped, entities
+    read): on Zenn it would be a paragraph, its spaces collapsed and its backticks paired."""
+    lines, out, k = scan(markdown), [], 0
+    while k < len(lines):
+        opening = None if lines[k].code or lines[k].math else _PRE.match(lines[k].text)
+        if not opening:
+            out.append(lines[k].text)
+            k += 1
+            continue
+        indent, rows, rest = opening.group(1), [], opening.group(2)
+        while "</pre" not in rest.lower() and k + 1 < len(lines):
+            rows.append(rest)
+            k += 1
+            rest = lines[k].text
+        end = rest.lower().find("</pre")
+        rows.append(rest[:end] if end >= 0 else rest)
+        text = html.unescape(re.sub(r"<[^<>]*>", "", "\n".join(rows))).strip("\n")
+        fence = fence_for(text)
+        out += [indent + fence + "text", *(indent + row for row in text.split("\n")), indent + fence]
+        after = rest[end:].split(">", 1)[1].strip() if end >= 0 and ">" in rest[end:] else ""
+        out += [indent + after] if after else []
+        k += 1
+    return "\n".join(out)
 
 
 def _links_on_one_line(markdown: str) -> str:
