@@ -60,6 +60,9 @@ def test_a_glue_value_is_recorded_for_its_name_and_the_prose_around_its_placehol
     ("537 heads and 463 tails.", None),
     ("the share of heads is 0.537.", None),  # a restatement of 537 in 1000, not a mix-up
     ("row を 3 行 4 列の a に足します。", None),  # nothing the records label
+    ("On the test split, accuracy is 0.947 for knn and 0.974 for logreg.", "0.947"),  # the label after "for"
+    ("Accuracy reaches 0.974 for the knn model and 0.947 for logreg.", None),
+    ("An accuracy of 0.921 for the test split.", None),  # "test" is no label: the plain check decides
 ])
 def test_values_in_output_lines_tables_and_printed_variables_have_their_subjects(text, wrong):
     found = misattributed(text, facts_of(classifiers()))

@@ -21,7 +21,8 @@ from pipeline.llm.subjects import CLAUSE, NUMBER, Fact, named, number, same_valu
 
 _SENTENCE = re.compile(r"[。．！？!?;；\n]|[:：](?=\s|$)|\.(?=\s|$)")
 _OBJECT = re.compile(r"を|に|へ|から|より|まで")
-_NEXT_WORD = re.compile(r"\s*(?:[\u4e00-\u9fff\u3040-\u309f]{0,2}の)?\s*([A-Za-z][A-Za-z0-9]*|[\u30a1-\u30fa\u30fc]{2,})")
+_NEXT_WORD = re.compile(r"\s*(?:[\u4e00-\u9fff\u3040-\u309f]{0,2}の|(?:for|of|by)\s+(?:the\s+)?)?\s*"
+                        r"([A-Za-z][A-Za-z0-9]*|[\u30a1-\u30fa\u30fc]{2,})", re.I)
 _JOIN = re.compile(r",|、|，|\b(?:and|while|whereas|but)\b")
 
 
@@ -36,7 +37,7 @@ def _rescaled(claim: str, recorded: str) -> bool:
 
 def claim_subjects(text: str) -> list[tuple[str, str, set[str], set[str], set[str]]]:
     """``(claim as written, value, next, before, sentence)`` for each number and quoted token of a draft,
-    as stems: the word right after it ("537 heads", "4 列の a"), and the words between the
+    as stems: the word right after it ("537 heads", "4 列の a", "0.947 for knn"), and the words between the
     sentence's start (or the previous number, its last "and" or comma) and it; the label of its
     line ("- Greedy: ...") counts as before. Words before a Japanese object or direction particle
     (を, に, へ, から, より, まで) name what is acted on, not what the number counts, and are left out."""
