@@ -144,6 +144,9 @@ def _text_role(name, rawtext, text, lineno, inliner, options=None, content=None)
     title, target = _target(utils.unescape(text))
     if not title and name.split(":")[-1] == "doc":
         target = target.rstrip("/").rsplit("/", 1)[-1]
+    example = re.fullmatch(r"sphx_glr_\w*?_?((?:plot|demo)_\w+\.py)", target)
+    if not title and example:  # another gallery example: its file name, which a reader can find
+        return [nodes.literal(rawtext, example.group(1))], []
     return [nodes.inline(rawtext, title or target.lstrip("~!"))], []
 
 

@@ -218,3 +218,14 @@ def test_gallery_footnotes_and_citations_keep_their_text():
     body = text.replace("&#91;", "[").replace("&#93;", "]")
     assert "**References**\n\n[1] Golub, G. and Van Loan, C. *Matrix Computations*." in body
     assert body.endswith("[Hoerl1970] Hoerl, A. E. and Kennard, R. W. (1970).")
+
+
+def test_a_reference_to_another_gallery_example_names_its_file():
+    """sphinx-gallery's labels (``sphx_glr_<folders>_<file>.py``) are shown as the example's file
+    name, which a reader can find, not as the label; other labels stay plain text."""
+    from pipeline.gallery import rst_to_markdown
+
+    [text] = rst_to_markdown(["Title\n=====\n\nSee :ref:`sphx_glr_auto_examples_linear_model_plot_ols.py`, "
+                              ":ref:`the OLS example <sphx_glr_auto_examples_linear_model_plot_ols.py>` and "
+                              ":ref:`cross_validation`.\n"])
+    assert text.endswith("See `plot_ols.py`, the OLS example and cross_validation.")
