@@ -622,6 +622,25 @@ def test_author_math_makes_math_one_form(source, expected):
     assert author_math(expected) == expected
 
 
+@pytest.mark.parametrize("source, expected", [
+    ("- $$\n  L = x^2\n  $$\n\nnext $y$", "- $\\displaystyle L = x^2$\n\nnext $y$"),
+    ("1. $$\n   a \\\\\n   b\n   $$\n2. two\n\nnext $y$", "1. $\\displaystyle a \\\\ b$\n2. two\n\nnext $y$"),
+    ("## Loss $$\nL\n$$ more\n\nnext $y$", "## Loss $\\displaystyle L$ more\n\nnext $y$"),
+    ("| a | b |\n|---|---|\n式 $$\nf\n$$ 続き\n\nnext $y$", "| a | b |\n|---|---|\n式 $\\displaystyle f$ 続き\n\nnext $y$"),
+    ("> 引用 $$\n> q\n> $$ 後\n\nnext $y$", "> 引用 $\\displaystyle q$ 後\n\nnext $y$"),
+])
+def test_display_math_over_lines_where_no_block_can_stand_is_one_inline_formula(source, expected):
+    """A list item that is only display math, a heading, a table row or a quote: math over several lines
+    becomes one $\\displaystyle ...$ (left as it was, its closing "$$" line opened a math block that
+    swallowed the paragraphs after it)."""
+    from pipeline.article.chapters import Prose
+    from pipeline.markdown.math import author_math
+
+    assert author_math(source) == expected
+    qiita = Prose("qiita", None, {}).finish(source, author=True)
+    assert qiita.endswith("next $`y`$") and "```math" not in qiita, qiita
+
+
 def test_text_after_display_math_keeps_its_own_indentation_when_a_list_follows():
     """The rest of a paragraph after its display math is indented like that paragraph, not like the
     list item with math that comes next (4 spaces would make it an indented code block)."""
