@@ -725,3 +725,13 @@ def test_a_pre_block_is_a_code_block_on_zenn():
               "後の段落 <pre>inline</pre> です。")
     assert html_for_zenn(sanitize_markdown(source)) == (
         "木構造:\n\n```text\n| BCCD\n| |-- Annotations\n| |   `-- a & b x.xml\n```\n\n後の段落 inline です。")
+
+
+def test_an_anchor_without_a_link_joins_no_lines_on_zenn():
+    """``<a name="top">`` left open above a heading (the sanitizer closes it at the end of the cell):
+    no link to join, so the heading stays a heading."""
+    from pipeline.markdown.zenn import html_for_zenn
+
+    text = html_for_zenn(sanitize_markdown('<a name="top">\n## 見出し\n本文です。\n\n<a href="https://example.org/">x\n\n'
+                                           "y</a>"))
+    assert "\n## 見出し\n本文です。\n" in text and "[x" not in text, text

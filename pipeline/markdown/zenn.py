@@ -113,16 +113,25 @@ def _pre_as_fences(markdown: str) -> str:
 
 
 def _links_on_one_line(markdown: str) -> str:
-    """An ``<a>`` element over several lines of a paragraph (Colab's badge as notebooks paste it),
-    joined onto one line, so that ``html_for_zenn`` makes it one link."""
-    out: list[str] = []
-    opened = False
-    for line in scan(markdown):
-        if opened and not (line.code or line.math) and line.text.strip():
-            out[-1] = out[-1].rstrip() + " " + line.text.strip()
-        else:
-            out.append(line.text)
-        opened = not (line.code or line.math) and len(_LINK_OPEN.findall(out[-1])) > len(_LINK_CLOSE.findall(out[-1]))
+    """A link (``<a href>``) over several lines of one paragraph (Colab's badge as notebooks paste
+    it), joined onto one line, so that ``html_for_zenn`` makes it one link; an ``<a>`` the paragraph
+    does not close joins nothing."""
+    lines, out, k = scan(markdown), [], 0
+    while k < len(lines):
+        text, end = lines[k].text, k
+        if not (lines[k].code or lines[k].math) and _LINK_OPEN.search(text):
+            depth = 0
+            while True:
+                row = lines[end].text
+                depth += len(_LINK_OPEN.findall(row)) - len(_LINK_CLOSE.findall(row))
+                if depth <= 0 or end + 1 >= len(lines) or lines[end + 1].code or lines[end + 1].math \
+                        or not lines[end + 1].text.strip():
+                    break
+                end += 1
+            if depth > 0 or "href=" not in text:
+                end = k  # not closed in its paragraph, or no link: left as it is
+        out.append(" ".join([text.rstrip()] + [line.text.strip() for line in lines[k + 1:end + 1]]) if end > k else text)
+        k = end + 1
     return "\n".join(out)
 
 
