@@ -17,9 +17,12 @@ The qiita-cli and zenn-cli folders may be the writer's own, shared by many artic
 article's files are written there, each marked with the project that wrote it (``owner_mark``, an
 HTML comment after the front matter; ``GENERATED_FILE`` in a figures folder), so a fresh clone
 knows its own files and a file of another article or of the writer's is refused, never replaced.
-Everything is staged into the build's ``Publication`` and appears together.
-Files outside build/ that the pipeline did not write before are never replaced
-(``layout.check_owned``). Every export runs the dialect checks.
+Everything is staged into the build's ``Publication`` and appears together, each platform (the
+site, Zenn, Qiita) whole or not at all: one its platform would refuse keeps its last good files
+and is named in ``Exports.refused``, the others are published. With ``image_base_url = "git"``
+the figures get content-addressed names and the Qiita file never publishes a placeholder
+(``pipeline.publish.qiita``). Files outside build/ that the pipeline did not write before are
+never replaced (``layout.check_owned``). Every export runs the dialect checks.
 """
 
 from __future__ import annotations
@@ -107,8 +110,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     hosted: dict[str, Path] = {}
     zenn_problem = None
     if images is not None:  # the figures the Zenn export and (image_base_url = "git") Qiita link
-        with publication.part():
-            hosted, zenn_problem = _stage_images(qiita, zenn, images, layout, publication, progress, hashed=git)
+        hosted, zenn_problem = _stage_images(qiita, zenn, images, layout, publication, progress, hashed=git)
     if zenn is not None:
         def stage_zenn() -> None:
             if zenn_problem:
@@ -215,7 +217,9 @@ def _stage_qiita(qiita: RenderedArticle, config: Config, layout: Layout, publica
         earlier = cli_file.read_text(encoding="utf-8").replace("\r\n", "\n") if cli_file.is_file() else ""
     except (OSError, UnicodeDecodeError):
         earlier = ""
-    body, why = qiita.markdown, ""
+    body = qiita.markdown
+    why = (f"Upload the files in {project_path(layout.qiita / 'figures', layout)}/ and replace the placeholders, or let "
+           "your repository serve them: image_base_url = \"git\"")
     _check_links([f.src for f in qiita.figures if not f.src.startswith(UPLOAD_MARK)], "image_base_url")
     git = config.article.image_base_url == "git"
     mark = owner_mark(cli_file, layout)

@@ -180,6 +180,9 @@ def article_state(config: Config, repo: Repository | None = None) -> ArticleStat
         command = "git pull"
     elif unchanged is not True:
         command = f"python -m pipeline{here} build"
+    elif not pushed_paths(config):
+        command = (f"nothing to push: the exports are in {shown(layout.build)}/ (paste build/qiita/article.md, or "
+                   "point export_dir at your qiita-cli and zenn-cli folders: docs/publishing.md)")
     else:
         command = step.command(f"{config.article.slug}: build") or "nothing: the pushed article is this build's"
     return ArticleState(config.root, config.article.slug, config.article.title, built, tuple(lines), command, pull)
