@@ -376,8 +376,8 @@ def next_steps(result: InitResult) -> list[str]:
         return [
             f"  1. python -m pipeline{here} build      run the experiments in Jupyter kernels, write the article",
             f"  2. python -m pipeline{here} preview    serve the site on http://127.0.0.1:8000/, rebuild on every edit",
-            f"  3. git add -A && git commit -m \"{result.slug}\" && git push   publish ({qiita}: qiita-cli's publish "
-            f"workflow, or `npx qiita publish {result.slug}`; {zenn}: Zenn's GitHub sync)",
+            f"  3. git add -A && git commit -m \"{result.slug}\" && git push   publish: qiita-cli's publish workflow "
+            f"(or `npx qiita publish {result.slug}`) posts public/{result.slug}.md, Zenn's GitHub sync deploys articles/",
             f"  4. git pull after each publish (qiita-cli's workflow commits the id back); python -m pipeline{here} "
             "status says where the article stands. More: docs/publishing.md",
         ]

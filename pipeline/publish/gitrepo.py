@@ -108,15 +108,23 @@ class Repository:
             done = _git(self.root, "ls-tree", "-r", "--name-only", "HEAD", "--", *specs)
         return len([line for line in done.stdout.splitlines() if line and not line.endswith(GENERATED_FILE)])
 
-    def behind(self, paths) -> list[str]:
-        """The subjects of the commits on the remote-tracking branch that touch *paths* and that the
-        work tree lacks (not in HEAD), newest first; empty without a remote-tracking branch."""
+    def behind(self, paths) -> tuple[list[str], list[str]]:
+        """The commits on the remote-tracking branch that touch *paths* and that the work tree lacks (not
+        in HEAD): their subjects, newest first, and the files they touch (from the repository's root);
+        nothing without a remote-tracking branch."""
         specs = self._specs(paths)
         if not self.tracking or not specs:
-            return []
+            return [], []
         since = [f"^{self.head}"] if self.head else []
-        done = _git(self.root, "log", "--format=%s", self.tracking, *since, "--", *specs)
-        return [line for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else []
+        done = _git(self.root, "log", "--format=%x00%s", "--name-only", self.tracking, *since, "--", *specs)
+        if done.returncode != 0:
+            return [], []
+        subjects, files = [], []
+        for entry in done.stdout.split("\0")[1:]:
+            subject, _, names = entry.partition("\n")
+            subjects.append(subject)
+            files += [name for name in names.splitlines() if name and name not in files]
+        return subjects, files
 
     def ignored(self, paths) -> list[str]:
         """Which of *paths* ``.gitignore`` excludes (so a push never brings them)."""
@@ -131,18 +139,19 @@ class Repository:
         """The remote-tracking branch as people write it (origin/main)."""
         return (self.tracking or "").removeprefix("refs/remotes/") or f"{self.remote}/{self.push_branch or 'BRANCH'}"
 
-    def pull_first(self, paths, shown: list[str]) -> str:
-        """The "pull first" message for *paths* (shown as *shown*), or "" when the work tree has every
-        commit of the remote-tracking branch that touches them."""
-        subjects = self.behind(paths)
+    def pull_first(self, paths) -> str:
+        """The "pull first" message for the article's *paths*, or "" when the work tree has every commit
+        of the remote-tracking branch that touches them."""
+        subjects, files = self.behind(paths)
         if not subjects:
             return ""
         n = len(subjects)
-        why = (" (qiita-cli's publish workflow wrote the article's id back: a build before the pull would post "
-               "the article again, or conflict on id:)" if any("qiita-cli" in s for s in subjects) else "")
-        return (f"pull first: {self.tracking_name} has {n} commit{'s' if n != 1 else ''} touching "
-                f"{' '.join(shown)} that this work tree lacks (\"{subjects[0][:80]}\"){why}; run `git pull`, "
-                "then build again")
+        cwd = Path.cwd().resolve()
+        shown = [os.path.relpath(self.root / f, cwd) for f in files[:3]] + (["..."] if len(files) > 3 else [])
+        why = ("; qiita-cli's publish workflow wrote the article's id back, and a build before the pull would post "
+               "the article again or conflict on id:" if any("qiita-cli" in s for s in subjects) else "")
+        return (f"pull first: {self.tracking_name} has {n} commit{'s' if n != 1 else ''} touching {' '.join(shown)} "
+                f"that this work tree lacks (\"{subjects[0][:80]}\"{why}); run `git pull`, then build again")
 
     def publish_command(self, paths, message: str) -> str:
         """``git add FOLDERS && git commit -m MESSAGE && git push``, the folders and files as given (from the

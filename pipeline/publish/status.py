@@ -39,7 +39,7 @@ def pull_first(config: Config, repo: Repository | None = None) -> str:
     files that the work tree lacks (read from local refs: after ``git fetch``); else ""."""
     paths = pushed_paths(config)
     repo = (repo or repository(config)) if paths else None
-    return repo.pull_first(paths, [shown(p) for p in paths]) if repo else ""
+    return repo.pull_first(paths) if repo else ""
 
 
 @dataclass(frozen=True)
