@@ -207,6 +207,7 @@ def test_a_figure_no_push_can_bring_holds_the_article_back(world):
     assert "FIGURE-TO-UPLOAD:" in text and "\nignorePublish: true\n" in text
     assert re.search(r"^warning: Qiita: \S+ has ignorePublish: true while 2 figures are FIGURE-TO-UPLOAD: "
                      r"placeholders.*your own value \(false\).*ignored by \.gitignore", build.stderr, re.M), build.stderr
+    assert build.stderr.count("has ignorePublish: true while") == 1  # each warning once, not again in the summary
     world.push("held")
     assert world.action() == {"posted": [], "updated": []}  # qiita-cli skips it
     status = pipeline("status", cwd=world.project).stdout

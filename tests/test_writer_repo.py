@@ -97,6 +97,9 @@ def test_two_articles_build_into_shared_cli_folders(repo):
     run = _cli("build", "--all", cwd=repo)
     assert "built 2 articles: 2 ok, 0 failed" in run.stderr, run.stderr
     assert "numpy-intro: ok" in run.stderr and "pandas-notes: ok" in run.stderr
+    closing = run.stderr.split("built 2 articles")[1].splitlines()[1:]  # one line per article, then what to do
+    assert len(closing) == 3 and closing[2].startswith("next: git add qiita/public/"), closing
+    assert closing[2].count("zenn/images/") == 1 and "&& git commit -m 'articles: build (2)' && git push" in closing[2]
 
     qiita_after, zenn_after = _files(repo / "qiita"), _files(repo / "zenn")
     # the writer's own articles and the CLIs' files are byte-identical

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Config
@@ -126,6 +126,9 @@ def next_for_all(configs: list[Config]) -> str:
 
 @dataclass(frozen=True)
 class ArticleState:
+    """One article as ``status`` shows it: its project, slug and title, what it says of the build, the
+    figures and each platform (``lines``), "pull first" (``pull``, or ""), and the command to run next."""
+
     project: Path
     slug: str
     title: str
@@ -133,7 +136,9 @@ class ArticleState:
     lines: tuple[str, ...] = ()
     next: str = ""
     pull: str = ""
-    extra: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"ArticleState({self.slug}, {self.built}, next={self.next!r})"
 
 
 def article_state(config: Config, repo: Repository | None = None) -> ArticleState:
