@@ -248,8 +248,8 @@ def _stage_qiita(qiita: RenderedArticle, config: Config, layout: Layout, publica
     text, held = compose(body)
     for problem in front_problems(QIITA, text[:text.index("\n---\n") + 5]):
         progress.warn(f"qiita-cli file: {problem}")
-    if held.said:
-        (progress.warn if held.held else progress.info)(held.said)
+    if held.said:  # a warning where a push publishes the file; in build/ a note
+        (progress.warn if held.held and not inside(cli_file, layout.build) else progress.info)(held.said)
     publication.write(layout.qiita / "article.md", body)
     publication.write(cli_file, text)
 
