@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -55,8 +55,9 @@ class ArticleConfig:
     """What the article says about itself and how it is exported (``[tool.pipeline.article]``)."""
 
     #: the article's title (front matter of the qiita-cli and Zenn files; paste it into Qiita's title field).
-    #: Not set: the first experiment's first H1, else the readable name of the first experiment (or the folder)
-    title: str = "Untitled experiments"
+    #: Not set: the first experiment's first H1, else the readable name of the first experiment (or the folder),
+    #: chosen by the build (``pipeline.article.title``); only an article without one gets an LLM title proposal
+    title: str = ""
     #: Qiita tags: 1 to 5 strings.
     tags: tuple[str, ...] = ("Python",)
     #: file name of the qiita-cli article (public/<slug>.md).
@@ -355,11 +356,6 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
         raise ConfigError(str(pyproject), problems)
     for key, default in _PATH_KEYS.items():
         values[key] = (root / values.get(key, default)).resolve()
-    if "title" not in (table.get("article") or {}):  # as init titles it: the first H1, else a readable name
-        from pipeline.suggest import title_from
-
-        if title := title_from(values["experiments_dir"], values.get("order", ()), root):
-            values["article"] = replace(values.get("article") or ArticleConfig(), title=title)
     config = Config(root=root, **values)
     from pipeline.layout import path_problems
 
@@ -379,7 +375,7 @@ def _platform_problems(values: dict[str, Any]) -> list[str]:
     if isinstance(article, ArticleConfig):
         where = "tool.pipeline.article"
         problems += [f"{where}.tags: {p}" for p in QIITA.tag_problems(article.tags)]
-        problems += [f"{where}.title: {p}" for p in QIITA.title_problems(article.title)]
+        problems += [f"{where}.title: {p}" for p in (QIITA.title_problems(article.title) if article.title else [])]
         problems += [f"{where}: {p}" for p in QIITA.privacy_problems(article.private, article.organization_url_name)]
         problems += [f"{where}.slug: {p}" for p in QIITA.slug_problems(article.slug)]
         for key in ("image_base_url", "image_url_template", "source_base_url"):  # image_base_url may be "git"

@@ -104,7 +104,9 @@ class Previewer:
         from pipeline.layout import GENERATED_LINE, unowned
         from pipeline.markdown.scanner import fence_for, visible_controls
         from pipeline.publish.export import record_manifest
+        from pipeline.article.title import titled
         from pipeline.publish.lock import BuildLock
+        from pipeline.publish.site import stage_site_config
         from pipeline.storage import Publication
 
         text = visible_controls(message)
@@ -122,6 +124,7 @@ class Previewer:
             with Publication.of(layout, warn=self.progress.warn) as publication:
                 publication.write(page, text_with_banner)
                 record_manifest([page], layout, publication)
+                stage_site_config(titled(self.config, []), publication)  # the server needs one, first build or not
 
     # the watch loop ------------------------------------------------------------
     def watched(self) -> list[Path]:

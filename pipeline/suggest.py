@@ -1,6 +1,7 @@
 """What ``python -m pipeline init`` suggests from the author's notebooks (read, never changed).
 
-- ``first_heading``: the article's title, the first H1 of the experiments in order;
+- ``choose_title``: the article's title when the author sets none (init suggests it, the article stage
+  uses it), the first H1 of the experiments in order;
 - ``suggest_tags``: 1 to 5 Qiita tags from the packages the code cells import;
 - ``suggest_slug``: a slug valid as Qiita's file name and on Zenn;
 - ``cli_folders``: the writer's qiita-cli folder and zenn-cli root near the project, if any;
@@ -15,6 +16,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from pipeline.experiments import percent_script, read_notebook
 from pipeline.markdown.platforms import QIITA, ZENN
@@ -82,25 +84,25 @@ def read_cells(path: Path) -> list[tuple[str, str]]:
 def first_heading(paths: list[Path]) -> str | None:
     """The first H1 of the experiments in order (the first one that has an H1), as plain text:
     emphasis, code marks, links and images reduced to their text."""
-    for path in paths:
-        for kind, source in read_cells(path):
-            if kind == "markdown":
-                for _, level, text in headings(source):
-                    if level == 1 and plain_text(text):
-                        return plain_text(text)
-    return None
+    return next(h1s(source for path in paths for kind, source in read_cells(path) if kind == "markdown"), None)
 
 
-def title_from(experiments: Path, order: tuple[str, ...] = (), folder: Path | None = None) -> str | None:
-    """The article's title when the config sets none, as ``init`` titles it (``suggest_title``), the
-    experiments in experiment order (those named in *order* first, the rest by name): their first H1
-    if Qiita takes it as a title, else the readable name of the first one or of *folder*."""
-    files = experiment_files(experiments)
-    files.sort(key=lambda f: order.index(f.stem) if f.stem in order else len(order))  # stable: by name after
-    heading = first_heading(files)
+def h1s(markdown_cells: Iterable[str]) -> Iterator[str]:
+    """The H1 headings of the markdown cells, in order, as plain text (empty ones left out)."""
+    for source in markdown_cells:
+        for _, level, text in headings(source):
+            if level == 1 and plain_text(text):
+                yield plain_text(text)
+
+
+def choose_title(headings: Iterable[str], names: Iterable[str]) -> str:
+    """The article's title when the author sets none (``init`` suggests it, the article stage uses it):
+    the first of the experiments' H1 *headings* if Qiita takes it as a title, else the first readable
+    one of *names* (the first experiment's, then the project folder's), else "Experiments"."""
+    heading = next(iter(headings), None)
     if heading and not QIITA.title_problems(heading):
         return heading
-    return suggest_title(files[:1], folder or experiments, heading=False) or None
+    return next((t for t in map(readable_name, names) if t), "Experiments")
 
 
 def plain_text(markdown: str) -> str:
@@ -161,12 +163,12 @@ def suggest_tags(paths: list[Path]) -> tuple[str, ...]:
     return tags
 
 
-def suggest_title(paths: list[Path], folder: Path, heading: bool = True) -> str:
-    """The article's title: the first H1 of the experiments (``first_heading``; not with *heading*
-    False), else the readable name of the first experiment, else of the folder (as chapters without
-    an H1 are titled)."""
+def suggest_title(paths: list[Path], folder: Path) -> str:
+    """The article's title ``init`` suggests: ``choose_title`` of the experiments' first H1 and of the
+    first experiment's and the folder's names (as chapters without an H1 are titled)."""
     names = [p.name[: -len(p.suffix)] for p in paths[:1]] + [folder.resolve().name]
-    return (heading and first_heading(paths)) or next((t for t in map(readable_name, names) if t), "Experiments")
+    return choose_title(h1s(source for path in paths for kind, source in read_cells(path) if kind == "markdown"),
+                        names)
 
 
 def suggest_slug(title: str, folder: Path, taken: set[str] | frozenset[str] = frozenset()) -> str:

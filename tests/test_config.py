@@ -125,9 +125,28 @@ def test_a_title_or_tag_with_control_characters_is_refused(project, key, text):
 
 
 def test_an_untitled_project_takes_its_first_notebooks_readable_name_then_the_folders(project):
-    assert project.config().article.title == "Proj"  # no experiments: the folder's name
-    project.add("01_data_loading", "# %%\nx = 1\n")
-    project.add("02_model", "# %% [markdown]\n# Some text, no heading\n")
-    assert project.config().article.title == "Data loading"
-    project.add("00_intro", "# %% [markdown]\n# # The real title \x1b[31m\n")
-    assert project.config().article.title == "The real title [31m"  # an H1 wins, cleaned of controls
+    """Loading the config reads no notebook: the article stage titles an untitled article from its records."""
+    import dataclasses
+
+    from article_fixtures import records
+
+    from pipeline.article.title import article_title
+    from pipeline.records import Cell
+
+    config = project.config()
+    assert config.article.title == ""  # not set: nothing read
+    first = records()[0]
+
+    def record(name: str, *markdown: str):
+        return dataclasses.replace(first, name=name, cells=tuple(Cell(i, "markdown", m) for i, m in enumerate(markdown)))
+
+    assert article_title(config, []) == "Proj"  # no experiments: the folder's name
+    plain = [record("01_data_loading"), record("02_model", "Some text, no heading")]
+    assert article_title(config, plain) == "Data loading"
+    titled = [record("00_intro", "# The real title \x1b[31m")] + plain
+    assert article_title(config, titled) == "The real title [31m"  # an H1 wins, cleaned of controls
+    assert article_title(config, [record("00_intro", "# " + "x" * 300)] + plain) == "Intro"  # one Qiita refuses
+    own = dataclasses.replace(config, article=dataclasses.replace(config.article, title="Mine"))
+    assert article_title(own, titled) == "Mine"
+
+

@@ -182,7 +182,7 @@ def test_requests_run_up_to_the_configured_concurrency(config, quiet, concurrenc
 
 
 def test_title_and_tags_are_proposed_when_the_config_has_none(config, quiet):
-    article = dataclasses.replace(config.article, title="Untitled experiments", tags=("Python",))
+    article = dataclasses.replace(config.article, title="", tags=("Python",))
     config = dataclasses.replace(config, article=article)
     answer = "タイトル: 小さな言語モデルで確かめる語彙と生成\nタグ: Python, LLM, 自然言語処理"
     with FakeOpenAI([by_prompt([(r"タイトル", answer)])]) as server:
@@ -191,3 +191,17 @@ def test_title_and_tags_are_proposed_when_the_config_has_none(config, quiet):
     assert drafts.proposed_tags == ("Python", "LLM", "自然言語処理")
     text = render(records(), config, "qiita", drafts=drafts).markdown
     assert "小さな言語モデルで確かめる" not in text  # proposed in the summary, never applied
+
+
+def test_a_title_is_proposed_only_when_the_author_set_none(config):
+    """The signal is the author's pyproject.toml, not the title the article stage chose (a readable
+    name or the first H1): tags of the author's own do not stop the proposal, a title of theirs does."""
+    from pipeline.article.title import article_title
+    from pipeline.llm.prompts import build_requests
+
+    tagged = dataclasses.replace(config.article, tags=("Python", "LLM"))
+    untitled = dataclasses.replace(config, article=dataclasses.replace(tagged, title=""))
+    assert article_title(untitled, records())  # the article stage gives it a title all the same
+    assert "proposal" in [r.section for r in build_requests(records(), untitled)]
+    titled = dataclasses.replace(config, article=dataclasses.replace(tagged, title="My own title"))
+    assert "proposal" not in [r.section for r in build_requests(records(), titled)]

@@ -23,6 +23,7 @@ from pathlib import Path
 from pipeline.article.anchors import resolve_refs
 from pipeline.article.chapters import UPLOAD_MARK, build_context
 from pipeline.article.context import ArticleContext, FigureView
+from pipeline.article.title import titled
 from pipeline.config import Config
 from pipeline.errors import PipelineError
 from pipeline.layout import DEFAULT_TEMPLATES, Layout
@@ -75,6 +76,7 @@ def render(records: list[ExperimentRecord], config: Config, dialect: str, drafts
         raise ValueError(f"unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
     import jinja2
 
+    config = titled(config, records)  # an article without a title of its own is titled from its records
     context, prose = build_context(records, config, dialect, drafts=drafts, now=now, preview=preview)
     layout = layout or config.layout
     cache = layout.build / ".templates-cache"

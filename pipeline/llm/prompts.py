@@ -7,7 +7,7 @@
   does and what its outputs show, from that part's cells only; a part with no author heading
   is also asked for a proposed heading;
 - ``<name>:title``: a chapter title, for a notebook titled only by its file name;
-- ``proposal``: a title and tags for the article, when the config sets neither.
+- ``proposal``: a title and tags for the article, when pyproject.toml sets no title or only the default tags.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pipeline.article.drafted import needs_title
 from pipeline.article.observations import fill, glue_context
+from pipeline.article.title import titled
 from pipeline.config import Config
 from pipeline.llm.gate import GateContext
 from pipeline.llm.sections import (
@@ -35,7 +36,6 @@ from pipeline.markdown.scanner import headings
 from pipeline.records import ExperimentRecord
 
 PROMPT_VERSION = 2
-DEFAULT_TITLE = "Untitled experiments"  # ArticleConfig's default: the article has no title of its own
 DEFAULT_TAGS = ("Python",)
 
 SYSTEM = {
@@ -116,7 +116,9 @@ class Planner:
     """Builds the requests for one build's records."""
 
     def __init__(self, records: list[ExperimentRecord], config: Config):
-        self.records, self.config = records, config
+        #: the author set no title in pyproject.toml (the article stage chose one): ask for a proposal
+        self.untitled = not config.article.title
+        self.records, self.config = records, titled(config, records)
         self.lang = "ja" if config.article.language == "ja" else "en"
         self.system, self.ask = SYSTEM[self.lang], ASK[self.lang]
         self.chapters = tuple(r.title for r in records)
@@ -154,7 +156,7 @@ class Planner:
         author_summary = summary_file.read_text(encoding="utf-8", errors="replace") if summary_file and summary_file.is_file() else ""
         requests.append(self._request("summary", "summary", ask["summary"], f"{self.titles}\n\n{author_summary}",
                                       everything + "\n" + author_summary, shown=shown, facts=facts))
-        if article.title == DEFAULT_TITLE or tuple(article.tags) == DEFAULT_TAGS:
+        if self.untitled or tuple(article.tags) == DEFAULT_TAGS:
             requests.append(self._request("proposal", "proposal", ask["proposal"], self.titles, everything))
         return requests
 

@@ -32,6 +32,7 @@ import json
 from pathlib import Path
 
 from pipeline.article.render import UPLOAD_MARK, RenderedArticle, render
+from pipeline.article.title import titled
 from pipeline.config import Config
 from pipeline.errors import ExportError
 from pipeline.layout import (
@@ -51,7 +52,7 @@ from pipeline.markdown.urls import link_url_problems
 from pipeline.progress import Progress
 from pipeline.publish.frontmatter import front_problems, read_front_matter
 from pipeline.publish.qiita import QIITA_KEYS, git_links, hold, linked, qiita_front_matter
-from pipeline.publish.site import mathjax_folder, stage_mathjax
+from pipeline.publish.site import mathjax_folder, stage_mathjax, stage_site_config
 from pipeline.publish.zenn import (
     ZENN_KEYS,
     export_article,
@@ -76,6 +77,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     all: one that its platform would refuse (an ExportError) is left as it was and named in
     ``Exports.refused``, and the others are published all the same."""
     layout = layout or config.layout
+    config = titled(config, records)  # an article without a title of its own gets one here
     qiita = render(records, config, "qiita", drafts=drafts, layout=layout)
     mkdocs = render(records, config, "mkdocs", drafts=drafts, preview=preview, layout=layout)
     zenn = render(records, config, "zenn", drafts=drafts, layout=layout) if config.zenn.enabled else None
@@ -104,7 +106,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
         return True
 
     site_targets = [page, layout.site / "figures", mathjax_folder(layout)]
-    platform("site", site_targets, lambda: _stage_site(mkdocs, page, layout, publication))
+    platform("site", site_targets, lambda: _stage_site(mkdocs, page, config, layout, publication))
     git = config.article.image_base_url == "git"
     images = git_images(config, layout) if git or zenn else None
     hosted: dict[str, Path] = {}
@@ -152,10 +154,11 @@ def pushed_paths(config: Config, layout: Layout | None = None) -> list[Path]:
     return [p for p in dict.fromkeys(paths) if not inside(p, layout.build)]
 
 
-def _stage_site(mkdocs: RenderedArticle, page: Path, layout: Layout, publication: Publication) -> None:
+def _stage_site(mkdocs: RenderedArticle, page: Path, config: Config, layout: Layout, publication: Publication) -> None:
     publication.write(page, f"{GENERATED_LINE}\n{mkdocs.markdown}")
     _stage_figures(mkdocs, layout.site / "figures", layout, publication)
     stage_mathjax(layout, publication)
+    stage_site_config(config, publication)
 
 
 def _stage_images(qiita: RenderedArticle, zenn: RenderedArticle | None, target: Path, layout: Layout,

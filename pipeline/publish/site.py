@@ -1,8 +1,9 @@
 """The article's site: one mkdocs.yml that MkDocs (with Material for MkDocs) and Zensical both build.
 
 - ``site_config``: the project's own mkdocs.yml (``python -m pipeline init`` writes one), or the
-  pipeline's default configuration, written to ``build/mkdocs.yml`` (titled with the article,
-  reading the site folder) and rewritten only when it changes. MkDocs builds that one; Zensical
+  pipeline's default configuration at ``build/mkdocs.yml`` (titled with the article, reading the
+  site folder), which the export stages with the site (``stage_site_config``), so a ``build()``
+  called from Python writes it too. MkDocs builds that one; Zensical
   (0.0.73) refuses a docs_dir outside the configuration's folder, so it needs the project's own.
 - ``stage_mathjax``: MathJax (3.2.2, from the ``django-static-mathjax`` package; only its files
   are used, not Django) and its settings for pymdownx.arithmatex, written by the export into
@@ -29,7 +30,7 @@ from pathlib import Path
 from pipeline.config import Config
 from pipeline.errors import ExportError, PipelineError
 from pipeline.layout import GENERATED_FILE, Layout, owner_file
-from pipeline.storage import Publication, write_if_changed
+from pipeline.storage import Publication
 
 #: what to tell a user whose project has no mkdocs.yml
 EDITABLE = "for a mkdocs.yml of your own to edit, run: python -m pipeline init (it never overwrites files)"
@@ -67,19 +68,26 @@ class SiteConfig:
 
 
 def site_config(config: Config) -> SiteConfig:
-    """The project's mkdocs.yml, or the default configuration written to build/mkdocs.yml."""
+    """The project's mkdocs.yml, or the default configuration the export stages at build/mkdocs.yml."""
     own = config.root / "mkdocs.yml"
     if own.is_file():
         return SiteConfig(own, default=False)
+    return SiteConfig(config.build_dir / "mkdocs.yml", default=True)
+
+
+def stage_site_config(config: Config, publication: Publication) -> None:
+    """Stage the default configuration (titled with the article, reading the site folder) when the
+    project has no mkdocs.yml of its own; an unchanged one is left as it is."""
+    site = site_config(config)
+    if not site.default:
+        return
     from pipeline.scaffold import default_mkdocs_yml
 
-    target = config.build_dir / "mkdocs.yml"
     text = default_mkdocs_yml(config.article.title,
                               docs_dir=Path(os.path.relpath(config.site_dir, config.build_dir)).as_posix(),
                               site_dir="html")
-    write_if_changed(target, "# Written by ml-article-pipeline: the default site configuration. " + EDITABLE + "\n"
-                     + text)
-    return SiteConfig(target, default=True)
+    publication.write(site.path, "# Written by ml-article-pipeline: the default site configuration. " + EDITABLE
+                      + "\n" + text)
 
 
 def site_warnings(site: SiteConfig) -> list[str]:

@@ -190,7 +190,21 @@ def article_state(config: Config, repo: Repository | None = None) -> ArticleStat
                    "point export_dir at your qiita-cli and zenn-cli folders: docs/publishing.md)")
     else:
         command = step.command(f"{config.article.slug}: build") or "nothing: the pushed article is this build's"
-    return ArticleState(config.root, config.article.slug, config.article.title, built, tuple(lines), command, pull)
+    return ArticleState(config.root, config.article.slug, _title(config, cli_file), built, tuple(lines), command, pull)
+
+
+def _title(config: Config, cli_file: Path) -> str:
+    """The author's title, else the one the last build chose (in the qiita-cli file's front matter)."""
+    if config.article.title:
+        return config.article.title
+    import yaml
+
+    raw = read_front_matter(cli_file).get("title", "")
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    return str(value or "") or "(no title set: the build chooses one)"
 
 
 def _zenn_published(entry: Path) -> str:
