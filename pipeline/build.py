@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from pipeline.article.harvest import harvest
+from pipeline.article.title import titled_project
 from pipeline.config import Config
 from pipeline.errors import PipelineError
 from pipeline.experiments import discover
@@ -27,6 +28,7 @@ from pipeline.progress import Progress
 from pipeline.publish import uptodate
 from pipeline.publish.export import export, prune
 from pipeline.publish.status import pull_first
+from pipeline.run.engines import Engine
 from pipeline.run.execute import execute
 from pipeline.storage import Publication
 from pipeline.summary import BuildSummary
@@ -45,11 +47,14 @@ class LlmOptions:
 
 def build(config: Config, force: bool = False, fail_fast: bool = False, llm: LlmOptions | None = None,
           progress: Progress | None = None, layout: Layout | None = None,
-          jobs: int | str | None = None) -> BuildSummary:
+          jobs: int | str | None = None, engine: Engine | None = None) -> BuildSummary:
     """Run every stage. With ``config.keep_going`` a failed experiment does not stop the build:
-    the other chapters are published and the failed one is marked."""
+    the other chapters are published and the failed one is marked. The kernels come from *engine*
+    (``pipeline.run.engines``), by default the one the config asks for; ``preview`` passes its warm
+    kernels and its layout, and its engine may stop the build before anything is published."""
     progress = progress or Progress()
     layout = layout or config.layout
+    config = titled_project(config)  # what derives from the title (a short slug's Zenn slug) needs it first
     if layout == config.layout:  # the writer's own folders: never fork from a commit the work tree lacks
         pull = pull_first(config)
         if pull:
@@ -65,14 +70,17 @@ def build(config: Config, force: bool = False, fail_fast: bool = False, llm: Llm
 
     experiments = discover(config, warn=progress.warn)
     execution = execute(config, force=force, fail_fast=fail_fast, keep_going=config.keep_going,
-                        progress=progress, layout=layout, jobs=jobs, experiments=experiments)
+                        progress=progress, layout=layout, jobs=jobs, experiments=experiments, engine=engine)
     with Publication.of(layout, warn=progress.warn) as publication:
         records = harvest(config, progress=progress, layout=layout, publication=publication,
                           experiments=experiments)
         drafts = draft(records, config, model=llm.model, base_url=llm.base_url, redraft=llm.redraft,
                        required=llm.required, progress=progress, layout=layout) if llm.enabled else None
-        exports = export(records, config, progress, publication, layout=layout, drafts=drafts)
+        warm = any(r.execution.mode == "warm" for r in records)  # the page says it is not a clean run
+        exports = export(records, config, progress, publication, layout=layout, drafts=drafts, preview=warm)
         prune(records, layout, publication)
+        if engine is not None:
+            engine.check()  # an error here discards everything staged
     summary = BuildSummary(exports=exports, outcomes={o.name: o.status for o in execution.outcomes},
                            figures=sum(len(r.figures) for r in records), warnings=tuple(progress.warnings),
                            failures=tuple(execution.failures), drafts=drafts)

@@ -7,6 +7,7 @@ a typo). Secrets are never read from this file: see ``secrets_from_env``.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass, field
@@ -260,9 +261,9 @@ class Config:
     preview: PreviewConfig = field(default_factory=PreviewConfig)
     site: SiteSettings = field(default_factory=SiteSettings)
 
-    @property
+    @functools.cached_property
     def layout(self) -> "Layout":
-        """Where every output goes (see pipeline/layout.py)."""
+        """Where every output goes (see pipeline/layout.py); worked out once per config."""
         from pipeline.layout import Layout, inside
 
         qiita_cli = (self.root / self.article.export_dir).resolve()

@@ -6,9 +6,9 @@
   this module does not serve anything itself.
 - A watcher on the inputs (``experiments/``, ``templates/``, ``pyproject.toml``,
   the background and summary files, declared data files) rebuilds what changed in
-  a background thread: unchanged experiments come from the cache, changed ones run
-  in warm kernels (``pipeline.run.warm``) from their first changed cell. Records and
-  exports go to ``build/preview/``; only the page (``site/``) is shared with
+  a background thread with ``build()`` itself (the same stages, prune included): unchanged
+  experiments come from the cache, changed ones run in warm kernels (``pipeline.run.warm``, its
+  engine) from their first changed cell. Records and exports go to ``build/preview/``; only the page (``site/``) is shared with
   ``build``, and it says "preview: not a clean run" when a warm kernel produced it.
 - A failure shows on the page (file, cell, message, in a banner above the last good
   content) and on the terminal.
@@ -47,13 +47,14 @@ class Previewer:
         self.rebuilds = 0
 
     def _load(self) -> Config:
-        """The configuration, with kernels here: warm kernels are local, whatever gateway is set."""
+        """The configuration, with kernels here (warm kernels are local, whatever gateway is set) and a
+        failed experiment shown on the page, never stopping the rebuild."""
         import dataclasses
 
         config = load_config(self.root)
         if config.gateway_url:
             self.progress.info("preview: kernels run here (the gateway is for build and execute)")
-        return dataclasses.replace(config, gateway_url="")
+        return dataclasses.replace(config, gateway_url="", keep_going=True)
 
     # one rebuild -------------------------------------------------------------
     def rebuild(self) -> bool:
@@ -79,32 +80,21 @@ class Previewer:
         return True
 
     def _publish(self, layout) -> str:
-        from pipeline.article.harvest import harvest
-        from pipeline.publish.export import export
-        from pipeline.run.execute import execute
-        from pipeline.storage import Publication
+        """``build()`` into the preview layout, with the warm kernels as its engine."""
+        from pipeline.build import build
 
-        config = self.config
-        summary = execute(config, keep_going=True, progress=self.progress, layout=layout, runner=self.warm.run)
-        if self.stopping.is_set():
-            raise Stopped
-        with Publication.of(layout, warn=self.progress.warn) as publication:
-            records = harvest(config, progress=self.progress, layout=layout, publication=publication)
-            warm = any(r.execution.mode == "warm" for r in records)
-            exported = export(records, config, self.progress, publication, layout=layout, preview=warm)
-            if self.stopping.is_set():
-                raise Stopped  # leaving the block with an error discards everything staged
+        summary = build(self.config, progress=self.progress, layout=layout, engine=self.warm)
         for failure in summary.failures:
             self.progress.warn(f"preview: {failure.describe()}")
-        return exported.site_page.read_text(encoding="utf-8")
+        return summary.exports.site_page.read_text(encoding="utf-8")
 
     def _show_error(self, message: str) -> None:
         """The error above the last good content, so the open page shows both. Only on a page the
         pipeline wrote (never over a user's own ``index.md``), and holding the build lock."""
+        from pipeline.article.title import titled
         from pipeline.layout import GENERATED_LINE, unowned
         from pipeline.markdown.scanner import fence_for, visible_controls
         from pipeline.publish.export import record_manifest
-        from pipeline.article.title import titled
         from pipeline.publish.lock import BuildLock
         from pipeline.publish.site import stage_site_config
         from pipeline.storage import Publication

@@ -149,3 +149,10 @@ def served(folder: Path):
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def zenn_slug(config) -> str:
+    """The Zenn slug the build gives the article (derived from the title it chooses when none is set)."""
+    from pipeline.article.title import titled_project
+
+    return titled_project(config).zenn.slug

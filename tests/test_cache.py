@@ -3,7 +3,6 @@
 import nbformat
 import pytest
 
-import pipeline.run.execute as execute_module
 from pipeline.run import cache as cache_module
 from pipeline.run.execute import execute
 
@@ -38,7 +37,10 @@ def _no_kernel(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a kernel was started")
 
-    monkeypatch.setattr(execute_module, "run_notebook", refuse)
+    from pipeline.run.sessions import KernelSession
+
+    monkeypatch.setattr(KernelSession, "start", refuse)  # whichever engine would run it, ahead or not
+    monkeypatch.setattr(KernelSession, "launch", refuse)
 
 
 def test_unchanged_experiment_starts_no_kernel_and_rewrites_nothing(cached_project, quiet, monkeypatch):

@@ -102,9 +102,9 @@ def test_an_article_slug_is_checked_by_qiitas_rule_and_names_it(project, slug):
 def test_a_derived_zenn_slug_is_always_valid(project, slug):
     project.write_config(f'[tool.pipeline.article]\nslug = {json.dumps(slug)}\ntitle = "Some title"\n')
     config = project.config()
-    assert ZENN.slug_problems(ZENN.slug_for(config)) == [], ZENN.slug_for(config)
+    assert ZENN.slug_problems(ZENN.slug_for(config.zenn, config.article)) == [], ZENN.slug_for(config.zenn, config.article)
     if len(slug) >= 12 and slug == slug.lower():
-        assert ZENN.slug_for(config) == slug[:50]  # a slug that already fits is taken as it is
+        assert ZENN.slug_for(config.zenn, config.article) == slug[:50]  # a slug that already fits is taken as it is
 
 
 def test_a_zenn_slug_the_user_sets_is_checked_by_zenns_rule_and_names_it(project):
@@ -150,3 +150,22 @@ def test_an_untitled_project_takes_its_first_notebooks_readable_name_then_the_fo
     assert article_title(own, titled) == "Mine"
 
 
+
+
+def test_an_untitled_project_has_one_title_before_and_after_execution(project):
+    """build and status title the config from the experiments, render and export from the records: the
+    same title, so paths derived from it (the Zenn slug of a short article.slug) agree."""
+    import dataclasses
+
+    from article_fixtures import records
+
+    from pipeline.article.title import titled, titled_project
+    from pipeline.publish.zenn import zenn_entry
+    from pipeline.records import Cell
+
+    project.add("00_intro", "# %% [markdown]\n# # The *real* title\n\n# %%\nx = 1\n")
+    config = project.config()
+    record = dataclasses.replace(records()[0], name="00_intro", cells=(Cell(0, "markdown", "# The *real* title"),))
+    before, after = titled_project(config), titled(config, [record])
+    assert before.article.title == after.article.title == "The real title"
+    assert zenn_entry(before, config.layout) == zenn_entry(after, config.layout) != zenn_entry(config, config.layout)

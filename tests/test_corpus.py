@@ -8,12 +8,12 @@ import sys
 
 import pytest
 from corpus import write_corpus
+from helpers import zenn_slug
 from markdown_it import MarkdownIt
 
 from pipeline.build import build
 from pipeline.config import load_config
 from pipeline.markdown.dialects import check_qiita, check_zenn
-from pipeline.markdown.platforms import ZENN
 from pipeline.progress import Progress
 
 
@@ -28,7 +28,7 @@ def built(tmp_path_factory):
 
 def _article(config, dialect):
     path = {"qiita": config.layout.qiita / "article.md", "mkdocs": config.layout.site / "index.md",
-            "zenn": config.layout.zenn / "articles" / f"{ZENN.slug_for(config)}.md"}[dialect]
+            "zenn": config.layout.zenn / "articles" / f"{zenn_slug(config)}.md"}[dialect]
     text = path.read_text(encoding="utf-8")
     return text.split("\n---\n", 1)[1] if dialect == "zenn" else text  # without the front matter
 
@@ -86,7 +86,7 @@ def test_figures_are_numbered_through_the_article_and_images_are_copied(built, d
     assert ("A diagram of the array", next(src for _, src in images if src.endswith("diagram.png"))) in images
     for _, src in images:
         if dialect == "zenn":  # served by Zenn from the repository's /images/ folder
-            assert src.startswith(f"/images/{ZENN.slug_for(config)}/")
+            assert src.startswith(f"/images/{zenn_slug(config)}/")
             path = config.layout.zenn / src.lstrip("/")
         else:
             path = (config.layout.qiita if dialect == "qiita" else config.layout.site) / src.replace("FIGURE-TO-UPLOAD:", "")

@@ -49,7 +49,7 @@ class Counting(Progress):
 def _run(config, warm, progress=None):
     progress = progress or Counting()
     layout = config.layout.for_preview()
-    execute(config, keep_going=True, progress=progress, layout=layout, runner=warm.run)
+    execute(config, keep_going=True, progress=progress, layout=layout, engine=warm)
     text = layout.executed_notebook("01_warm").read_text(encoding="utf-8")
     return re.search(r"pid (\d+) setup (\d+) total (\d+) (\w+)", text).groups(), progress.cells
 
@@ -150,7 +150,7 @@ def test_at_most_max_kernels_stay_alive_least_recently_used_first(project, mark)
     warm = WarmKernels(config, [], max_kernels=2)
     try:
         execute(config, keep_going=True, progress=Progress(quiet=True, live=False),
-                layout=config.layout.for_preview(), runner=warm.run)
+                layout=config.layout.for_preview(), engine=warm)
         assert sorted(warm.kernels) == ["02_warm", "03_warm"]
         assert warm.restarts == 3
         assert len(_kernels(mark)) == 2  # the evicted kernel was stopped, not only forgotten

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from conftest import CHROMIUM, REPO
-from helpers import served
+from helpers import served, zenn_slug
 from markdown_it import MarkdownIt
 from test_boxes_browser import _zenn_renderer_problem, render_zenn, zenn_body
 from wild import write_course, write_gallery
@@ -20,7 +20,6 @@ from pipeline.article.render import render
 from pipeline.build import build
 from pipeline.config import load_config
 from pipeline.markdown.dialects import check_qiita, check_zenn
-from pipeline.markdown.platforms import ZENN
 from pipeline.markdown.scanner import scan
 from pipeline.progress import Progress
 from pipeline.publish.zenn_book import split_book
@@ -70,7 +69,7 @@ def gallery(repo):
 
 def _article(config, dialect):
     path = {"qiita": config.layout.qiita / "article.md", "mkdocs": config.layout.site / "index.md",
-            "zenn": config.layout.zenn / "articles" / f"{ZENN.slug_for(config)}.md"}[dialect]
+            "zenn": config.layout.zenn / "articles" / f"{zenn_slug(config)}.md"}[dialect]
     text = path.read_text(encoding="utf-8")
     return zenn_body(text) if dialect == "zenn" else text
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from pipeline.markdown.platforms import ZENN
+from helpers import zenn_slug
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,7 +110,7 @@ def test_two_articles_build_into_shared_cli_folders(repo):
         from pipeline.config import load_config
 
         config = load_config(repo / name)
-        slugs[name] = (config.article.slug, ZENN.slug_for(config))
+        slugs[name] = (config.article.slug, zenn_slug(config))
     added_qiita = sorted(set(qiita_after) - set(qiita_before))
     assert added_qiita == sorted(f"public/{q}.md" for q, _ in slugs.values())
     added_zenn = sorted(set(zenn_after) - set(zenn_before))
@@ -164,7 +163,7 @@ def test_foreign_and_colliding_files_are_refused(repo):
     text = pandas.read_text(encoding="utf-8")
     pandas_slug = load_config(repo / "pandas-notes").article.slug
     pandas.write_text(text.replace(f'slug = "{pandas_slug}"', f'slug = "{numpy.article.slug}"')
-                      + f'slug = "{ZENN.slug_for(numpy)}"\n', encoding="utf-8")
+                      + f'slug = "{zenn_slug(numpy)}"\n', encoding="utf-8")
     before = _files(repo / "qiita") | {f"zenn/{k}": v for k, v in _files(repo / "zenn").items()}
     run = _cli("build", cwd=repo / "pandas-notes", check=False)
     assert run.returncode == 1 and "another article's project" in run.stderr and "numpy-intro" in run.stderr, run.stderr
@@ -214,7 +213,7 @@ def test_qiita_figures_hosted_by_the_repository(repo, tmp_path):
 
     config = load_config(project)
     cli_file = repo / "qiita" / "public" / f"{config.article.slug}.md"
-    slug = ZENN.slug_for(config)
+    slug = zenn_slug(config)
 
     first = _cli("build", cwd=project)
     text = cli_file.read_text(encoding="utf-8")

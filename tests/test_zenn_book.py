@@ -14,6 +14,7 @@ import re
 import pytest
 import yaml
 from article_fixtures import make_project, records
+from helpers import zenn_slug
 
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
@@ -103,7 +104,7 @@ def check_book(folder) -> list[str]:
 def test_a_book_in_zenn_clis_layout(tmp_path):
     config = _project(tmp_path, BOOK)
     exported, progress = _publish(config)
-    folder = config.layout.zenn / "books" / ZENN.slug_for(config)
+    folder = config.layout.zenn / "books" / zenn_slug(config)
     assert exported.zenn == folder / "config.yaml"
     assert check_book(folder) == []
     data = yaml.safe_load(exported.zenn.read_text(encoding="utf-8"))
@@ -120,7 +121,7 @@ def test_a_book_in_zenn_clis_layout(tmp_path):
     assert "![折れ線グラフ](/images/fixture-article/01_first/01_first-cell03-1.png)" in first
     assert (config.layout.zenn / "images/fixture-article/01_first/01_first-cell03-1.png").is_file()
     assert (config.layout.zenn / "articles/.keep").is_file()  # zenn-cli's layout; no article written
-    assert not (config.layout.zenn / "articles" / f"{ZENN.slug_for(config)}.md").exists()
+    assert not (config.layout.zenn / "articles" / f"{zenn_slug(config)}.md").exists()
     assert not [w for w in progress.warnings if w.startswith("Zenn book")]  # the dialect check is clean
 
 
@@ -283,7 +284,7 @@ def test_a_figure_over_3_mb_is_downscaled_for_zenn_only(tmp_path):
 def test_an_oversized_figure_that_cannot_be_read_is_an_error_naming_it(tmp_path):
     config = _project(tmp_path)
     _publish(config)
-    article = config.layout.zenn / "articles" / f"{ZENN.slug_for(config)}.md"
+    article = config.layout.zenn / "articles" / f"{zenn_slug(config)}.md"
     published = article.read_bytes()
     (config.root / FIGURE).write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(ZENN.image_bytes + 1000))
     exported, _ = _publish(config)

@@ -83,7 +83,7 @@ def figure_src(path: str, dialect: str, config: Config) -> str:
         base = config.article.image_base_url  # "git": the export links pushed figures (publish/githost.py)
         return base.rstrip("/") + "/" + path if base and base != "git" else UPLOAD_MARK + path
     if dialect == "zenn":
-        return f"/images/{ZENN.slug_for(config)}/" + path.removeprefix("figures/")
+        return f"/images/{config.zenn.slug}/" + path.removeprefix("figures/")
     return path
 
 

@@ -76,7 +76,8 @@ def render(records: list[ExperimentRecord], config: Config, dialect: str, drafts
         raise ValueError(f"unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
     import jinja2
 
-    config = titled(config, records)  # an article without a title of its own is titled from its records
+    if not (config.article.title and config.zenn.slug):  # build resolved it already (article.title.titled)
+        config = titled(config, records)
     context, prose = build_context(records, config, dialect, drafts=drafts, now=now, preview=preview)
     layout = layout or config.layout
     cache = layout.build / ".templates-cache"

@@ -273,21 +273,22 @@ class Zenn:
         problems += self.publication_problems(values.get("publication_name"))
         return [f"front matter: {p}" for p in problems]
 
-    def slug_for(self, config) -> str:
-        """The article's Zenn slug: zenn.slug, else article.slug made to fit Zenn's rule (always
-        valid): lower case, other characters as "-", lengthened to 12 with a hash of the title."""
-        if config.zenn.slug:
-            return config.zenn.slug
-        slug = re.sub(r"[^0-9a-z_-]+", "-", config.article.slug.lower()).strip("-")[:50] or "article"
+    def slug_for(self, zenn, article) -> str:
+        """The article's Zenn slug (*zenn* and *article*: the config's tables): zenn.slug, else
+        article.slug made to fit Zenn's rule (always valid): lower case, other characters as "-",
+        lengthened to 12 with a hash of the title."""
+        if zenn.slug:
+            return zenn.slug
+        slug = re.sub(r"[^0-9a-z_-]+", "-", article.slug.lower()).strip("-")[:50] or "article"
         if len(slug) < 12:
-            digest = hashlib.sha1(config.article.title.encode("utf-8", "surrogatepass")).hexdigest()
+            digest = hashlib.sha1(article.title.encode("utf-8", "surrogatepass")).hexdigest()
             slug = f"{slug}-{digest[:max(8, 11 - len(slug))]}"
         return slug
 
-    def topics_for(self, config) -> tuple[str, ...]:
+    def topics_for(self, zenn, article) -> tuple[str, ...]:
         """At most 5 topics: zenn.topics, else the Qiita tags made to fit Zenn's rule."""
-        topics = config.zenn.topics or tuple(
-            re.sub(r"[\s\W]+", "", t.lower())[: self.topic_limit] for t in config.article.tags)
+        topics = zenn.topics or tuple(
+            re.sub(r"[\s\W]+", "", t.lower())[: self.topic_limit] for t in article.tags)
         return tuple(t for t in topics if t)[: self.max_topics]
 
 

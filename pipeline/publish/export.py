@@ -77,7 +77,8 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     all: one that its platform would refuse (an ExportError) is left as it was and named in
     ``Exports.refused``, and the others are published all the same."""
     layout = layout or config.layout
-    config = titled(config, records)  # an article without a title of its own gets one here
+    if not (config.article.title and config.zenn.slug and config.zenn.topics):  # build resolved it already
+        config = titled(config, records)
     qiita = render(records, config, "qiita", drafts=drafts, layout=layout)
     mkdocs = render(records, config, "mkdocs", drafts=drafts, preview=preview, layout=layout)
     zenn = render(records, config, "zenn", drafts=drafts, layout=layout) if config.zenn.enabled else None

@@ -16,6 +16,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.article.title import titled_project
 from pipeline.config import Config
 from pipeline.layout import GENERATED_FILE
 from pipeline.publish.export import git_images, pushed_paths, qiita_cli_file
@@ -91,6 +92,7 @@ def workflow_note(repo: Repository | None, config: Config | None = None) -> str:
 
 def next_advice(config: Config, step: Step | None = None) -> str:
     """The build's last line: the one git command that publishes what it wrote, or ""."""
+    config = titled_project(config)
     step = step or publish_step(config)
     command = step.command(f"{config.article.slug}: build")
     if not command:
@@ -104,6 +106,7 @@ def next_for_all(configs: list[Config]) -> str:
     publishes every article's built files (and what a push publishes), or ""."""
     if not configs:
         return ""
+    configs = [titled_project(c) for c in configs]
     repo = repository(configs[0])
     if repo is None:
         return ""
@@ -190,21 +193,8 @@ def article_state(config: Config, repo: Repository | None = None) -> ArticleStat
                    "point export_dir at your qiita-cli and zenn-cli folders: docs/publishing.md)")
     else:
         command = step.command(f"{config.article.slug}: build") or "nothing: the pushed article is this build's"
-    return ArticleState(config.root, config.article.slug, _title(config, cli_file), built, tuple(lines), command, pull)
+    return ArticleState(config.root, config.article.slug, config.article.title, built, tuple(lines), command, pull)
 
-
-def _title(config: Config, cli_file: Path) -> str:
-    """The author's title, else the one the last build chose (in the qiita-cli file's front matter)."""
-    if config.article.title:
-        return config.article.title
-    import yaml
-
-    raw = read_front_matter(cli_file).get("title", "")
-    try:
-        value = yaml.safe_load(raw) if raw else ""
-    except yaml.YAMLError:
-        value = raw
-    return str(value or "") or "(no title set: the build chooses one)"
 
 
 def _zenn_published(entry: Path) -> str:
@@ -241,7 +231,7 @@ def status_report(root: Path) -> list[str]:
     if not projects:
         raise PipelineError(f"no article projects at or below {root} (folders whose pyproject.toml has "
                             "[tool.pipeline]); make one with: python -m pipeline init FOLDER")
-    configs = [load_config(project) for project in projects]
+    configs = [titled_project(load_config(project)) for project in projects]
     repo = repository(configs[0])
     states = [article_state(c, repo if repo and repo.relative(c.root) is not None else None) for c in configs]
     return status_lines(states, root, repo)

@@ -36,7 +36,7 @@ _SCALABLE = {"PNG": {"optimize": True}, "JPEG": {"quality": 85, "optimize": True
 
 def zenn_entry(config: Config, layout: Layout) -> Path:
     """The file the Zenn export is known by: the article, or the book's config.yaml."""
-    slug = ZENN.slug_for(config)
+    slug = config.zenn.slug or ZENN.slug_for(config.zenn, config.article)  # resolved: article.title.titled
     if config.zenn.format == "book":
         return layout.zenn / "books" / slug / "config.yaml"
     return layout.zenn / "articles" / f"{slug}.md"
@@ -44,7 +44,7 @@ def zenn_entry(config: Config, layout: Layout) -> Path:
 
 def zenn_images(config: Config, layout: Layout) -> Path:
     """images/<slug>/ in the zenn-cli root: the figures of the article or book (linked as /images/<slug>/)."""
-    return layout.zenn / "images" / ZENN.slug_for(config)
+    return layout.zenn / "images" / (config.zenn.slug or ZENN.slug_for(config.zenn, config.article))
 
 
 def zenn_targets(config: Config, layout: Layout) -> list[Path]:
@@ -72,12 +72,12 @@ def export_article(zenn: RenderedArticle, config: Config, progress: Progress, pu
     """Stage the Zenn article at *target*; ExportError (nothing staged) where zenn-cli or Zenn would refuse it."""
     front = zenn_front_matter(config, existing=target)
     refused = ZENN.article_problems(zenn.markdown) + [
-        with_setting(p) for p in front_problems(ZENN, front) + ZENN.slug_problems(ZENN.slug_for(config))]
+        with_setting(p) for p in front_problems(ZENN, front) + ZENN.slug_problems(config.zenn.slug)]
     if refused:  # zenn-cli or Zenn would refuse the article: an error, never a silent export
         raise ExportError("the Zenn article breaks Zenn's limits, so it was not published (the last good one "
                           "stays):\n" + "\n".join(f"  - {p}" for p in refused)
                           + "\n(or set enabled = false under [tool.pipeline.zenn] to skip the Zenn export)")
-    for problem in ZENN.check(zenn.markdown) + ZENN.topic_warnings(ZENN.topics_for(config)):
+    for problem in ZENN.check(zenn.markdown) + ZENN.topic_warnings(config.zenn.topics):
         progress.warn(f"Zenn export: {problem}")
     publication.write(target, front + owner_mark(target, layout) + "\n" + zenn.markdown)
 
@@ -91,7 +91,7 @@ def zenn_front_matter(config: Config, existing: Path | None = None) -> str:
         "title": quoted(config.article.title),
         "emoji": quoted(zenn.emoji),
         "type": quoted(zenn.type),
-        "topics": "[" + ", ".join(quoted(t) for t in ZENN.topics_for(config)) + "]",
+        "topics": "[" + ", ".join(quoted(t) for t in config.zenn.topics) + "]",
         "published": "true" if zenn.published else "false",
         "publication_name": quoted(zenn.publication_name) if zenn.publication_name else None,
     }

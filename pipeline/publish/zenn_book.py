@@ -55,7 +55,7 @@ class BookChapter:
 def export_book(rendered: RenderedArticle, records: list[ExperimentRecord], config: Config, progress: Progress,
                 publication: Publication, layout: Layout) -> Path:
     """Stage ``books/<slug>/`` into *publication*; ExportError (nothing staged) when Zenn would refuse it."""
-    slug = ZENN.slug_for(config)
+    slug = config.zenn.slug
     target = layout.zenn / "books" / slug
     chapters = split_book(rendered.markdown, records,
                           [c.title for c in rendered.context.chapters] if rendered.context else None,
@@ -78,7 +78,7 @@ def export_book(rendered: RenderedArticle, records: list[ExperimentRecord], conf
     for chapter in chapters:
         for problem in ZENN.check(chapter.body):
             progress.warn(f"Zenn book, {chapter.slug}.md: {problem}")
-    for problem in ZENN.topic_warnings(ZENN.topics_for(config)):
+    for problem in ZENN.topic_warnings(config.zenn.topics):
         progress.warn(f"Zenn export: {problem}")
     folder = publication.folder(target)
     (folder / GENERATED_FILE).write_text(owner_file(target, layout), encoding="utf-8")
@@ -284,7 +284,7 @@ def book_config(config: Config, chapters: list[str], kept: dict[str, str], summa
     values = {
         "title": quoted(config.article.title),
         "summary": quoted(summary or zenn.summary),
-        "topics": "[" + ", ".join(quoted(t) for t in ZENN.topics_for(config)) + "]",
+        "topics": "[" + ", ".join(quoted(t) for t in config.zenn.topics) + "]",
         "published": kept.get("published", "true" if zenn.published else "false"),
         "price": str(zenn.price),
         "chapters": "\n" + "\n".join(f"  - {quoted(c)}" for c in chapters),

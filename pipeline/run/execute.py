@@ -13,7 +13,6 @@ to publish their stored outputs are never run: their outputs are taken as they a
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import os
 import platform
@@ -22,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
 
 from pipeline.codec import encode
 from pipeline.config import Config
@@ -33,25 +31,12 @@ from pipeline.model_cache import location as model_cache_location
 from pipeline.progress import Progress
 from pipeline.records import RUN_METADATA, ExecutionInfo, Experiment, Failure, StoredRun
 from pipeline.run.cache import Cache, cache_key, environment_parts, merge_outputs, stored_key
+from pipeline.run.engines import Engine, LocalKernels
 from pipeline.run.kernel_env import redact_outputs, secret_values
 from pipeline.run.outputs import normalize_outputs
-from pipeline.run.prestart import Closing, Prestarter, cores
+from pipeline.run.prestart import Prestarter, cores
 from pipeline.run.schedule import Stop, check_order, longest_first, not_run, run_all
-from pipeline.run.sessions import KernelSession, run_clean
 from pipeline.storage import atomic_write_text, write_if_changed
-from pipeline.text import safe_url
-
-
-@dataclass(frozen=True)
-class Run:
-    """What running an experiment produced: the notebook, the first failure (or None), what the
-    kernel said about itself (``python``, ``packages``), and how: "executed" (every cell in a
-    fresh kernel, clean) or "warm" (some cells re-run in a kernel kept alive; never cached)."""
-
-    notebook: Any
-    failure: Failure | None
-    probe: dict
-    mode: str = "executed"
 
 
 @dataclass(frozen=True)
@@ -88,7 +73,7 @@ def execute(
     keep_going: bool = False,
     progress: Progress | None = None,
     layout: Layout | None = None,
-    runner: Callable[[Experiment, Progress], Run] | None = None,
+    engine: Engine | None = None,
     jobs: int | str | None = None,
     experiments: list[Experiment] | None = None,
 ) -> ExecuteSummary:
@@ -97,39 +82,28 @@ def execute(
     Raises ``ExecutionFailed`` listing every failure after the others have run
     (or at the first one with *fail_fast*); with *keep_going* the failures are
     only reported in the summary. *jobs* experiments run at once (default:
-    ``config.jobs``; see ``pipeline.run.schedule``). A *runner* other than the default
-    (the warm kernels of ``pipeline preview``) reads the cache but never writes to it.
+    ``config.jobs``; see ``pipeline.run.schedule``). The kernels come from *engine*
+    (``pipeline.run.engines``; default: the one the config asks for, closed at the end); one
+    that is not clean (the warm kernels of ``pipeline preview``) reads the cache but never writes to it.
     *experiments*, when the caller already listed them (``build``), are used instead of *names*.
     """
     progress = progress or Progress()
     layout = layout or config.layout
-    clean = runner is None
-    jobs = resolve_jobs(config, jobs) if clean else 1
-    secrets = secret_values()
-    threads = max(1, cores() // jobs) if jobs > 1 else None  # math libraries share the cores (as joblib does)
-    prestarter = _prestarter(config, secrets, jobs, threads) if clean else None
-    if prestarter is not None and force and experiments is None:
-        prestarter.spare()  # the first kernel starts while the experiments are read
-    closing = Closing()
+    jobs = min(resolve_jobs(config, jobs), (engine.max_jobs if engine else None) or 1 << 16)
+    owned = engine is None
+    engine = engine or engine_for(config, secret_values(), jobs)
+    if owned and force and experiments is None:
+        engine.spare()  # the first kernel starts while the experiments are read
     try:
-        return _execute(config, names, force, fail_fast, keep_going, progress, layout, runner, jobs, experiments,
-                        secrets, prestarter, closing, threads)
+        return _execute(config, names, force, fail_fast, keep_going, progress, layout, engine, jobs, experiments)
     finally:
-        if prestarter is not None:
-            prestarter.close()
-        closing.join()
-
-
-def _prestarter(config: Config, secrets: list[str], jobs: int, threads: int | None) -> Prestarter | None:
-    if config.prestart == "off" or config.gateway_url:
-        return None
-    return Prestarter(config, secrets, jobs, threads)
+        if owned:
+            engine.close()
 
 
 def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bool, keep_going: bool,
-             progress: Progress, layout: Layout, runner: Callable[[Experiment, Progress], Run] | None, jobs: int,
-             experiments: list[Experiment] | None, secrets: list[str], prestarter: Prestarter | None,
-             closing: Closing, threads: int | None) -> ExecuteSummary:
+             progress: Progress, layout: Layout, engine: Engine, jobs: int,
+             experiments: list[Experiment] | None) -> ExecuteSummary:
     experiments = experiments if experiments is not None else discover(config, names, warn=progress.warn)
     if not experiments:
         raise ExperimentNotFound(f"{config.experiments_dir}: no experiments (.py percent scripts or .ipynb notebooks) "
@@ -139,31 +113,20 @@ def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bo
     if warning:
         progress.warn(warning)
     cache = Cache(config.layout.cache, warn=progress.warn)  # the clean build's cache, whatever the layout
-    environment = _environment(config, progress)
+    environment = engine.environment(environment_parts(config), progress)
     keys = {e.name: cache_key(e, config, environment) for e in experiments if not e.stored}
     stop = Stop()
-    clean = runner is None
-    followers = {name for e in experiments for name in e.after}
-    runner = runner or (lambda experiment, progress: run_notebook(experiment, config, progress, secrets, stop, prestarter,
-                                                                  closing, experiment.name not in followers, threads))
     progress.parallel = jobs > 1 and len(experiments) > 1
     order = longest_first(experiments, cache.durations()) if jobs > 1 else list(experiments)
     to_run = [e for e in order if e.name in keys and (force or not cache.has(e.name, keys[e.name]))]
-    upcoming = None
-    if prestarter is not None:
-        prestarter.selected = {e.name for e in experiments}
-        stop.register(id(prestarter), prestarter.stop)
-        prestarter.want(to_run[:jobs], first=True)
-        running = {e.name for e in to_run}
-        upcoming = lambda waiting: prestarter.want([e for e in waiting if e.name in running])  # noqa: E731
+    engine.begin(experiments, to_run, jobs, stop)
 
     def work(experiment: Experiment, position: int) -> Outcome:
         try:
-            return _execute_one(experiment, config, layout, keys.get(experiment.name, ""), cache, force, progress, secrets,
-                                position, len(experiments), runner, clean)
+            return _execute_one(experiment, config, layout, keys.get(experiment.name, ""), cache, force, progress,
+                                position, len(experiments), engine)
         finally:
-            if prestarter is not None:
-                prestarter.finished(experiment.name)
+            engine.finished(experiment.name)
 
     def report_not_run(experiment: Experiment, problem: Failure) -> Outcome:
         """An experiment that never ran (its predecessor failed, or --fail-fast stopped the run):
@@ -174,7 +137,7 @@ def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bo
         return Outcome(experiment.name, "failed", 0.0, problem)
 
     try:
-        outcomes = run_all(experiments, jobs, work, fail_fast, stop, report_not_run, order, upcoming)
+        outcomes = run_all(experiments, jobs, work, fail_fast, stop, report_not_run, order, engine.upcoming)
     finally:
         progress.parallel = False
     if keep_going and len(outcomes) < len(experiments):
@@ -193,14 +156,13 @@ def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bo
 
 
 def _execute_one(experiment: Experiment, config: Config, layout: Layout, key: str, cache: Cache,
-                 force: bool, progress: Progress, secrets: list[str], position: int, total: int,
-                 runner: Callable[[Experiment, Progress], Run], clean: bool) -> Outcome:
+                 force: bool, progress: Progress, position: int, total: int, engine: Engine) -> Outcome:
     import nbformat
 
     started = time.monotonic()
     if experiment.stored:
         progress.experiment_stored(position, total, experiment.name)
-        _settle(layout, experiment.name, nbformat.writes(use_stored(experiment, config, secrets)))
+        _settle(layout, experiment.name, nbformat.writes(use_stored(experiment, config, engine.secrets)))
         return Outcome(experiment.name, "stored", time.monotonic() - started)
 
     cached = None if force else cache.lookup(experiment.name, key)
@@ -210,10 +172,8 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, key: st
         return Outcome(experiment.name, "cached", time.monotonic() - started)
 
     code_cells = sum(1 for c in experiment.notebook.cells if c.cell_type == "code")
-    host = safe_url(config.gateway_url) if config.gateway_url and clean else "local"
-    progress.experiment_started(position, total, experiment.name, code_cells,
-                                where=f"gateway {host}" if host != "local" else host)
-    run = runner(experiment, progress)
+    progress.experiment_started(position, total, experiment.name, code_cells, where=engine.where)
+    run = engine.run(experiment, progress)
     nb, failure, probe = run.notebook, run.failure, run.probe
     seconds = time.monotonic() - started
     nb.metadata[RUN_METADATA] = ExecutionInfo(
@@ -225,7 +185,7 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, key: st
         python=probe.get("python") or platform.python_version(),
         packages=dict(probe.get("packages") or {}),
         kernel=config.kernel,
-        host=host,
+        host=engine.host,
         partial=failure is not None,
     ).to_metadata()
     if failure is not None:
@@ -233,7 +193,7 @@ def _execute_one(experiment: Experiment, config: Config, layout: Layout, key: st
         atomic_write_text(layout.failure_report(experiment.name), json.dumps(encode(failure), ensure_ascii=False, indent=1))
         progress.experiment_finished(experiment.name, seconds, ok=False)
         return Outcome(experiment.name, "failed", seconds, failure)
-    if clean and run.mode == "executed":
+    if engine.clean and run.mode == "executed":
         cache.store(experiment.name, key, nb)
     _settle(layout, experiment.name, nbformat.writes(merge_outputs(experiment.notebook, nb)))
     progress.experiment_finished(experiment.name, seconds, ok=True)
@@ -297,20 +257,6 @@ def use_stored(experiment: Experiment, config: Config, secrets: list[str]):
     return nb
 
 
-def _environment(config: Config, progress: Progress) -> dict:
-    """The part of every cache key that does not depend on the experiment. On a gateway, the
-    Python, package versions and device are what its kernels report (one short-lived kernel)."""
-    environment = environment_parts(config)
-    url = config.gateway_url
-    if url:
-        from pipeline.run.gateway import remote_environment
-
-        progress.info(f"asking gateway {safe_url(url)} what its kernels run")
-        report = remote_environment(config, config.experiments_dir)
-        environment.update(python=report["python"], packages=report["packages"], device=report["device"])
-    return environment
-
-
 def resolve_jobs(config: Config, jobs: int | str | None) -> int:
     """How many experiments run at once: a number, or "auto" (the number of cores here,
     ``gateway_jobs`` on a gateway)."""
@@ -320,31 +266,15 @@ def resolve_jobs(config: Config, jobs: int | str | None) -> int:
     return max(1, int(jobs))
 
 
-def run_notebook(experiment: Experiment, config: Config, progress: Progress, secrets: list[str],
-                 stop: Stop | None = None, prestarter: Prestarter | None = None, closing: Closing | None = None,
-                 close_behind: bool = False, threads: int | None = None) -> Run:
-    """The default runner: every cell in a fresh kernel (``pipeline.run.sessions``), the one a *prestarter*
-    started ahead when it has one. A *stop* (--fail-fast after another experiment failed) shuts the kernel
-    down and reports the experiment as stopped. With *close_behind* (no experiment runs after this one)
-    the kernel shuts down in the background (*closing*) once its outputs are in. *threads*: the threads its
-    math libraries may use (``KernelSession.threads``)."""
-    url = config.gateway_url
-    session = prestarter.take(experiment) if prestarter is not None else None
-    if session is None and url:
-        from pipeline.run.gateway import GatewaySession
+def engine_for(config: Config, secrets: list[str], jobs: int) -> Engine:
+    """The engine (``pipeline.run.engines``) the config asks for: a gateway's kernels, else local ones,
+    started ahead unless ``prestart = "off"``. Under several *jobs* the math libraries share the cores
+    (as joblib does)."""
+    if config.gateway_url:
+        from pipeline.run.gateway import GatewayKernels
 
-        session = GatewaySession(experiment, config, secrets, url)
-    elif session is None:
-        session = KernelSession(experiment, config, secrets)
-        session.threads = threads
-    if stop is not None:
-        session.on_start = lambda: stop.register(id(session), session.kill)
-    try:
-        nb, problem, probe = run_clean(session, experiment, progress, closing if close_behind else None)
-    finally:
-        if stop is not None:
-            stop.unregister(id(session))
-    if stop and problem is not None and problem.ename in ("DeadKernelError", "CellExecutionError", "KernelStartError"):
-        problem = dataclasses.replace(problem, ename="Stopped", traceback="",
-                                      evalue="stopped: another experiment failed and --fail-fast was given")
-    return Run(nb, problem, probe)
+        return GatewayKernels(config, secrets)
+    threads = max(1, cores() // jobs) if jobs > 1 else None
+    if config.prestart == "off":
+        return LocalKernels(config, secrets, threads)
+    return Prestarter(config, secrets, jobs, threads)

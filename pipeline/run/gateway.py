@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pipeline.errors import PipelineError
 from pipeline.records import Experiment
+from pipeline.run.engines import LocalKernels
 from pipeline.run.kernel_side import kernel_sources
 from pipeline.run.sessions import KernelSession, KernelStartFailed, failure
 from pipeline.text import safe_url
@@ -254,3 +255,24 @@ def remote_environment(config, experiments_dir: Path) -> dict:
         return session.environment_report(list(config.cache_packages))
     finally:
         session.close()
+
+
+class GatewayKernels(LocalKernels):
+    """The engine (``pipeline.run.engines``) of a fresh kernel per experiment on the gateway."""
+
+    @property
+    def host(self) -> str:
+        return safe_url(self.config.gateway_url)
+
+    @property
+    def where(self) -> str:
+        return f"gateway {self.host}"
+
+    def environment(self, base: dict, progress) -> dict:
+        """Python, package versions and device as the gateway's kernels report them (one short-lived kernel)."""
+        progress.info(f"asking gateway {self.host} what its kernels run")
+        report = remote_environment(self.config, self.config.experiments_dir)
+        return {**base, "python": report["python"], "packages": report["packages"], "device": report["device"]}
+
+    def session(self, experiment: Experiment) -> KernelSession:
+        return GatewaySession(experiment, self.config, self.secrets, self.config.gateway_url)

@@ -38,7 +38,8 @@ from pathlib import Path
 
 from pipeline.config import Config
 from pipeline.records import Experiment
-from pipeline.run.schedule import closing_loops
+from pipeline.run.engines import LocalKernels
+from pipeline.run.schedule import Stop, closing_loops
 from pipeline.run.sessions import KernelSession
 
 #: bytes of memory that must be available before a kernel starts ahead of its turn
@@ -174,15 +175,14 @@ class _Waiting:
     thread: threading.Thread | None = None
 
 
-class Prestarter:
-    """Kernels started before their experiments need them. ``spare`` starts one whose experiment
-    is not known yet; ``want`` gives the next experiments kernels (the spares first); ``take``
-    hands an experiment its kernel, ready, or None (then it starts one as before)."""
+class Prestarter(LocalKernels):
+    """The engine (``pipeline.run.engines``) of local kernels started before their experiments need
+    them. ``spare`` starts one whose experiment is not known yet; ``want`` gives the next experiments
+    kernels (the spares first); ``take`` hands an experiment its kernel, ready, or None (then it
+    starts one as before)."""
 
     def __init__(self, config: Config, secrets: list[str], jobs: int, threads: int | None = None):
-        self.config = config
-        self.secrets = secrets
-        self.threads = threads  # each kernel's share of the cores (KernelSession.threads)
+        super().__init__(config, secrets, threads)  # threads: each kernel's share of the cores
         self.ahead = max(0, cores() - jobs)  # kernels that may wait while `jobs` experiments run
         self.waiting: list[_Waiting] = []
         self.noisy: set[tuple] = set()  # imports that printed once: not tried again
@@ -191,12 +191,27 @@ class Prestarter:
         #: the experiments of this run, and those that have finished: an experiment that runs
         #: ``after`` others imports ahead only once they are done (they may write what it imports)
         self.selected: set[str] = set()
+        self.running: set[str] = set()
         self.finished_names: set[str] = set()
         self.changed = threading.Condition()
 
+    # the engine ------------------------------------------------------------
     def spare(self) -> None:
         """Start a kernel now, for whichever experiment comes first."""
         self._start(None)
+
+    def begin(self, experiments: list[Experiment], to_run: list[Experiment], jobs: int, stop: Stop) -> None:
+        super().begin(experiments, to_run, jobs, stop)
+        self.selected = {e.name for e in experiments}
+        self.running = {e.name for e in to_run}  # not taken from the cache
+        stop.register(id(self), self.stop)
+        self.want(to_run[:jobs], first=True)
+
+    def upcoming(self, waiting: list[Experiment]) -> None:
+        self.want([e for e in waiting if e.name in self.running])
+
+    def session(self, experiment: Experiment) -> KernelSession:
+        return self.take(experiment) or self._session(experiment)
 
     def want(self, experiments: list[Experiment], first: bool = False) -> None:
         """Kernels for *experiments* (in the order they will run): the spares are given to the first
@@ -254,7 +269,7 @@ class Prestarter:
             entry.session.kill()
 
     def close(self) -> None:
-        """Stop the kernels nobody took (and the threads preparing them)."""
+        """Stop the kernels nobody took (and the threads preparing them), then wait for those closing."""
         self.stop()
         with self.lock:
             left, self.waiting = self.waiting, []
@@ -262,6 +277,7 @@ class Prestarter:
             if waiting.thread is not None and waiting.thread.ident is not None:  # started
                 waiting.thread.join()
             waiting.session.close()
+        super().close()
 
     # ------------------------------------------------------------------------
     def _room(self, upcoming: set[str]) -> bool:
@@ -315,20 +331,3 @@ class Prestarter:
             waiting.ready = False  # and reports why that fails (KernelStartFailed and many other types)
         finally:
             waiting.done.set()
-
-
-class Closing:
-    """Sessions shutting down in the background; ``join`` waits for them all."""
-
-    def __init__(self) -> None:
-        self.threads: list[threading.Thread] = []
-
-    def __call__(self, session: KernelSession) -> None:
-        thread = threading.Thread(target=closing_loops(session.close), name="kernel-close", daemon=True)
-        thread.start()
-        self.threads.append(thread)
-
-    def join(self) -> None:
-        for thread in self.threads:
-            thread.join()
-        self.threads.clear()

@@ -29,7 +29,7 @@ from pipeline.config import Config
 from pipeline.progress import Progress
 from pipeline.records import Experiment
 from pipeline.run.cache import EXECUTION_TAGS, environment_parts, key_parts
-from pipeline.run.execute import Run
+from pipeline.run.engines import Engine, Run
 from pipeline.run.sessions import KernelSession, KernelStartFailed
 
 
@@ -53,12 +53,15 @@ def _signature(nb) -> list[tuple]:
             for c in nb.cells if c.cell_type == "code"]
 
 
-class WarmKernels:
-    """The live kernels of a preview session; ``run`` has the signature ``execute`` wants of a runner."""
+class WarmKernels(Engine):
+    """The live kernels of a preview session, an engine (``pipeline.run.engines``) that outlives each
+    ``execute``: the preview closes it. One experiment at a time; never clean (nothing is cached)."""
+
+    clean = False
+    max_jobs = 1
 
     def __init__(self, config: Config, secrets: list[str], max_kernels: int = 2):
-        self.config = config
-        self.secrets = secrets
+        super().__init__(config, secrets)
         self.max_kernels = max(1, max_kernels)
         self.kernels: dict[str, _Warm] = {}
         self.lock = threading.Lock()
@@ -148,6 +151,10 @@ class WarmKernels:
         warm = self.kernels.pop(name, None)
         if warm is not None:
             warm.session.close()
+
+    def check(self) -> None:
+        if self.stopping.is_set():
+            raise Stopped  # the build publishes nothing
 
     def stop(self) -> None:
         """From another thread (Ctrl-C): no new runs, and the running kernels end now; the rebuild

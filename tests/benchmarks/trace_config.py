@@ -1,9 +1,10 @@
 """Follow the config through one build: which pipeline modules the calls that carry it visit, in order.
 
-Every call into pipeline code (all threads) that receives the ``Config`` (as an argument, or as
-``self.config``) is recorded by its module; consecutive calls in the same module are one visit.
-Printed: the modules crossed, the transitions between them, and the *returns*: transitions into a
-module the config had already been in and left (data walking back and forth). Also whether importing
+Every call into pipeline code that receives the ``Config`` (as an argument, or as ``self.config``) is
+recorded by its module, per thread (each thread is one flow of control: kernels start ahead in
+threads of their own); consecutive calls in the same module are one visit. Printed: the modules
+crossed, the transitions between them, and the *returns*: transitions into a module the config had
+already been in and left in that flow (data walking back and forth), summed over the threads. Also whether importing
 the package has an import circle (a static scan of module-level ``from pipeline... import``).
 
     python tests/benchmarks/trace_config.py [CHECKOUT]   # default: this checkout
@@ -80,8 +81,7 @@ def main() -> int:
     from pipeline.progress import Progress
 
     assert Path(sys.modules["pipeline"].__file__).resolve().is_relative_to(checkout), "pipeline imported from elsewhere"
-    visits: list[str] = []
-    lock = threading.Lock()
+    flows: dict[int, list[str]] = {}  # per thread: one flow of control each (kernels start ahead in threads)
 
     def profile(frame, event, arg):
         if event != "call":
@@ -95,9 +95,9 @@ def main() -> int:
         carries = any(isinstance(v, Config) for v in values) or any(
             isinstance(getattr(v, "config", None), Config) for v in values[:1])
         if carries:
-            with lock:
-                if not visits or visits[-1] != module:
-                    visits.append(module)
+            visits = flows.setdefault(threading.get_ident(), [])
+            if not visits or visits[-1] != module:
+                visits.append(module)
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "traced"
@@ -113,17 +113,21 @@ def main() -> int:
         finally:
             sys.setprofile(None)
             threading.setprofile(None)
-    left: set[str] = set()
-    returns = 0
-    for before, after in zip(visits, visits[1:]):
-        left.add(before)
-        returns += after in left
-    print(f"{checkout}: the config crossed {len(set(visits))} modules in {len(visits) - 1} transitions, "
+    transitions = returns = 0
+    for visits in flows.values():
+        left: set[str] = set()
+        for before, after in zip(visits, visits[1:]):
+            left.add(before)
+            returns += after in left
+            transitions += 1
+    crossed = {m for visits in flows.values() for m in visits}
+    print(f"{checkout}: the config crossed {len(crossed)} modules in {transitions} transitions ({len(flows)} threads), "
           f"{returns} of them returns to a module already left")
     circles = import_circles(checkout / "pipeline")
     print("import circles: " + ("; ".join(" <-> ".join(c) for c in circles) if circles else "none"))
     if "-v" in sys.argv:
-        print(" -> ".join(visits))
+        for visits in flows.values():
+            print(" -> ".join(visits))
     return 0
 
 
