@@ -164,6 +164,12 @@ class Repository:
 
         return {n[len(base) + 1:]: data for n, data in self.blobs([n for n in figures if linked(n)]).items()}
 
+    def remote_state(self, paths) -> str:
+        """The remote-tracking branch's objects at *paths* (a file's blob, a folder's tree), "" without one:
+        what a push or fetch of the article's files changes."""
+        specs = self._specs(paths)
+        return _git(self.root, "ls-tree", self.tracking, "--", *specs).stdout if self.tracking and specs else ""
+
     def blobs(self, names: list[str]) -> dict[str, bytes]:
         """The bytes of each file of *names* (from the root) on the remote-tracking branch, in one git call;
         a name it lacks is left out."""
