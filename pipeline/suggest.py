@@ -5,7 +5,9 @@
 - ``suggest_slug``: a slug valid as Qiita's file name and on Zenn;
 - ``cli_folders``: the writer's qiita-cli folder and zenn-cli root near the project, if any;
 - ``qiita_workflows`` / ``publish_workflow``: qiita-cli's publish workflow in the repository (a push
-  publishes), read, never edited.
+  publishes), read, never edited;
+- ``gitignore_additions``: the lines of ``GITIGNORE`` (what the build generates in the project
+  folder) that the project's ``.gitignore`` lacks.
 """
 
 from __future__ import annotations
@@ -301,3 +303,32 @@ def publish_workflow(folder: Path, qiita_dir: str | None, notes: list[str]) -> b
         notes.append(f"{where} publishes {os.path.relpath(root / 'public', folder)}/ on a push to {on}, not this "
                      f"article's {qiita_dir or 'build/qiita'}/public/")
     return False
+
+
+#: the lines init's .gitignore holds, by group with its comment: what a build generates in the project folder
+#: (build_dir; in site_dir, docs_dir, the article page, its figures and MathJax: ``Layout.site``,
+#: ``pipeline.publish.site.MATHJAX``; Zensical's cache), so `git add -A` commits only the author's files
+GITIGNORE = (
+    ("# the pipeline's executed notebooks, records, caches and exports", "build/"),
+    ("# site/ is the site's docs_dir: the article page, its figures and MathJax are generated there",
+     "/site/index.md", "/site/figures/", "/site/javascripts/mathjax/"),
+    ("# Zensical's cache, in the folder of the mkdocs.yml it builds", "/.cache/"),
+)
+
+
+def _ignore_key(line: str) -> str:
+    return line.strip().removeprefix("!").rstrip("*").strip("/")
+
+
+def gitignore_additions(text: str) -> list[str]:
+    """The lines of ``GITIGNORE`` that the .gitignore *text* lacks, each group's comment before its first
+    missing line unless *text* has it. A pattern counts as there when a line names the same path or a folder
+    above it (``build``, ``/build/*``, ``site/``), or un-ignores it (``!/site/index.md``: the writer's choice)."""
+    have = {_ignore_key(line) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")}
+    lines = {line.rstrip("\r") for line in text.split("\n")}
+    added: list[str] = []
+    for comment, *patterns in GITIGNORE:
+        missing = [p for p in patterns if not any(_ignore_key(p) == k or _ignore_key(p).startswith(f"{k}/")
+                                                  for k in have if k)]
+        added += ([comment] if missing and comment not in lines else []) + missing
+    return added
