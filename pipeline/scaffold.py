@@ -38,6 +38,7 @@ from pipeline.suggest import (
     suggest_slug,
     suggest_tags,
     suggest_title,
+    unignored_remote,
 )
 from pipeline.text import quoted
 
@@ -233,7 +234,7 @@ def init_project(folder: Path, *, force: bool = False, experiments_dir: str | No
     if problems:
         raise PipelineError("python -m pipeline init: " + "; ".join(problems) + " (give other --title, --tags or --slug)")
     if qiita_dir:
-        notes.append(f"the article goes to the qiita-cli folder {qiita_dir} (public/{slug}.md)")
+        notes += [f"the article goes to the qiita-cli folder {qiita_dir} (public/{slug}.md)"] + unignored_remote(folder, qiita_dir)
     if zenn_dir:
         notes.append(f"the Zenn article goes to the zenn-cli root {zenn_dir}")
     git_figures = publish_workflow(folder, qiita_dir, notes)

@@ -350,6 +350,33 @@ def test_the_preview_serves_an_initd_folder_and_rebuilds_on_edit(tmp_path):
     assert "preview: stopped" in output
 
 
+def test_init_says_when_the_repository_would_commit_qiita_clis_remote_copies(tmp_path):
+    """`npx zenn init` then `npx qiita init` at the repository's top: zenn's .gitignore (no `.remote`) is kept,
+    so `git add -A` would commit public/.remote/. init names the line to add and the file, and writes nothing
+    outside the project folder; with the line added, it says nothing."""
+    repo = tmp_path / "repo"
+    (repo / "public").mkdir(parents=True)
+    (repo / "articles").mkdir()
+    (repo / "books").mkdir()
+    (repo / ".gitignore").write_text("node_modules\n.DS_Store\n", encoding="utf-8")
+    (repo / "qiita.config.json").write_text("{}\n", encoding="utf-8")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    notebook(repo / "numpy-notes" / "01_arrays.ipynb", ("markdown", "# Arrays"))
+    outside = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and "numpy-notes" not in p.parts}
+    done = run(["pipeline", "init"], repo / "numpy-notes")
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stdout.splitlines() if ".remote" in line]
+    assert said == ["  note: ../public/.remote/ (qiita-cli's copies of the articles) is not ignored, so `git add -A` "
+                    "commits it: add the line `.remote` to ../.gitignore (`npx qiita init` writes it; `npx zenn init`'s "
+                    ".gitignore lacks it)"], done.stdout
+    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and "numpy-notes" not in p.parts} == outside
+
+    with open(repo / ".gitignore", "a", encoding="utf-8") as handle:
+        handle.write(".remote\n")  # as the note says
+    notebook(repo / "pandas-notes" / "01_frames.ipynb", ("markdown", "# Frames"))
+    assert not [n for n in init_project(repo / "pandas-notes").notes if ".remote" in n]
+
+
 def test_untitled_projects_get_readable_titles_and_slugs_no_other_article_uses(tmp_path):
     """Issue 29, item 6: with no H1 the title is the first notebook's readable name (never "Untitled
     experiments"), and each init'ed project of the repository gets a slug of its own, also unlike
