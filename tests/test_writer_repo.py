@@ -376,3 +376,27 @@ def test_a_redrawn_figure_stays_while_the_pushed_articles_link_it(repo, tmp_path
     for article in articles:
         text = _git("show", f"{latest}:{article}", cwd=bare)
         assert "/images/" in text and old.split("/")[-1] not in text
+
+
+def test_a_remote_on_another_host_refuses_only_qiita_and_names_the_setting(repo):
+    """image_base_url = "git" with a remote on a host whose raw-file URLs are unknown (not GitHub or GitLab)
+    and no image_url_template: Qiita alone is refused (exit 1, naming the setting); the Zenn article, its
+    figures and the site are published all the same, and the qiita-cli folder is left as it was."""
+    _git("remote", "add", "origin", "https://git.example.org/team/articles.git", cwd=repo)
+    project = repo / "numpy-intro"
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
+        '[tool.pipeline.article]\n', '[tool.pipeline.article]\nimage_base_url = "git"\n'), encoding="utf-8")
+    from pipeline.config import load_config
+
+    slug = ZENN.slug_for(load_config(project))
+    qiita_before = _files(repo / "qiita")
+    run = _cli("build", cwd=project, check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    [refusal] = [line for line in run.stderr.splitlines() if line.startswith("error: not published on Qiita")]
+    assert "git.example.org/team/articles" in refusal and "tool.pipeline.article.image_url_template" in refusal
+    assert "error: not published on Zenn" not in run.stderr and "error: not published on site" not in run.stderr
+    assert f"](/images/{slug}/" in (repo / "zenn" / "articles" / f"{slug}.md").read_text(encoding="utf-8")
+    assert list((repo / "zenn" / "images" / slug).rglob("*.png"))
+    assert (project / "site" / "index.md").is_file() and list((project / "site" / "figures").rglob("*.png"))
+    assert _files(repo / "qiita") == qiita_before
