@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="make a folder of notebooks (or an empty one) an article project",
                        description="Write [tool.pipeline] into pyproject.toml (appended to an existing file that lacks "
-                       "it; the file's own text is kept), mkdocs.yml and a .gitignore for build/. The title is the first "
+                       "it; the file's own text is kept), mkdocs.yml and a .gitignore for what the build generates (the "
+                       "missing lines appended to an existing one). The title is the first "
                        "notebook's first H1, the Qiita tags (1-5) come from the packages the notebooks import, and the "
                        "slug is valid on Qiita and Zenn. The experiments are the notebooks and percent scripts in "
                        "experiments/, else those in the folder itself (experiments_dir = \".\"); an empty folder gets "

@@ -6,7 +6,8 @@ It reads the experiments (never changes them) and writes what a build needs:
   ``tags`` and ``slug`` under ``[tool.pipeline.article]``), appended to an existing file that
   lacks the table, the file's own bytes kept as they were;
 - ``mkdocs.yml``: the site configuration the pipeline uses by default (``default_mkdocs_yml``);
-- ``.gitignore`` with ``build/`` (appended to an existing one that does not ignore it).
+- ``.gitignore`` with what the build generates in the folder (``pipeline.suggest.GITIGNORE``: build/,
+  the site's page, figures and MathJax, Zensical's .cache/); the missing lines appended to an existing one.
 
 A file that exists is never replaced without ``force``. The values come from the notebooks:
 the title from the first H1 (``first_heading``), 1 to 5 Qiita tags from the packages the code
@@ -27,15 +28,17 @@ from pipeline.layout import escape_problem
 from pipeline.markdown.platforms import QIITA, ZENN, js_length
 from pipeline.storage import atomic_write_text
 from pipeline.suggest import (
+    GITIGNORE,
     cli_folders,
     experiment_files,
     first_heading,
+    gitignore_additions,
     publish_workflow,
     slugs_in_use,
     suggest_slug,
     suggest_tags,
     suggest_title,
-    text_of,
+    unignored_remote,
 )
 from pipeline.text import quoted
 
@@ -231,7 +234,7 @@ def init_project(folder: Path, *, force: bool = False, experiments_dir: str | No
     if problems:
         raise PipelineError("python -m pipeline init: " + "; ".join(problems) + " (give other --title, --tags or --slug)")
     if qiita_dir:
-        notes.append(f"the article goes to the qiita-cli folder {qiita_dir} (public/{slug}.md)")
+        notes += [f"the article goes to the qiita-cli folder {qiita_dir} (public/{slug}.md)"] + unignored_remote(folder, qiita_dir)
     if zenn_dir:
         notes.append(f"the Zenn article goes to the zenn-cli root {zenn_dir}")
     git_figures = publish_workflow(folder, qiita_dir, notes)
@@ -354,16 +357,19 @@ def _replace_pipeline_tables(text: str, table: str, parsed: dict) -> str | None:
 
 
 def _write_gitignore(path: Path, written: list[Path], skipped: list[Skipped]) -> None:
+    """A new .gitignore with ``GITIGNORE``, or its missing lines appended to the file (every byte kept)."""
     if not path.exists():
-        _create(path, "# the pipeline's executed notebooks, records, caches and exports\nbuild/\n")
+        _create(path, "".join(f"{line}\n" for group in GITIGNORE for line in group))
         written.append(path)
         return
-    text = text_of(path)
-    if any(line.strip().rstrip("*").strip("/") == "build" for line in text.splitlines()):
-        skipped.append(Skipped(path, "already ignores build/"))
+    data = path.read_bytes()
+    added = gitignore_additions(data.decode("utf-8", "replace"))
+    if not added:
+        skipped.append(Skipped(path, "already ignores what the build generates"))
         return
-    with open(path, "a", encoding="utf-8", newline="") as handle:
-        handle.write(("" if not text or text.endswith("\n") else "\n") + "build/\n")
+    end = b"\r\n" if b"\r\n" in data else b"\n"
+    with open(path, "ab") as handle:
+        handle.write((b"" if not data or data.endswith(b"\n") else end) + b"".join(a.encode() + end for a in added))
     written.append(path)
 
 

@@ -6,7 +6,10 @@
 - ``suggest_slug``: a slug valid as Qiita's file name and on Zenn;
 - ``cli_folders``: the writer's qiita-cli folder and zenn-cli root near the project, if any;
 - ``qiita_workflows`` / ``publish_workflow``: qiita-cli's publish workflow in the repository (a push
-  publishes), read, never edited.
+  publishes), read, never edited;
+- ``unignored_remote``: whether the repository would commit qiita-cli's copies in ``public/.remote/``;
+- ``gitignore_additions``: the lines of ``GITIGNORE`` (what the build generates in the project
+  folder) that the project's ``.gitignore`` lacks.
 """
 
 from __future__ import annotations
@@ -303,3 +306,55 @@ def publish_workflow(folder: Path, qiita_dir: str | None, notes: list[str]) -> b
         notes.append(f"{where} publishes {os.path.relpath(root / 'public', folder)}/ on a push to {on}, not this "
                      f"article's {qiita_dir or 'build/qiita'}/public/")
     return False
+
+
+def unignored_remote(folder: Path, qiita_dir: str | None) -> list[str]:
+    """A note when the repository would commit qiita-cli's copies of the articles (``public/.remote/``, which
+    ``npx qiita init``'s .gitignore ignores and ``npx zenn init``'s does not) with ``git add -A``: the line to
+    add and where, never written (the file lies outside the project folder). Nothing outside git."""
+    import subprocess
+
+    from pipeline.layout import git_work_tree
+
+    target = (folder / qiita_dir).resolve() if qiita_dir else None
+    if target is None or not _is_qiita_cli(target) or git_work_tree(target) is None:
+        return []
+    try:  # exit status 1: not ignored; 0: ignored; 128: no repository (or a path git refuses)
+        done = subprocess.run(["git", "check-ignore", "-q", "--", "public/.remote/item.md"], cwd=target,
+                              capture_output=True, check=False, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except OSError:
+        return []
+    if done.returncode != 1:
+        return []
+    where, remote = (os.path.relpath(target / p, folder) for p in (".gitignore", "public/.remote"))
+    return [f"{remote}/ (qiita-cli's copies of the articles) is not ignored, so `git add -A` commits it: add the line "
+            f"`.remote` to {where} (`npx qiita init` writes it; `npx zenn init`'s .gitignore lacks it)"]
+
+
+#: the lines init's .gitignore holds, by group with its comment: what a build generates in the project folder
+#: (build_dir; in site_dir, docs_dir, the article page, its figures and MathJax: ``Layout.site``,
+#: ``pipeline.publish.site.MATHJAX``; Zensical's cache), so `git add -A` commits only the author's files
+GITIGNORE = (
+    ("# the pipeline's executed notebooks, records, caches and exports", "build/"),
+    ("# site/ is the site's docs_dir: the article page, its figures and MathJax are generated there",
+     "/site/index.md", "/site/figures/", "/site/javascripts/mathjax/"),
+    ("# Zensical's cache, in the folder of the mkdocs.yml it builds", "/.cache/"),
+)
+
+
+def _ignore_key(line: str) -> str:
+    return line.strip().removeprefix("!").rstrip("*").strip("/")
+
+
+def gitignore_additions(text: str) -> list[str]:
+    """The lines of ``GITIGNORE`` that the .gitignore *text* lacks, each group's comment before its first
+    missing line unless *text* has it. A pattern counts as there when a line names the same path or a folder
+    above it (``build``, ``/build/*``, ``site/``), or un-ignores it (``!/site/index.md``: the writer's choice)."""
+    have = {_ignore_key(line) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")}
+    lines = {line.rstrip("\r") for line in text.split("\n")}
+    added: list[str] = []
+    for comment, *patterns in GITIGNORE:
+        missing = [p for p in patterns if not any(_ignore_key(p) == k or _ignore_key(p).startswith(f"{k}/")
+                                                  for k in have if k)]
+        added += ([comment] if missing and comment not in lines else []) + missing
+    return added

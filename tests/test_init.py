@@ -23,7 +23,7 @@ from pipeline.experiments import discover
 from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.publish.site import SCRIPTS, SETTINGS_SCRIPT, installed
 from pipeline.scaffold import default_mkdocs_yml, first_heading, init_project, suggest_slug, suggest_tags
-from pipeline.suggest import suggest_title
+from pipeline.suggest import GITIGNORE, suggest_title
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "NO_MKDOCS_2_WARNING": "1"}
 
@@ -158,7 +158,8 @@ def test_nothing_is_overwritten_and_a_second_init_writes_nothing(tmp_path):
     (folder / ".gitignore").write_text("*.pyc", encoding="utf-8")  # no final newline
     result = init_project(folder)
     assert (folder / "mkdocs.yml").read_text(encoding="utf-8") == "site_name: Mine\n"
-    assert (folder / ".gitignore").read_text(encoding="utf-8") == "*.pyc\nbuild/\n"
+    assert (folder / ".gitignore").read_text(encoding="utf-8") == "*.pyc\n" + "".join(
+        f"{line}\n" for group in GITIGNORE for line in group)
     assert [s.path.name for s in result.skipped] == ["mkdocs.yml"]
 
     files = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
@@ -167,6 +168,21 @@ def test_nothing_is_overwritten_and_a_second_init_writes_nothing(tmp_path):
     assert sorted(s.path.name for s in again.skipped) == [".gitignore", "mkdocs.yml", "pyproject.toml"]
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == files
     assert all(p.read_bytes() == files[p] for p in paths)
+
+
+def test_an_existing_gitignore_gets_only_the_lines_it_lacks_every_byte_kept(tmp_path):
+    """build/ and site/figures/ already ignored (other spellings), site/index.md un-ignored on purpose: only
+    MathJax's folder and Zensical's cache are appended, in the file's own line endings; a second init adds nothing."""
+    folder = tmp_path / "project"
+    two_notebooks(folder)
+    own = b"*.pyc\r\n/build\r\n# mine\r\nsite/figures\r\n!/site/index.md"  # no final line ending
+    (folder / ".gitignore").write_bytes(own)
+    assert (folder / ".gitignore") in init_project(folder).written
+    assert (folder / ".gitignore").read_bytes() == own + (
+        b"\r\n# site/ is the site's docs_dir: the article page, its figures and MathJax are generated there\r\n"
+        b"/site/javascripts/mathjax/\r\n# Zensical's cache, in the folder of the mkdocs.yml it builds\r\n/.cache/\r\n")
+    again = init_project(folder, force=True)
+    assert (folder / ".gitignore") not in again.written and (folder / ".gitignore").read_bytes().count(b"/.cache/") == 1
 
 
 def test_bad_values_are_refused_before_anything_is_written(tmp_path):
@@ -250,11 +266,12 @@ def test_the_command_works_with_no_pyproject_anywhere_and_prints_the_next_steps(
 def test_an_initd_folder_builds_and_its_site_passes_both_engines_strict(tmp_path, where):
     folder = tmp_path / "article"
     folder.mkdir()
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
     if where != "empty":
         two_notebooks(folder / "experiments" if where == "experiments" else folder)
     init = run(["pipeline", "init"], folder)
     assert init.returncode == 0, init.stderr
-    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file() and ".git" not in p.relative_to(folder).parts}
 
     build = run(["pipeline", "build"], folder)
     assert build.returncode == 0, build.stderr
@@ -278,6 +295,10 @@ def test_an_initd_folder_builds_and_its_site_passes_both_engines_strict(tmp_path
         assert site.returncode == 0, site.stdout + site.stderr
         html = (folder / "build" / "html" / "index.html").read_text(encoding="utf-8")
         assert "zensical" in html and config.article.title in html and (folder / "build" / "html" / SCRIPTS[1]).is_file()
+    # init's .gitignore: `git add -A` takes the author's files and init's, nothing the build or the engines made
+    listed = subprocess.run(["git", "status", "--porcelain", "-z", "--untracked-files=all"], cwd=folder,
+                            capture_output=True, text=True, check=True).stdout
+    assert sorted(e[3:] for e in listed.split("\0") if e) == sorted(p.relative_to(folder).as_posix() for p in before)
 
 
 def test_the_preview_ignores_its_own_outputs_inside_a_root_experiments_folder(tmp_path):
@@ -327,6 +348,33 @@ def test_the_preview_serves_an_initd_folder_and_rebuilds_on_edit(tmp_path):
         output = stop(proc, log)
     assert proc.returncode in (0, 130), output
     assert "preview: stopped" in output
+
+
+def test_init_says_when_the_repository_would_commit_qiita_clis_remote_copies(tmp_path):
+    """`npx zenn init` then `npx qiita init` at the repository's top: zenn's .gitignore (no `.remote`) is kept,
+    so `git add -A` would commit public/.remote/. init names the line to add and the file, and writes nothing
+    outside the project folder; with the line added, it says nothing."""
+    repo = tmp_path / "repo"
+    (repo / "public").mkdir(parents=True)
+    (repo / "articles").mkdir()
+    (repo / "books").mkdir()
+    (repo / ".gitignore").write_text("node_modules\n.DS_Store\n", encoding="utf-8")
+    (repo / "qiita.config.json").write_text("{}\n", encoding="utf-8")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    notebook(repo / "numpy-notes" / "01_arrays.ipynb", ("markdown", "# Arrays"))
+    outside = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and "numpy-notes" not in p.parts}
+    done = run(["pipeline", "init"], repo / "numpy-notes")
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stdout.splitlines() if ".remote" in line]
+    assert said == ["  note: ../public/.remote/ (qiita-cli's copies of the articles) is not ignored, so `git add -A` "
+                    "commits it: add the line `.remote` to ../.gitignore (`npx qiita init` writes it; `npx zenn init`'s "
+                    ".gitignore lacks it)"], done.stdout
+    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and "numpy-notes" not in p.parts} == outside
+
+    with open(repo / ".gitignore", "a", encoding="utf-8") as handle:
+        handle.write(".remote\n")  # as the note says
+    notebook(repo / "pandas-notes" / "01_frames.ipynb", ("markdown", "# Frames"))
+    assert not [n for n in init_project(repo / "pandas-notes").notes if ".remote" in n]
 
 
 def test_untitled_projects_get_readable_titles_and_slugs_no_other_article_uses(tmp_path):

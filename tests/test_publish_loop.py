@@ -185,13 +185,21 @@ def test_one_push_publishes_with_every_figure_and_the_id_survives(world):
     pipeline("build", cwd=world.project)
     edited = world.cli_file().read_text(encoding="utf-8")
     assert f"id: {item_id}" in edited and "振幅を半分" in edited
+    live = world.items()[item_id]["body"]  # what Qiita shows until the workflow has run
     world.push("edit")
+    assert world.served(live)  # the redrawn figure's old file stays while the pushed article links it
     assert world.action() == {"posted": [], "updated": [[name, item_id]]}
     assert list(world.items()) == [item_id]  # no duplicate
     body = world.items()[item_id]["body"]
     refs = [ref for ref, _ in world.served(body)]
     assert "main" in refs and any(re.fullmatch(r"[0-9a-f]{40}", ref) for ref in refs), refs  # new: branch; kept: pinned
     git("pull", "-q", cwd=world.repo)
+    pipeline("build", cwd=world.project)  # the pushed article no longer links the old file: it goes
+    changed = run("git", "status", "--porcelain", cwd=world.repo).stdout.splitlines()
+    assert len(changed) == 1 and changed[0].startswith(" D images/"), changed
+    world.push("drop the old figure")
+    assert world.action() == {"posted": [], "updated": []}
+    world.served(world.items()[item_id]["body"])
     pipeline("build", cwd=world.project)
     assert git("status", "--porcelain", cwd=world.repo) == ""
 

@@ -186,6 +186,23 @@ def test_export_dir_outside_the_git_work_tree_is_refused(repo, tmp_path):
     assert run.returncode == 1 and "not in a git work tree" in run.stderr, run.stderr
 
 
+URL = "https://github.com/alice/articles.git"
+RAW_LINK = re.compile(r"https://raw\.githubusercontent\.com/alice/articles/([^/\s)\"]+)/([^\s)\"]+)")
+
+
+def _remote(repo: Path, tmp_path: Path) -> Path:
+    """A local bare repository standing in for GitHub (``url.<base>.insteadOf``) as the repository's origin, and
+    numpy-intro's figures served by the repository (image_base_url = "git"); returns the bare repository."""
+    bare = tmp_path / "remote.git"
+    _git("init", "-q", "--bare", str(bare), cwd=tmp_path)
+    _git("remote", "add", "origin", URL, cwd=repo)
+    _git("config", f"url.{bare.as_uri()}.insteadOf", URL, cwd=repo)
+    pyproject = repo / "numpy-intro" / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
+        '[tool.pipeline.article]\n', '[tool.pipeline.article]\nimage_base_url = "git"\n'), encoding="utf-8")
+    return bare
+
+
 def _served(text: str, bare: Path, repo: Path) -> list[tuple[str, str]]:
     """Every raw GitHub link in *text*: (ref, path); each one's bytes in the bare remote are the file's."""
     links = re.findall(r"\]\(https://raw\.githubusercontent\.com/alice/articles/([^/]+)/([^)]+)\)", text)
@@ -201,14 +218,8 @@ def test_qiita_figures_hosted_by_the_repository(repo, tmp_path):
     branch the push goes to, so the one commit and push the build advises publishes a working article;
     a rebuild with nothing changed keeps those links (no change for qiita-cli to post), and an edit
     pins them to the pushed commit."""
-    bare = tmp_path / "remote.git"
-    _git("init", "-q", "--bare", str(bare), cwd=tmp_path)
-    _git("remote", "add", "origin", "https://github.com/alice/articles.git", cwd=repo)
-    _git("config", f"url.{bare.as_uri()}.insteadOf", "https://github.com/alice/articles.git", cwd=repo)
+    bare = _remote(repo, tmp_path)
     project = repo / "numpy-intro"
-    pyproject = project / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
-        '[tool.pipeline.article]\n', '[tool.pipeline.article]\nimage_base_url = "git"\n'), encoding="utf-8")
     from pipeline.config import load_config
 
     config = load_config(project)
@@ -300,3 +311,91 @@ def test_build_all_builds_the_others_when_one_project_fails_and_shows_why(repo):
     line = next(x for x in run.stderr.splitlines() if x.startswith("  broken-notes: FAILED"))
     assert "bad.ipynb, cell 2" in line and "fix that cell" in line, line  # the whole message, not its first line
     assert "numpy-intro: ok" in run.stderr and "pandas-notes: ok" in run.stderr
+
+
+def _links_at_the_tip(bare: Path, articles: list[str]) -> int:
+    """For every commit pushed to main, every figure link in its copy of each of *articles* (a Qiita raw URL, a
+    Zenn /images/ link of the zenn-cli root zenn/) loads from the remote as it is now: a link at the branch
+    from main's tip. Returns how many links were checked."""
+    from urllib.parse import unquote
+
+    checked = 0
+    for commit in _git("rev-list", "main", cwd=bare).split():
+        for path in articles:
+            shown = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=bare, capture_output=True, text=True)
+            if shown.returncode:
+                continue
+            links = RAW_LINK.findall(shown.stdout)
+            links += [("main", "zenn" + p) for p in re.findall(r"\]\((/images/[^)\s]+)", shown.stdout)]
+            for ref, path_there in links:
+                found = subprocess.run(["git", "cat-file", "-e", f"{ref}:{unquote(path_there)}"], cwd=bare)
+                assert found.returncode == 0, f"{path} at {commit[:12]} links {ref}:{path_there}, which {ref} lacks"
+            checked += len(links)
+    return checked
+
+
+def test_a_redrawn_figure_stays_while_the_pushed_articles_link_it(repo, tmp_path):
+    """A figure redrawn by an edit gets a new content-addressed file; the old one stays in images/<slug>/
+    while the remote's copy of the Qiita file (which the live article links at the branch until qiita-cli's
+    workflow posts the edit) or of the Zenn article links it, and goes once they no longer do."""
+    bare = _remote(repo, tmp_path)
+    project = repo / "numpy-intro"
+    from pipeline.config import load_config
+
+    config = load_config(project)
+    articles = [f"qiita/public/{config.article.slug}.md", f"zenn/articles/{ZENN.slug_for(config)}.md"]
+    images = repo / "zenn" / "images" / ZENN.slug_for(config)
+
+    def push(message: str) -> None:
+        _git("add", "-A", cwd=repo)
+        _git("commit", "-q", "-m", message, cwd=repo)
+        _git("push", "-q", "-u", "origin", "main", cwd=repo)
+
+    _cli("build", cwd=project)
+    [old] = [p.relative_to(repo).as_posix() for p in images.rglob("*.png")]
+    push("article")
+    assert _links_at_the_tip(bare, articles) == 2  # the Qiita file's and the Zenn article's
+
+    notebook = project / "numpy.ipynb"  # redraw the figure: a new file, and the edit links it
+    notebook.write_text(notebook.read_text(encoding="utf-8").replace("[1, 3, 2]", "[2, 1, 3]"), encoding="utf-8")
+    _cli("build", cwd=project)
+    figures = sorted(p.relative_to(repo).as_posix() for p in images.rglob("*.png"))
+    assert old in figures and len(figures) == 2, figures  # the old one is kept: the pushed articles link it
+    assert all(old not in (repo / a).read_text(encoding="utf-8") for a in articles)
+    _cli("build", cwd=project)  # nothing changed: this one settles the no-change stamp
+    push("redrawn")
+    assert _links_at_the_tip(bare, articles) == 4
+
+    # the remote's copies link only the new figure now: the next build drops the old one (nothing else changed,
+    # yet the build runs: the stamp of a build with nothing changed covers the remote's copies of its files)
+    _cli("build", cwd=project)
+    assert [p.relative_to(repo).as_posix() for p in images.rglob("*.png")] == [f for f in figures if f != old]
+    push("old figure dropped")
+    latest = _git("rev-parse", "main", cwd=bare).strip()
+    for article in articles:
+        text = _git("show", f"{latest}:{article}", cwd=bare)
+        assert "/images/" in text and old.split("/")[-1] not in text
+
+
+def test_a_remote_on_another_host_refuses_only_qiita_and_names_the_setting(repo):
+    """image_base_url = "git" with a remote on a host whose raw-file URLs are unknown (not GitHub or GitLab)
+    and no image_url_template: Qiita alone is refused (exit 1, naming the setting); the Zenn article, its
+    figures and the site are published all the same, and the qiita-cli folder is left as it was."""
+    _git("remote", "add", "origin", "https://git.example.org/team/articles.git", cwd=repo)
+    project = repo / "numpy-intro"
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
+        '[tool.pipeline.article]\n', '[tool.pipeline.article]\nimage_base_url = "git"\n'), encoding="utf-8")
+    from pipeline.config import load_config
+
+    slug = ZENN.slug_for(load_config(project))
+    qiita_before = _files(repo / "qiita")
+    run = _cli("build", cwd=project, check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    [refusal] = [line for line in run.stderr.splitlines() if line.startswith("error: not published on Qiita")]
+    assert "git.example.org/team/articles" in refusal and "tool.pipeline.article.image_url_template" in refusal
+    assert "error: not published on Zenn" not in run.stderr and "error: not published on site" not in run.stderr
+    assert f"](/images/{slug}/" in (repo / "zenn" / "articles" / f"{slug}.md").read_text(encoding="utf-8")
+    assert list((repo / "zenn" / "images" / slug).rglob("*.png"))
+    assert (project / "site" / "index.md").is_file() and list((project / "site" / "figures").rglob("*.png"))
+    assert _files(repo / "qiita") == qiita_before

@@ -112,8 +112,14 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     images = git_images(config, layout) if git or zenn else None
     hosted: dict[str, Path] = {}
     zenn_problem = None
+    repository = None
     if images is not None:  # the figures the Zenn export and (image_base_url = "git") Qiita link
-        hosted, zenn_problem = _stage_images(qiita, zenn, images, layout, publication, progress, hashed=git)
+        from pipeline.publish.gitrepo import Repository
+
+        repository = Repository.of(layout.root, config.article.git_remote)
+        # what the pushed articles link stays until they no longer do: a push never breaks the live article
+        kept = repository.linked_at_remote(pushed_paths(config, layout), images) if repository else {}
+        hosted, zenn_problem = _stage_images(qiita, zenn, images, layout, publication, progress, hashed=git, kept=kept)
     if zenn is not None:
         def stage_zenn() -> None:
             if zenn_problem:
@@ -128,7 +134,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
             publication.drop(images)  # the Zenn export's own images: left as published with its article
     qiita_targets = [article, cli_file, layout.qiita / "figures"] + ([images] if git and images else [])
     platform("Qiita", qiita_targets,
-             lambda: _stage_qiita(qiita, config, layout, publication, progress, cli_file, hosted))
+             lambda: _stage_qiita(qiita, config, layout, publication, progress, cli_file, hosted, repository))
     record_manifest(published, layout, publication)
     pending = [f for f in qiita.figures if f.src.startswith(UPLOAD_MARK)] if not git else []
     uploads = tuple(layout.qiita / f.file for f in pending)
@@ -163,13 +169,16 @@ def _stage_site(mkdocs: RenderedArticle, page: Path, config: Config, layout: Lay
 
 
 def _stage_images(qiita: RenderedArticle, zenn: RenderedArticle | None, target: Path, layout: Layout,
-                  publication: Publication, progress: Progress, hashed: bool) -> tuple[dict[str, Path], ExportError | None]:
+                  publication: Publication, progress: Progress, hashed: bool,
+                  kept: dict[str, bytes]) -> tuple[dict[str, Path], ExportError | None]:
     """Stage images/<slug>/: each figure the Qiita and Zenn articles link, fitted to Zenn's limits when the
     Zenn export is on (``fit_images``), and with *hashed* named by its content (``<name>-<sha256 prefix>``,
-    so a path's bytes never change: ``pipeline.publish.qiita``). Returns {figure file: its copy's
-    place} and the ExportError that refuses the Zenn export (a figure that cannot fit), if any."""
+    so a path's bytes never change: ``pipeline.publish.qiita``), plus the files *kept* ({path in the
+    folder: bytes}, those the remote's copies of the articles link) that no figure replaces. Returns
+    {figure file: its copy's place} and the ExportError that refuses the Zenn export (a figure that
+    cannot fit), if any."""
     figures = tuple({f.file: f for f in qiita.figures + (zenn.figures if zenn else ())}.values())
-    if not figures:
+    if not figures and not kept:
         if target.exists():
             publication.remove(target)
         return {}, None
@@ -194,6 +203,11 @@ def _stage_images(qiita: RenderedArticle, zenn: RenderedArticle | None, target: 
             (folder / name).rename(folder / new)
             name = new
         places[figure.file] = target / name
+    for name, data in kept.items():
+        destination = folder / name
+        if not destination.exists():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(data)
     return places, problem
 
 
@@ -214,7 +228,7 @@ def _renamed(rendered: RenderedArticle, places: dict[str, Path]) -> RenderedArti
 
 
 def _stage_qiita(qiita: RenderedArticle, config: Config, layout: Layout, publication: Publication,
-                 progress: Progress, cli_file: Path, hosted: dict[str, Path]) -> None:
+                 progress: Progress, cli_file: Path, hosted: dict[str, Path], repository) -> None:
     """Stage build/qiita/article.md, its figures for upload, and the qiita-cli file (``pipeline.publish.qiita``)."""
     _stage_figures(qiita, layout.qiita / "figures", layout, publication)
     try:
@@ -237,11 +251,8 @@ def _stage_qiita(qiita: RenderedArticle, config: Config, layout: Layout, publica
         return front + mark + held.line + "\n" + text, held
 
     if git:
-        from pipeline.publish.gitrepo import Repository
-
         sources = {f.src: hosted[f.file] for f in qiita.figures if f.file in hosted}
         files = list(dict.fromkeys(sources.values()))
-        repository = Repository.of(layout.root, config.article.git_remote)
         links = git_links(files, config, layout.root, repository, earlier,
                           {path: publication.resolve(path) for path in files})
         _check_links(links.urls(lazy=False).values(), "image_url_template (or the remote's URL)")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from pipeline.errors import PipelineError
+from pipeline.errors import ExportError
 from pipeline.markdown.urls import link_url_problems
 
 #: raw file URLs of the hosts known without configuration; {commit} and {path} are filled per figure
@@ -36,9 +36,10 @@ _HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
 
 
-class GitHostError(PipelineError):
+class GitHostError(ExportError):
     """Figures cannot be linked to the repository at all: git missing, no repository, a figure
-    outside it or missing, a remote whose raw URLs are unknown, a bad URL template."""
+    outside it or missing, a remote whose raw URLs are unknown, a bad URL template. An ExportError:
+    the Qiita export that links them is refused, the other platforms are published."""
 
 
 @dataclass(frozen=True)

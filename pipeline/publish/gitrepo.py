@@ -10,6 +10,8 @@ the build and ``status`` need to know, for one article's files (``Repository.fil
   ``git pull`` forks from that commit (the next push is refused; the merge conflicts on ``id:``;
   resolved the wrong way, a second article is posted);
 - the branch a push goes to (``push_branch``), which figures not pushed yet are linked at;
+- the figures the remote's copies of the article link (``linked_at_remote``): the live article links
+  them until the publish workflow posts the next version, so a build keeps them;
 - the one git command that publishes the article (``publish_command``).
 
 Like ``githost``, never ``fetch``, ``ls-remote`` or ``push``: a push made elsewhere counts after
@@ -19,12 +21,15 @@ Like ``githost``, never ``fetch``, ``ls-remote`` or ``push``: a push made elsewh
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from pipeline.layout import GENERATED_FILE
-from pipeline.publish.githost import _HEX, _git, _Refs, _refs, _toplevel
+from pipeline.publish.githost import _GIT_ENV, _HEX, _git, _Refs, _refs, _toplevel
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,58 @@ class Repository:
             return []
         done = _git(self.root, "check-ignore", "-z", "--stdin", stdin="\0".join(specs) + "\0")
         return [p for p in done.stdout.split("\0") if p]
+
+    def linked_at_remote(self, articles, folder: Path) -> dict[str, bytes]:
+        """The files of *folder* (``images/<slug>/``) that the remote-tracking branch's copies of *articles*
+        (the qiita-cli file, the Zenn article or book folder) link, by their path under *folder*, with
+        their bytes there. A Qiita raw URL and a Zenn ``/images/<slug>/...`` link both end in the file's
+        path from the folder above ``images/``. Nothing without a remote-tracking branch."""
+        base = self.relative(folder)
+        specs = [s for s in self._specs(articles) if s != base]
+        if not self.tracking or not base or not specs:
+            return {}
+        listed = _git(self.root, "ls-tree", "-r", "-z", self.tracking, "--", base, *specs)
+        names = [entry.split("\t", 1)[1] for entry in listed.stdout.split("\0")
+                 if "\t" in entry and entry.split(" ", 1)[0] in ("100644", "100755") and "\n" not in entry]
+        figures = [n for n in names if n.startswith(f"{base}/") and not n.endswith(GENERATED_FILE)]
+        texts = [n for n in names if n.endswith(".md") and not n.startswith(f"{base}/")]
+        if not figures or not texts:
+            return {}
+        text = "\n".join(data.decode("utf-8", "replace") for data in self.blobs(texts).values())
+        above = len(Path(base).parts) - 2  # the parts before images/<slug>/
+
+        def linked(name: str) -> bool:
+            tail = "/" + "/".join(Path(name).parts[above:])
+            return any(re.search(re.escape(t) + r"(?=[\s)\"'?#]|$)", text) for t in {tail, quote(tail, safe="/")})
+
+        return {n[len(base) + 1:]: data for n, data in self.blobs([n for n in figures if linked(n)]).items()}
+
+    def remote_state(self, paths) -> str:
+        """The remote-tracking branch's objects at *paths* (a file's blob, a folder's tree), "" without one:
+        what a push or fetch of the article's files changes."""
+        specs = self._specs(paths)
+        return _git(self.root, "ls-tree", self.tracking, "--", *specs).stdout if self.tracking and specs else ""
+
+    def blobs(self, names: list[str]) -> dict[str, bytes]:
+        """The bytes of each file of *names* (from the root) on the remote-tracking branch, in one git call;
+        a name it lacks is left out."""
+        if not self.tracking or not names:
+            return {}
+        done = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, capture_output=True, check=False,
+                              input="".join(f"{self.tracking}:{n}\n" for n in names).encode("utf-8", "surrogateescape"),
+                              env={**os.environ, **_GIT_ENV})
+        out, at, found = done.stdout, 0, {}
+        for name in names:
+            end = out.find(b"\n", at)
+            if end < 0:
+                break
+            header, at = out[at:end].split(), end + 1
+            if len(header) == 3 and header[2].isdigit():  # "<id> <type> <size>", then the bytes; else "<rev> missing"
+                size = int(header[2])
+                if header[1] == b"blob":
+                    found[name] = out[at:at + size]
+                at += size + 1
+        return found
 
     @property
     def tracking_name(self) -> str:

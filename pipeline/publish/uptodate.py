@@ -19,9 +19,11 @@ path, size and modification time:
 - every output the build owns: executed notebooks, cache, records, figures, the
   Qiita and Zenn exports and the site (a deleted or edited output is rebuilt);
 
-plus the resolved configuration, the Python interpreter, ``PYTHONPATH`` and the
+plus the resolved configuration, the Python interpreter, ``PYTHONPATH``, the
 modification times of the folders on ``sys.path`` (installing, upgrading or
-removing a package there changes them). Any difference or doubt (no stamp,
+removing a package there changes them) and, for the files a push publishes, what the
+remote-tracking branch holds there (after a push, the next build drops the figures the
+pushed articles no longer link: ``gitrepo.Repository.linked_at_remote``). Any difference or doubt (no stamp,
 an unreadable one, another format) runs the full build, which is always right; a
 file saved without a change costs only that. An input modified after the build
 started leaves the stamp unwritten; one modified less than 2 s before it started (a
@@ -128,7 +130,18 @@ def fingerprint(config: Config, data_files: list[str]) -> tuple[str, str, int]:
             digest.update(b"\0" + os.fsencode(file) + f"\0{info.st_size}\0{info.st_mtime_ns}".encode())
             if number < len(inputs):
                 newest = max(newest, info.st_mtime_ns)
+    digest.update(b"\0remote " + _remote_state(config).encode("utf-8", "surrogateescape"))
     return digest.hexdigest(), inputs_digest or digest.hexdigest(), newest
+
+
+def _remote_state(config: Config) -> str:
+    """What the remote-tracking branch holds at the article's pushed files ("" when none are outside build/)."""
+    from pipeline.publish.export import pushed_paths
+    from pipeline.publish.gitrepo import Repository
+
+    paths = pushed_paths(config)
+    repository = Repository.of(config.root, config.article.git_remote) if paths else None
+    return repository.remote_state(paths) if repository else ""
 
 
 def clear(config: Config) -> None:
