@@ -343,8 +343,8 @@ def test_a_redrawn_figure_stays_while_the_pushed_articles_link_it(repo, tmp_path
     from pipeline.config import load_config
 
     config = load_config(project)
-    articles = [f"qiita/public/{config.article.slug}.md", f"zenn/articles/{ZENN.slug_for(config)}.md"]
-    images = repo / "zenn" / "images" / ZENN.slug_for(config)
+    articles = [f"qiita/public/{config.article.slug}.md", f"zenn/articles/{zenn_slug(config)}.md"]
+    images = repo / "zenn" / "images" / zenn_slug(config)
 
     def push(message: str) -> None:
         _git("add", "-A", cwd=repo)
@@ -388,7 +388,7 @@ def test_a_remote_on_another_host_refuses_only_qiita_and_names_the_setting(repo)
         '[tool.pipeline.article]\n', '[tool.pipeline.article]\nimage_base_url = "git"\n'), encoding="utf-8")
     from pipeline.config import load_config
 
-    slug = ZENN.slug_for(load_config(project))
+    slug = zenn_slug(load_config(project))
     qiita_before = _files(repo / "qiita")
     run = _cli("build", cwd=project, check=False)
     assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
