@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass
 
 from pipeline.article.harvest import harvest
-from pipeline.article.title import titled_project
+from pipeline.article.title import titled
 from pipeline.config import Config
 from pipeline.errors import PipelineError
-from pipeline.experiments import discover
+from pipeline.experiments import discover, warn_others
 from pipeline.layout import Layout
 from pipeline.llm.draft import draft
 from pipeline.progress import Progress
@@ -54,7 +54,10 @@ def build(config: Config, force: bool = False, fail_fast: bool = False, llm: Llm
     kernels and its layout, and its engine may stop the build before anything is published."""
     progress = progress or Progress()
     layout = layout or config.layout
-    config = titled_project(config)  # what derives from the title (a short slug's Zenn slug) needs it first
+    # an untitled article is titled from its experiments before anything derived from the title (a short
+    # slug's Zenn slug) is read: they are read first, once (pipeline.article.title)
+    read = None if config.article.title else discover(config)
+    config = titled(config, read or ())
     if layout == config.layout:  # the writer's own folders: never fork from a commit the work tree lacks
         pull = pull_first(config)
         if pull:
@@ -68,7 +71,8 @@ def build(config: Config, force: bool = False, fail_fast: bool = False, llm: Llm
     uptodate.clear(config)
     started = time.time_ns()
 
-    experiments = discover(config, warn=progress.warn)
+    experiments = read if read is not None else discover(config)
+    warn_others(config, experiments, progress.warn)
     execution = execute(config, force=force, fail_fast=fail_fast, keep_going=config.keep_going,
                         progress=progress, layout=layout, jobs=jobs, experiments=experiments, engine=engine)
     with Publication.of(layout, warn=progress.warn) as publication:
@@ -81,7 +85,7 @@ def build(config: Config, force: bool = False, fail_fast: bool = False, llm: Llm
         prune(records, layout, publication)
         if engine is not None:
             engine.check()  # an error here discards everything staged
-    summary = BuildSummary(exports=exports, outcomes={o.name: o.status for o in execution.outcomes},
+    summary = BuildSummary(exports=exports, outcomes=execution.statuses,
                            figures=sum(len(r.figures) for r in records), warnings=tuple(progress.warnings),
                            failures=tuple(execution.failures), drafts=drafts)
     if vouched:

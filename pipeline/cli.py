@@ -230,11 +230,11 @@ def _run(args) -> int:
     with locked(config.layout, args.command, progress):
         if args.command == "execute":
             from pipeline.run.execute import execute
+            from pipeline.summary import counts_line
 
             summary = execute(config, args.names, force=args.force, fail_fast=args.fail_fast,
                               keep_going=config.keep_going, progress=progress, jobs=args.jobs)
-            progress.info(f"executed {summary.count('executed')}, cached {summary.count('cached')}, "
-                          f"stored {summary.count('stored')}, failed {summary.count('failed')}")
+            progress.info(counts_line(summary.statuses.values()))
             return 1 if summary.failures else 0
         if args.command == "harvest":
             from pipeline.article.harvest import harvest
@@ -292,7 +292,7 @@ def _build_all(args, overrides, progress) -> int:
     from pipeline.progress import Progress
     from pipeline.publish.lock import locked
     from pipeline.text import terminal_text
-    from pipeline.workspace import Outcome, find_projects, summary_lines
+    from pipeline.workspace import ArticleOutcome, find_projects, summary_lines
 
     root = (args.root or Path.cwd()).resolve()
     projects = find_projects(root)
@@ -307,7 +307,7 @@ def _build_all(args, overrides, progress) -> int:
         try:
             config = load_config(project, overrides)
             with locked(config.layout, "build", article):
-                outcomes.append(Outcome(project, summary=_build(config, args, article, report=False), config=config))
+                outcomes.append(ArticleOutcome(project, summary=_build(config, args, article, report=False), config=config))
         except Exception as exc:  # any failure is this article's: the others are built all the same
             if args.debug:
                 raise
@@ -315,7 +315,7 @@ def _build_all(args, overrides, progress) -> int:
                 f"unexpected {type(exc).__name__}: {exc} (a bug in ml-article-pipeline: run `python -m pipeline -C "
                 f"{os.path.relpath(project)} build --debug` for the traceback, and report it)")
             print(f"error: {terminal_text(message)}", file=sys.stderr)
-            outcomes.append(Outcome(project, error=message))
+            outcomes.append(ArticleOutcome(project, error=message))
     progress.info("")
     for line in summary_lines(outcomes, root):
         progress.info(line)
@@ -346,13 +346,14 @@ def _init(args) -> int:
 
 def _summary(summary, config, progress) -> None:
     """The end of a build: one line of counts, LLM drafts, warnings, where things are, failures."""
+    from pipeline.summary import counts_line
+
     if summary.up_to_date:
         progress.info(f"build finished: up to date, nothing changed since the last build ({len(summary.outcomes)} "
                       f"experiments, {summary.figures} figures, {len(summary.warnings)} warnings); nothing was run "
                       "or written (--force runs every stage)")
     else:
-        progress.info(f"build finished: {summary.count('executed')} executed, {summary.count('cached')} cached, "
-                      f"{summary.count('stored')} stored, {summary.count('failed')} failed, {summary.figures} figures, "
+        progress.info(f"build finished: {counts_line(summary.outcomes.values())}, {summary.figures} figures, "
                       f"{len(summary.warnings)} warnings{' (above)' if summary.warnings else ''}")
     if summary.drafts is not None:
         from pipeline.llm.report import answered_line, draft_summary_lines

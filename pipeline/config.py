@@ -270,7 +270,7 @@ class Config:
         # a qiita-cli folder outside build/ gets public/<slug>.md only; article.md and figures/ stay in build/
         qiita = qiita_cli if inside(qiita_cli, self.build_dir) else self.build_dir / "qiita"
         return Layout(root=self.root, experiments=self.experiments_dir, templates=self.root / "templates",
-                      build=self.build_dir, models=self.models_dir, qiita=qiita,
+                      build=self.build_dir, qiita=qiita,
                       zenn=(self.root / self.zenn.export_dir).resolve(), site=self.site_dir, qiita_cli=qiita_cli)
 
     def describe(self) -> dict[str, Any]:

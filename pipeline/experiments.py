@@ -55,7 +55,7 @@ def discover(config: Config, names: list[str] | tuple[str, ...] | None = None,
         raise ExperimentNotFound(
             f"{folder}: experiments folder not found; create it or set tool.pipeline.experiments_dir"
         )
-    paths, others = _experiment_files(config)
+    paths = _experiment_files(config)[0]
     rank = {name: i for i, name in enumerate(config.order)}
     unknown_order = [n for n in config.order if n not in paths]
     if unknown_order:
@@ -68,13 +68,18 @@ def discover(config: Config, names: list[str] | tuple[str, ...] | None = None,
         ordered = [n for n in ordered if n in wanted]
     experiments = [read_experiment(paths[n], config) for n in ordered]
     if warn is not None:
-        declared = {p for e in experiments for p in e.data_files}
-        for path in others:
-            if path.resolve() not in declared:
-                warn(f"{_relative(path, config.root)}: not an experiment (only .py percent scripts and .ipynb "
-                     "notebooks are), so it is not in the article; declare it as data in the experiment "
-                     "that reads it, or move it to a subfolder")
+        warn_others(config, experiments, warn)
     return experiments
+
+
+def warn_others(config: Config, experiments: list[Experiment], warn: Callable[[str], None]) -> None:
+    """Report the folder's files that are neither experiments nor data one of *experiments* declares."""
+    declared = {p for e in experiments for p in e.data_files}
+    for path in _experiment_files(config)[1]:
+        if path.resolve() not in declared:
+            warn(f"{_relative(path, config.root)}: not an experiment (only .py percent scripts and .ipynb "
+                 "notebooks are), so it is not in the article; declare it as data in the experiment "
+                 "that reads it, or move it to a subfolder")
 
 
 def experiment_names(config: Config) -> set[str]:

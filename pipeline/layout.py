@@ -31,7 +31,6 @@ class Layout:
     experiments: Path
     templates: Path
     build: Path
-    models: Path
     #: the Qiita article to paste and its figures to upload (build/qiita/: article.md, figures/)
     qiita: Path
     #: the zenn-cli root the Zenn article goes to (articles/<slug>.md, images/<slug>/), maybe shared
@@ -140,7 +139,7 @@ class Layout:
     def for_preview(self) -> "Layout":
         """The same project with build outputs under build/preview/ (the site stays where mkdocs serves it;
         the lock, journal and manifest stay the build's, so previews and builds take turns)."""
-        return Layout(self.root, self.experiments, self.templates, self.preview, self.models,
+        return Layout(self.root, self.experiments, self.templates, self.preview,
                       self.preview / "qiita", self.preview / "zenn", self.site, state=self.build)
 
 

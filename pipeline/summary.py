@@ -1,4 +1,5 @@
-"""What a build did, as one type: ``BuildSummary`` (with the ``Exports`` it wrote).
+"""What a build did, as one type: ``BuildSummary`` (with the ``Exports`` it wrote), and the one
+counts line every command prints (``counts_line``).
 
 A full build returns it, and a build that ends at the no-change stamp returns the one the
 stamp kept (``up_to_date=True``), so the command line prints both the same way.
@@ -8,8 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from pipeline.records import Drafts, Failure
+
+#: how an experiment's run ended, in the order the counts line names them
+STATUSES = ("executed", "cached", "stored", "failed")
+
+
+def counts_line(statuses: Iterable[str]) -> str:
+    """"2 executed, 1 cached, 0 stored, 0 failed": the one line every command prints for a run."""
+    statuses = list(statuses)
+    return ", ".join(f"{statuses.count(status)} {status}" for status in STATUSES)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ each article is a project of its own (a folder whose pyproject.toml has ``[tool.
 as ``python -m pipeline init`` makes it), and all of them export into the same qiita-cli
 folder and zenn-cli root. ``python -m pipeline build --all`` at the repository root finds
 the projects (``find_projects``) and builds each in turn, with a summary per article
-(``Outcome``); one failing article does not stop the others.
+(``ArticleOutcome``); one failing article does not stop the others.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Config
-from pipeline.summary import BuildSummary
+from pipeline.summary import BuildSummary, counts_line
 
 #: folders never searched for projects (besides hidden ones and virtual environments)
 SKIPPED = frozenset({"node_modules", "__pycache__", "site-packages"})
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ArticleOutcome:
     """One article of ``build --all``: its project folder and its summary, or the error that stopped it."""
 
     project: Path
@@ -39,8 +39,7 @@ class Outcome:
         if self.summary is None:
             return f"  {name}: FAILED: {_gist(self.error)}"
         s = self.summary
-        state = ("up to date" if s.up_to_date else
-                 f"{s.count('executed')} executed, {s.count('cached')} cached, {s.count('failed')} failed")
+        state = "up to date" if s.up_to_date else counts_line(s.outcomes.values())
         if s.exports.refused:  # the other platforms were published; the whole message was printed above
             refused = s.exports.refused[0].partition(": ")
             return f"  {name}: NOT PUBLISHED on {refused[0]} ({state}): {_gist(refused[2], 160)}"
@@ -93,7 +92,7 @@ def find_projects(root: Path) -> list[Path]:
     return found
 
 
-def summary_lines(outcomes: list[Outcome], root: Path) -> list[str]:
+def summary_lines(outcomes: list[ArticleOutcome], root: Path) -> list[str]:
     """The closing table of ``build --all``: one line per article."""
     good = sum(1 for o in outcomes if o.ok)
     lines = [f"built {len(outcomes)} articles: {good} ok, {len(outcomes) - good} failed"]

@@ -10,6 +10,8 @@
   itself, never for a fixed time).
 - ``stop``: stop a command (a preview) with Ctrl-C and read what it printed.
 - ``served``: a folder on a local HTTP server, for the page tests' browser.
+- ``run_pipeline`` / ``pipeline_command`` / ``pipeline_env``: ``python -m pipeline ...`` as a user runs
+  it, in a child process, with this checkout first on PYTHONPATH (the one CLI runner of the tests).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import http.server
 import json
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -156,3 +160,32 @@ def zenn_slug(config) -> str:
     from pipeline.article.title import titled_project
 
     return titled_project(config).zenn.slug
+
+
+#: the repository this test suite belongs to
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pipeline_command(*args: Any) -> list[str]:
+    """The command line of ``python -m pipeline ARGS`` in this interpreter."""
+    return [sys.executable, "-m", "pipeline", *map(str, args)]
+
+
+def pipeline_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """*base* (default: this environment) with this checkout first on PYTHONPATH, and *extra* set."""
+    import os
+
+    base = dict(os.environ if base is None else base)
+    path = os.pathsep.join(p for p in (str(REPO), base.get("PYTHONPATH", "")) if p)
+    return {**base, "PYTHONPATH": path, **extra}
+
+
+def run_pipeline(*args: Any, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
+                 check: bool = False) -> subprocess.CompletedProcess:
+    """``python -m pipeline ARGS`` in *cwd*, its output captured as text; *env* is the whole environment
+    (default ``pipeline_env()``). With *check*, a non-zero exit is an AssertionError showing the output."""
+    done = subprocess.run(pipeline_command(*args), cwd=cwd, env=pipeline_env() if env is None else env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode != 0:
+        raise AssertionError(f"pipeline {' '.join(map(str, args))} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done

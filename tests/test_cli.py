@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 from conftest import REPO
+from helpers import pipeline_env, run_pipeline
 
 
 def _run(args, cwd, **env):
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO), **env}, timeout=300)
+    return run_pipeline(*args, cwd=cwd, env=pipeline_env(**env))
 
 
 def test_help_lists_the_commands(tmp_path):

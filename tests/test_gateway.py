@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from helpers import free_port, masked_record
+from helpers import free_port, masked_record, pipeline_command, run_pipeline
 
 pytestmark = pytest.mark.slow
 TOKEN = "gateway-token-NOT-TO-BE-WRITTEN"
@@ -146,8 +146,7 @@ def _env(gateway: Gateway | None = None, token=TOKEN, user: dict | None = None) 
 
 def _cli(root, *args, gateway=None, token=TOKEN, user=None, timeout=300):
     env = _env(gateway, token, user)
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return run_pipeline(*args, cwd=root, env=env, timeout=timeout)
 
 
 def _masked_record(root):
@@ -223,7 +222,7 @@ def test_a_gateway_that_dies_mid_run_fails_the_build_and_keeps_the_last_article(
             'glue("n_words", len(words))',
             f'glue("n_words", len(words))\nopen({str(started)!r}, "w").close(); import time; time.sleep(60)'),
             encoding="utf-8")
-        build = subprocess.Popen([sys.executable, "-m", "pipeline", "build"], cwd=root, text=True,
+        build = subprocess.Popen(pipeline_command("build"), cwd=root, text=True,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(gateway))
         deadline = time.monotonic() + 120
         while not started.exists() and build.poll() is None and time.monotonic() < deadline:

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 import yaml
 from conftest import REPO, interruptible
-from helpers import free_port, stop, wait_for
+from helpers import free_port, pipeline_command, stop, wait_for
 
 from pipeline.config import load_config, tomllib
 from pipeline.errors import PipelineError
@@ -327,7 +327,7 @@ def test_the_preview_serves_an_initd_folder_and_rebuilds_on_edit(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log = open(tmp_path / "preview.log", "w+", encoding="utf-8")  # a file: a full pipe would block the server
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "preview", "--port", str(port)], cwd=folder,
+    proc = subprocess.Popen(pipeline_command("preview", "--port", port), cwd=folder,
                             env=ENV, stdout=log, stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible)
 
     def page_with(text: str):

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 from conftest import REPO
-from helpers import free_port
+from helpers import free_port, pipeline_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("llama_cpp")]
 
@@ -76,7 +76,7 @@ def test_build_with_llm_drafts_from_the_server_then_uses_the_cache(project, llam
     project.write_config('[tool.pipeline.article]\ntitle = "LLM 下書きのテスト"\n'
                          '[tool.pipeline.llm]\nmodel = "smollm2"\nmax_tokens = 120\nmax_retries = 1\n')
     env = {**os.environ, "PYTHONPATH": str(REPO), "OPENAI_API_KEY": "sk-local-test-key-NOT-TO-BE-WRITTEN"}
-    command = [sys.executable, "-m", "pipeline", "build", "--llm=required", "--llm-base-url", url]
+    command = pipeline_command("build", "--llm=required", "--llm-base-url", url)
 
     before = _completions(log)
     first = subprocess.run(command, cwd=project.root, capture_output=True, text=True, env=env, timeout=600)

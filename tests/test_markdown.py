@@ -735,3 +735,18 @@ def test_an_anchor_without_a_link_joins_no_lines_on_zenn():
     text = html_for_zenn(sanitize_markdown('<a name="top">\n## 見出し\n本文です。\n\n<a href="https://example.org/">x\n\n'
                                            "y</a>"))
     assert "\n## 見出し\n本文です。\n" in text and "[x" not in text, text
+
+
+def test_one_code_span_rule_for_every_step():
+    """scanner.code_spans is CommonMark's rule, which the Zenn pass, the sanitizer's comment search and
+    the math pass all ask: a run closes at the next run of exactly its length, never past a blank line;
+    an unmatched run is text; an escaped backtick opens nothing."""
+    from pipeline.markdown.scanner import code_spans, outside_code_spans
+
+    assert code_spans("a `b` c") == [(2, 5)]
+    assert code_spans("``a`") == []  # no run of two closes it
+    assert code_spans("x ``a`b`` y") == [(2, 9)]  # a shorter run inside is content
+    assert code_spans("\\`a` `b`") == [(3, 6)]  # the escaped backtick opens nothing
+    assert code_spans("`a\n\nb`") == [] and code_spans("`a\nb`") == [(0, 5)]
+    assert outside_code_spans("<b> `<b>` <b>", str.upper) == "<B> `<b>` <B>"
+    assert code_spans("`" * 2000 + "x") == []  # hostile: linear, no span

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from helpers import masked_record
+from helpers import masked_record, pipeline_command
 
 from pipeline import model_cache
 from pipeline.config import load_config
@@ -61,7 +61,14 @@ def convert(staging):
     with open(log, "a") as f:
         f.write("convert\\n")
     (staging / "weights.bin").write_bytes(source.read_bytes() * 2)
-    time.sleep(1)  # long enough for the other process to find the lock taken
+    # the event, not a pause: the other process is blocked on this entry's lock (a "->" line in /proc/locks)
+    entry = staging.name[len(".staging-"):staging.name.rindex("-")]
+    inode = str((staging.parent / ".locks" / f"{entry}.lock").stat().st_ino)
+    deadline = time.monotonic() + 60
+    while not any("->" in line and line.split()[-3].rsplit(":", 1)[-1] == inode for line in open("/proc/locks")):
+        if time.monotonic() > deadline:
+            raise SystemExit("the other process never waited for the lock")
+        time.sleep(0.01)
     (staging / "config.json").write_text("{}")
 
 print(model_cache.ensure(cache, "toy", source, 1, convert))
@@ -136,7 +143,7 @@ def test_two_copies_of_the_project_built_at_once_share_one_conversion(tmp_path):
         (root / "pyproject.toml").write_text(pyproject, encoding="utf-8")
         roots.append(root)
     env = {**os.environ, "PYTHONPATH": str(REPO), "PIPELINE_MODEL_CACHE": str(cache)}
-    runs = [subprocess.Popen([sys.executable, "-m", "pipeline", "-q", "execute", "01_model"], cwd=root, env=env,
+    runs = [subprocess.Popen(pipeline_command("-q", "execute", "01_model"), cwd=root, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for root in roots]
     for run in runs:
         output = run.communicate(timeout=900)[0]

@@ -207,8 +207,12 @@ def test_fail_fast_does_not_wait_for_imports_running_ahead(project, quiet):
     ahead; the stop ends that kernel instead of waiting for its import."""
     from pipeline.errors import ExecutionFailed
 
-    (project.root / "experiments" / "_slow_mod.py").write_text("import time\ntime.sleep(60)\n", encoding="utf-8")
-    project.add("01_fails", "# %%\nimport time\ntime.sleep(1)\nraise RuntimeError('no')\n")
+    (project.root / "experiments" / "_slow_mod.py").write_text(
+        "open('../importing', 'w').close()\nimport time\ntime.sleep(60)\n", encoding="utf-8")
+    # the event: 01 fails once 02's kernel is inside the slow import (not after a pause)
+    project.add("01_fails", "# %%\nimport os, time\ndeadline = time.time() + 60\n"
+                            "while not os.path.exists('../importing') and time.time() < deadline:\n    time.sleep(0.05)\n"
+                            "raise RuntimeError('no')\n")
     project.add("02_slow", "# %%\nimport _slow_mod\n")
     project.write_config()
     began = time.monotonic()

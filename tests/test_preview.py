@@ -6,14 +6,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM, REPO, interruptible
-from helpers import alive, free_port, stop, wait_for
+from helpers import alive, free_port, pipeline_command, stop, wait_for
 
 from pipeline.progress import Progress
 from pipeline.run.execute import execute
@@ -218,7 +217,7 @@ def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(projec
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_MKDOCS_2_WARNING": "1"}
     log = open(project.root / "preview.log", "w+", encoding="utf-8")  # a file: a full pipe would block the server
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "preview", "--port", str(port)], cwd=project.root,
+    proc = subprocess.Popen(pipeline_command("preview", "--port", port), cwd=project.root,
                             env=env, stdout=log, stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible)
     proc.log = log
     try:

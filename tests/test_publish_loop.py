@@ -12,12 +12,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import pipeline_command
 
 pytestmark = pytest.mark.requires("qiita_cli")
 
@@ -37,7 +37,7 @@ def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 
 
 def pipeline(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    return run(sys.executable, "-m", "pipeline", *args, cwd=cwd, check=check)
+    return run(*pipeline_command(*args), cwd=cwd, check=check)
 
 
 def git(*args: str, cwd: Path) -> str:

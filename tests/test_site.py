@@ -20,6 +20,7 @@ import jupytext
 import pytest
 from article_fixtures import make_project
 from conftest import REPO
+from helpers import run_pipeline
 from site_checks import build_site, look, search
 
 from pipeline.article.anchors import anchors
@@ -198,8 +199,7 @@ def test_the_build_needs_neither_engine(tmp_path):
         "            raise ModuleNotFoundError(f'blocked: {name}')\n"
         "sys.meta_path.insert(0, Block())\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(REPO)])}
-    done = subprocess.run([sys.executable, "-m", "pipeline", "export"], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = run_pipeline("export", cwd=root, env=env)
     assert done.returncode == 0, done.stderr
     assert (root / "site" / "index.md").is_file() and (root / "site" / SCRIPTS[1]).is_file()
     probe = subprocess.run([sys.executable, "-c", "import mkdocs"], env=env, capture_output=True, text=True, check=False)

@@ -3,14 +3,13 @@ folder of course notebooks or gallery examples, then ``build``, then the three o
 reader would (markdown-it for the structure, Zenn's own renderer, a strict MkDocs build and
 Chromium with the site's MathJax). The material is in tests/wild.py and tests/wild/."""
 
-import os
 import re
 import subprocess
 import sys
 
 import pytest
-from conftest import CHROMIUM, REPO
-from helpers import served, zenn_slug
+from conftest import CHROMIUM
+from helpers import run_pipeline, served, zenn_slug
 from markdown_it import MarkdownIt
 from test_boxes_browser import _zenn_renderer_problem, render_zenn, zenn_body
 from wild import write_course, write_gallery
@@ -28,9 +27,7 @@ DIALECTS = ["qiita", "zenn", "mkdocs"]
 
 
 def _init(folder, *extra):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-m", "pipeline", "init", str(folder), *extra], capture_output=True,
-                          text=True, timeout=300, cwd=folder.parent, env=env)
+    done = run_pipeline("init", folder, *extra, cwd=folder.parent)
     assert done.returncode == 0, done.stdout + done.stderr
     return load_config(folder)
 

@@ -11,23 +11,17 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import zenn_slug
+from helpers import pipeline_env, run_pipeline, zenn_slug
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cli(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-    run = subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, env=env, text=True,
-                         capture_output=True, timeout=600)
-    if check and run.returncode != 0:
-        raise AssertionError(f"pipeline {' '.join(args)} failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
-    return run
+    return run_pipeline(*args, cwd=cwd, env=pipeline_env(MPLBACKEND="Agg"), timeout=600, check=check)
 
 
 def _git(*args: str, cwd: Path) -> str:

@@ -26,7 +26,15 @@ import re
 import textwrap
 from typing import Callable
 
-from pipeline.markdown.scanner import Line, backtick_run_at, fence_for, find_backtick_run, scan, table_lines
+from pipeline.markdown.scanner import (
+    Backticks,
+    Line,
+    backtick_run_at,
+    fence_for,
+    find_backtick_run,
+    scan,
+    table_lines,
+)
 
 #: environments MathJax (and KaTeX) typeset on their own, as display math
 DISPLAY_ENVIRONMENTS = ("align", "align*", "alignat", "alignat*", "equation", "equation*", "gather", "gather*",
@@ -43,16 +51,13 @@ _QUOTED = re.compile(r"^[ \t]*(?:>[ \t]?)*")  # a continuation line's blockquote
 # ---------------------------------------------------------------------------
 
 class _Index:
-    """Where the newlines, blank lines, dollars and backtick runs of a text are, so that each look
+    """Where the newlines, blank lines, dollars and code spans of a text are, so that each look
     ahead is a binary search (hostile text full of unclosed delimiters stays linear)."""
 
     def __init__(self, text: str) -> None:
         self.newlines = [m.start() for m in re.finditer("\n", text)]
-        self.breaks = [m.start() for m in re.finditer(r"\n[ \t]*\n", text)]
         self.dollars = [m.start() for m in re.finditer(r"\$", text)]
-        self.runs: dict[int, list[int]] = {}
-        for match in re.finditer(r"`+", text):
-            self.runs.setdefault(len(match.group()), []).append(match.start())
+        self.backticks = Backticks(text)  # where a code span opened at a run closes (the scanner's rule)
 
     @staticmethod
     def next(positions: list[int], at: int) -> int:
@@ -90,10 +95,8 @@ def _regions(text: str, index: _Index) -> list[tuple[str, int, int, str]]:
     while i < n:
         c = text[i]
         if c == "`":
-            run = backtick_run_at(text, i)
-            end = index.next(index.runs.get(run, []), i + run)
-            paragraph = index.next(index.breaks, i)
-            i = end + run if end >= 0 and (paragraph < 0 or end < paragraph) else i + run
+            end = index.backticks.span_end(i)
+            i = end if end >= 0 else i + backtick_run_at(text, i)
             continue
         closing = {"$$": "$$", "\\[": "\\]", "\\(": "\\)"}.get(text[i:i + 2])
         begin = _BEGIN.match(text, i) if c == "\\" else None

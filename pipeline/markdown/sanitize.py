@@ -25,6 +25,7 @@ from pipeline.markdown.scanner import (
     CONTROL,
     Scanner,
     backtick_run_at,
+    code_spans,
     fence_closing,
     fence_opening,
     find_backtick_run,
@@ -112,7 +113,9 @@ def _first_comment(text: str) -> int:
     offset = 0
     for line in scan(text):
         if not line.code:
-            masked = re.sub(r"(`+)(.+?)(?<!`)\1(?!`)", lambda m: " " * len(m.group()), re.sub(r"\\.", "  ", line.text))
+            masked = re.sub(r"\\.", "  ", line.text)  # an escaped "<" opens no comment
+            for start, end in code_spans(line.text):
+                masked = masked[:start] + " " * (end - start) + masked[end:]
             if "<!--" in masked:
                 return offset + masked.index("<!--")
         offset += len(line.text) + 1

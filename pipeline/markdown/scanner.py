@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,63 @@ def find_backtick_run(text: str, start: int, length: int) -> int:
         if len(match.group()) == length:
             return start + match.start()
     return -1
+
+
+class Backticks:
+    """The backtick runs and blank lines of a text, indexed once, so that finding where a code span
+    closes is a binary search (hostile text full of unclosed runs stays linear)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.runs: dict[int, list[int]] = {}
+        for match in re.finditer(r"`+", text):
+            self.runs.setdefault(len(match.group()), []).append(match.start())
+        self.breaks = [m.start() for m in re.finditer(r"\n[ \t]*\n", text)]
+
+    def span_end(self, at: int) -> int:
+        """Where the code span opened by the backtick run at *at* ends, by CommonMark's rule: at the
+        end of the next run of exactly its length, within the paragraph (never past a blank line);
+        -1 when there is none (the run is plain text)."""
+        import bisect
+
+        run = backtick_run_at(self.text, at)
+        k = bisect.bisect_left(runs := self.runs.get(run, []), at + run)
+        end = runs[k] if k < len(runs) else -1
+        k = bisect.bisect_left(self.breaks, at)
+        paragraph = self.breaks[k] if k < len(self.breaks) else -1
+        return end + run if end >= 0 and (paragraph < 0 or end < paragraph) else -1
+
+
+def code_spans(text: str, escapes: bool = True) -> list[tuple[int, int]]:
+    """``(start, end)`` of each inline code span in *text*, by the one rule every step that must skip
+    code spans asks (``Backticks.span_end``). With *escapes*, a backslash outside a span escapes the
+    next character."""
+    ticks = Backticks(text)
+    spans: list[tuple[int, int]] = []
+    i, n = 0, len(text)
+    while i < n:
+        i = min((p for p in (text.find("`", i), text.find("\\", i) if escapes else -1) if p >= 0), default=n)
+        if i >= n:
+            break
+        if text[i] == "\\":
+            i += 2
+            continue
+        end = ticks.span_end(i)
+        if end >= 0:
+            spans.append((i, end))
+            i = end
+        else:
+            i += backtick_run_at(text, i)
+    return spans
+
+
+def outside_code_spans(line: str, change: Callable[[str], str], escapes: bool = True) -> str:
+    """*line* with *change* applied to each stretch of text between its code spans (``code_spans``)."""
+    out, at = [], 0
+    for start, end in code_spans(line, escapes):
+        out += [change(line[at:start]), line[start:end]]
+        at = end
+    return "".join(out + [change(line[at:])])
 
 
 # ---------------------------------------------------------------------------

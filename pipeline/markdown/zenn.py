@@ -17,14 +17,13 @@ from typing import Callable
 from urllib.parse import urlparse
 
 from pipeline.markdown.sanitize import ALLOWED_TAGS
-from pipeline.markdown.scanner import escape_inline, fence_for, scan
+from pipeline.markdown.scanner import escape_inline, fence_for, outside_code_spans, scan
 from pipeline.markdown.urls import OPEN_TAG, TAG_ATTRS, destination, encode_url, is_safe_url
 
 #: hosts that serve status badges as SVG (their URLs often have no .svg ending)
 BADGE_HOSTS = ("img.shields.io", "badge.fury.io", "badgen.net", "mybinder.org", "codecov.io", "app.codecov.io",
                "readthedocs.org", "travis-ci.org", "travis-ci.com", "circleci.com", "zenodo.org", "pepy.tech",
                "static.pepy.tech", "deepnote.com", "kaggle.com", "studiolab.sagemaker.aws", "hits.seeyoufarm.com")
-_CODE_SPAN = re.compile(r"((`+)(?!`).+?(?<!`)\2(?!`))")
 _DEST = r"(<[^<>\n]*>|[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*)"
 _IMAGE = r"!\[((?:\\.|[^\[\]\\])*)\]\(\s*" + _DEST + r"(?:\s+(?:\"[^\"]*\"|'[^']*'|=\d*x\d*))*\s*\)"
 _LINKED_BADGE = re.compile(r"\[\s*" + _IMAGE + r"\s*\]\(\s*" + _DEST + r"(\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
@@ -40,8 +39,7 @@ def _outside_code(markdown: str, change: Callable[[str], str]) -> str:
         if line.code:
             out.append(line.text)
             continue
-        pieces = _CODE_SPAN.split(line.text)  # [text, span, ticks, text, span, ticks, ...]
-        out.append("".join(change(piece) if i % 3 == 0 else piece for i, piece in enumerate(pieces) if i % 3 != 2))
+        out.append(outside_code_spans(line.text, change))
     return "\n".join(out)
 
 

@@ -53,18 +53,11 @@ class Engine:
     def __init__(self, config: Config, secrets: list[str]):
         self.config = config
         self.secrets = secrets
+        #: where its kernels run, as ``ExecutionInfo.host`` and the progress line say it
+        self.host = self.where = "local"
         #: the run's ``Stop`` (--fail-fast, Ctrl-C): a kernel registers with it while it runs
         self.halt: Stop | None = None
 
-    @property
-    def host(self) -> str:
-        """Where its kernels run, as ``ExecutionInfo.host`` says it."""
-        return "local"
-
-    @property
-    def where(self) -> str:
-        """Where its kernels run, as the progress line says it."""
-        return self.host
 
     def environment(self, base: dict, progress: Progress) -> dict:
         """The part of every cache key that does not depend on the experiment (*base*: this machine's)."""

@@ -37,6 +37,7 @@ from pipeline.run.outputs import normalize_outputs
 from pipeline.run.prestart import Prestarter, cores
 from pipeline.run.schedule import Stop, check_order, longest_first, not_run, run_all
 from pipeline.storage import atomic_write_text, write_if_changed
+from pipeline.summary import counts_line
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,13 @@ class ExecuteSummary:
     def failures(self) -> list[Failure]:
         return [o.failure for o in self.outcomes if o.failure]
 
+    @property
+    def statuses(self) -> dict[str, str]:
+        """Experiment name -> status, in order (what ``BuildSummary.outcomes`` keeps)."""
+        return {o.name: o.status for o in self.outcomes}
+
     def __repr__(self) -> str:
-        return (f"ExecuteSummary(executed={self.count('executed')}, cached={self.count('cached')}, "
-                f"stored={self.count('stored')}, failed={self.count('failed')})")
+        return f"ExecuteSummary({counts_line(self.statuses.values())})"
 
 
 def execute(
@@ -104,11 +109,12 @@ def execute(
 def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bool, keep_going: bool,
              progress: Progress, layout: Layout, engine: Engine, jobs: int,
              experiments: list[Experiment] | None) -> ExecuteSummary:
-    experiments = experiments if experiments is not None else discover(config, names, warn=progress.warn)
+    listed = experiments is not None  # by the caller (build): every experiment, read once
+    experiments = experiments if listed else discover(config, names, warn=progress.warn)
     if not experiments:
         raise ExperimentNotFound(f"{config.experiments_dir}: no experiments (.py percent scripts or .ipynb notebooks) "
                                  "to run; add one, or fix tool.pipeline.experiments_dir")
-    check_order(experiments, experiment_names(config))
+    check_order(experiments, {e.name for e in experiments} if listed else experiment_names(config))
     warning = model_cache_location(config)[1]
     if warning:
         progress.warn(warning)

@@ -260,13 +260,10 @@ def remote_environment(config, experiments_dir: Path) -> dict:
 class GatewayKernels(LocalKernels):
     """The engine (``pipeline.run.engines``) of a fresh kernel per experiment on the gateway."""
 
-    @property
-    def host(self) -> str:
-        return safe_url(self.config.gateway_url)
-
-    @property
-    def where(self) -> str:
-        return f"gateway {self.host}"
+    def __init__(self, config, secrets: list[str]):
+        super().__init__(config, secrets)
+        self.host = safe_url(config.gateway_url)
+        self.where = f"gateway {self.host}"
 
     def environment(self, base: dict, progress) -> dict:
         """Python, package versions and device as the gateway's kernels report them (one short-lived kernel)."""

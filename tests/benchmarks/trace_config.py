@@ -98,6 +98,8 @@ def main() -> int:
             visits = flows.setdefault(threading.get_ident(), [])
             if not visits or visits[-1] != module:
                 visits.append(module)
+                if "-vv" in sys.argv:
+                    print(f"{threading.get_ident() % 1000:3d} {module}.{code.co_name}", file=sys.stderr)
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "traced"

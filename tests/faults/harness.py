@@ -9,13 +9,14 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import textwrap
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from helpers import pipeline_command
 
 from .checks import intact_problems, outside_hashes
 from .project import CONFIG, Base, read_text, render_config
@@ -56,7 +57,7 @@ class Proc:
         self.ctx = ctx
         self.args = args
         self.started = time.monotonic()
-        self.popen = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ctx.root, env=env,
+        self.popen = subprocess.Popen(pipeline_command(*args), cwd=ctx.root, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                       start_new_session=new_session, preexec_fn=_interruptible)
         ctx.spawned.append(self.popen.pid)
@@ -188,7 +189,7 @@ class Ctx:
     def cli(self, *args: str, timeout: float = 180, env: dict | None = None, debug: bool = False) -> Run:
         self.before_command()
         started = time.monotonic()
-        popen = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=self.root,
+        popen = subprocess.Popen(pipeline_command(*args), cwd=self.root,
                                  env={**self.env, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True)
         self.spawned.append(popen.pid)

@@ -9,12 +9,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from helpers import run_pipeline
 
 from .structure import structure
 
@@ -147,8 +148,7 @@ def make_base(workdir: Path) -> Base:
         (root / "experiments" / f"{name}.py").write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     env = cli_env(Path(workdir) / "home")
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "pipeline", "build"], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = run_pipeline("build", cwd=root, env=env)
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise RuntimeError(f"the last good build failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
