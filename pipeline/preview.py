@@ -71,7 +71,7 @@ class Previewer:
         except Stopped:
             return False
         except PipelineError as exc:
-            self.progress.warn(f"preview: {exc}")
+            self.progress.warn(f"preview: {exc}", always=True)
             self._show_error(str(exc))
             return False
         self.last_good = page
@@ -85,7 +85,7 @@ class Previewer:
 
         summary = build(self.config, progress=self.progress, layout=layout, engine=self.warm)
         for failure in summary.failures:
-            self.progress.warn(f"preview: {failure.describe()}")
+            self.progress.warn(f"preview: {failure.describe()}", always=True)
         return summary.exports.site_page.read_text(encoding="utf-8")
 
     def _show_error(self, message: str) -> None:
@@ -125,6 +125,25 @@ class Previewer:
                 paths.append(config.root / relative)
         return [p for p in dict.fromkeys(paths) if p.exists()]
 
+    def watches(self, watched: list[Path]) -> list[tuple[Path, bool]]:
+        """(folder, recursive) to watch. A watched folder that holds the outputs (experiments_dir = "."
+        holds build/, site/ and Zensical's .cache/) is watched on its own and through its other
+        subfolders: a recursive watch would follow every folder the site build makes and remakes, and
+        watchdog then warns at length on each rebuild."""
+        outputs = {self.config.build_dir, self.config.site_dir}
+        found: dict[Path, bool] = {}
+        for folder in dict.fromkeys(p if p.is_dir() else p.parent for p in watched):
+            recursive = folder in watched
+            if not recursive or not any(folder in o.parents for o in outputs):
+                found[folder] = found.get(folder, False) or recursive
+                continue
+            found[folder] = False
+            for child in sorted(folder.iterdir()):
+                if child.is_dir() and not child.name.startswith(".") and child not in outputs \
+                        and not any(child in o.parents for o in outputs):
+                    found[child] = True
+        return list(found.items())
+
     def is_input(self, path: Path, watched: list[Path]) -> bool:
         """Whether a file event concerns an input (not an editor's swap file, a cache, or an output:
         with experiments_dir = "." build/, site/ and Zensical's .cache/ lie inside a watched folder)."""
@@ -153,7 +172,7 @@ class Previewer:
                 try:
                     self.rebuild()
                 except Exception as exc:  # a bug must not kill the loop: report it and keep serving
-                    self.progress.warn(f"preview: rebuild failed unexpectedly ({type(exc).__name__}: {exc})")
+                    self.progress.warn(f"preview: rebuild failed unexpectedly ({type(exc).__name__}: {exc})", always=True)
 
     def stop(self) -> None:
         """Ctrl-C: the rebuild in progress (if any) ends without publishing, its kernels killed."""
@@ -169,6 +188,7 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Pro
     from pipeline.publish.site import EDITABLE, engine, site_config, site_warnings
 
     progress = progress or Progress()
+    progress.once = True  # every rebuild finds the same warnings: the terminal shows each once
     previewer = Previewer(root, progress, max_kernels)
     config: Config = previewer.config
     _check_port(host, port)  # before the first build, not after it
@@ -192,8 +212,8 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000, progress: Pro
                 previewer.wanted.set()
 
     observer = watchdog.observers.Observer()
-    for folder in dict.fromkeys(p if p.is_dir() else p.parent for p in watched):
-        observer.schedule(Changed(), str(folder), recursive=folder in watched)
+    for folder, recursive in previewer.watches(watched):
+        observer.schedule(Changed(), str(folder), recursive=recursive)
     thread = threading.Thread(target=previewer.worker, name="pipeline-preview", daemon=True)
     observer.start()
     thread.start()

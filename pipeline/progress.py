@@ -30,16 +30,23 @@ class Progress:
         self._ticker: threading.Thread | None = None
         self._running: dict[int, tuple[str, str, float]] = {}  # thread -> (experiment, cell text, started)
         self._names = threading.local()
+        #: warnings printed so far; with ``once`` (a long session: preview) each is printed only the first time
+        self.once = False
+        self._said: set[str] = set()
 
     # messages ----------------------------------------------------------
     def info(self, message: str) -> None:
         if not self.quiet:
             self._write(terminal_text(message) + "\n")
 
-    def warn(self, message: str) -> None:
+    def warn(self, message: str, always: bool = False) -> None:
+        """A warning (*always*: printed even when ``once`` has printed it before: a failure that persists)."""
         with self._lock:
             self.warnings.append(message)
-        self._write(f"warning: {terminal_text(message)}\n")
+            repeated = self.once and not always and message in self._said
+            self._said.add(message)
+        if not repeated:
+            self._write(f"warning: {terminal_text(message)}\n")
 
     def experiment_started(self, position: int, total: int, name: str, cells: int, where: str = "") -> None:
         self._names.name = name

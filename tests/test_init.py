@@ -315,6 +315,12 @@ def test_the_preview_ignores_its_own_outputs_inside_a_root_experiments_folder(tm
         assert previewer.is_input(tmp_path / "01_arrays.ipynb", watched)
         assert not previewer.is_input(tmp_path / "site" / "index.md", watched)
         assert not previewer.is_input(tmp_path / "build" / "preview" / "records" / "01_arrays.json", watched)
+        # nor is it watched there: the site build remaking build/html made watchdog warn 15 KB a rebuild
+        (tmp_path / "build" / "html").mkdir(parents=True)
+        (tmp_path / "data").mkdir()
+        watches = dict(previewer.watches(watched))
+        assert watches[tmp_path] is False and watches[tmp_path / "data"] is True
+        assert not any(f == tmp_path / "build" or tmp_path / "build" in f.parents for f in watches)
     finally:
         previewer.warm.close()
 
