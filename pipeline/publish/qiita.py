@@ -30,7 +30,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from pipeline.config import Config
-from pipeline.publish.frontmatter import read_front_matter
+from pipeline.publish.frontmatter import read_front_matter, yaml_line
 from pipeline.text import quoted
 
 #: qiita-cli's front matter, in its order; the first group comes from the config
@@ -48,13 +48,9 @@ def _value(key: str, raw: str):
     import yaml
 
     try:
-        return (yaml.safe_load(f"{key}:{raw}" if raw.startswith("\n") else f"{key}: {raw}") or {}).get(key, ValueError)
+        return (yaml.safe_load(yaml_line(key, raw)) or {}).get(key, ValueError)
     except yaml.YAMLError:
         return ValueError  # unreadable: never equal to a value of ours
-
-
-def _line(key: str, raw: str) -> str:
-    return f"{key}:{raw}" if "\n" in raw else f"{key}: {raw}"
 
 
 def qiita_front_matter(config: Config, existing: Path | None = None, ignore_publish: str | None = None) -> str:
@@ -75,9 +71,9 @@ def qiita_front_matter(config: Config, existing: Path | None = None, ignore_publ
     for key in QIITA_KEYS + tuple(k for k in kept if k not in QIITA_KEYS):
         if key in ours:
             same = key in kept and _value(key, kept[key]) == _value(key, ours[key])
-            lines.append(_line(key, kept[key] if same else ours[key]))
+            lines.append(yaml_line(key, kept[key] if same else ours[key]))
         else:
-            lines.append(_line(key, kept.get(key, defaults.get(key, "null"))))
+            lines.append(yaml_line(key, kept.get(key, defaults.get(key, "null"))))
     lines.append("---")
     return "\n".join(lines) + "\n"
 

@@ -199,9 +199,9 @@ def article_state(config: Config, repo: Repository | None = None) -> ArticleStat
 
 def _zenn_published(entry: Path) -> str:
     if entry.name == "config.yaml":
-        from pipeline.publish.zenn_book import _read, _top_level
+        from pipeline.publish.frontmatter import read_text, top_level
 
-        return _top_level(_read(entry)).get("published", "false")
+        return top_level(read_text(entry)).get("published", "false")
     return read_front_matter(entry).get("published", "false")
 
 

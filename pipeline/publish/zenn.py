@@ -24,7 +24,7 @@ from pipeline.errors import ExportError
 from pipeline.layout import Layout, owner_mark
 from pipeline.markdown.platforms import ZENN
 from pipeline.progress import Progress
-from pipeline.publish.frontmatter import front_problems, read_front_matter
+from pipeline.publish.frontmatter import front_matter, front_problems, read_front_matter
 from pipeline.storage import Publication
 from pipeline.text import quoted
 
@@ -98,8 +98,7 @@ def zenn_front_matter(config: Config, existing: Path | None = None) -> str:
     for key in ("published", "published_at", "publication_name"):
         if key in kept:
             values[key] = kept[key]
-    lines = ["---"] + [f"{key}: {values[key]}" for key in ZENN_KEYS if values.get(key) is not None] + ["---"]
-    return "\n".join(lines) + "\n"
+    return front_matter((key, values[key]) for key in ZENN_KEYS if values.get(key) is not None)
 
 
 # ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pipeline.layout import GENERATED_FILE, Layout, owner_file
 from pipeline.markdown.platforms import ZENN, js_length
 from pipeline.markdown.scanner import headings, scan, set_heading_level, tidy_blank_lines
 from pipeline.progress import Progress
+from pipeline.publish.frontmatter import as_yaml, front_matter, read_front_matter, read_text, top_level, yaml_line
 from pipeline.publish.zenn import fit_image, with_setting
 from pipeline.records import ExperimentRecord
 from pipeline.storage import Publication
@@ -61,14 +62,14 @@ def export_book(rendered: RenderedArticle, records: list[ExperimentRecord], conf
                           [c.title for c in rendered.context.chapters] if rendered.context else None,
                           limit=ZENN.chapter_limit)
     summary = config.zenn.summary or book_lead(rendered, config)
-    text = book_config(config, [c.slug for c in chapters], _top_level(_read(target / "config.yaml")), summary)
-    refused = [with_setting(p) for p in ZENN.book_problems(_yaml(text)) + ZENN.slug_problems(slug)]
+    text = book_config(config, [c.slug for c in chapters], top_level(read_text(target / "config.yaml")), summary)
+    refused = [with_setting(p) for p in ZENN.book_problems(as_yaml(text)) + ZENN.slug_problems(slug)]
     files: dict[str, str] = {}
     for chapter in chapters:
         where = f"chapter {chapter.number} ({chapter.source}, books/{slug}/{chapter.slug}.md)"
-        kept = _top_level(_front_matter(_read(target / f"{chapter.slug}.md")))
+        kept = read_front_matter(target / f"{chapter.slug}.md")
         front = chapter_front_matter(chapter, kept)
-        refused += [f"{where}: {p}" for p in ZENN.chapter_problems(chapter.slug, _yaml(front))]
+        refused += [f"{where}: {p}" for p in ZENN.chapter_problems(chapter.slug, as_yaml(front))]
         refused += ZENN.article_problems(chapter.body, limit=ZENN.chapter_limit, what=where)
         files[f"{chapter.slug}.md"] = front + chapter.body
     if refused:  # zenn-cli or Zenn would refuse the book: an error, never a silent export
@@ -291,15 +292,13 @@ def book_config(config: Config, chapters: list[str], kept: dict[str, str], summa
     }
     values.update({k: v for k, v in kept.items() if k not in BOOK_KEYS})
     lines = ["# Written by ml-article-pipeline: set these in [tool.pipeline.zenn]; published and keys you add are kept"]
-    lines += [f"{k}:{v}" if v.startswith("\n") else f"{k}: {v}" for k, v in values.items()]
+    lines += [yaml_line(k, v) for k, v in values.items()]
     return "\n".join(lines) + "\n"
 
 
 def chapter_front_matter(chapter: BookChapter, kept: dict[str, str]) -> str:
     """The chapter's title; ``free`` and any other key already in the file are kept as written."""
-    lines = ["---", f"title: {quoted(chapter.title)}"]
-    lines += [f"{k}:{v}" if v.startswith("\n") else f"{k}: {v}" for k, v in kept.items() if k != "title"]
-    return "\n".join(lines + ["---", ""])
+    return front_matter([("title", quoted(chapter.title))] + [(k, v) for k, v in kept.items() if k != "title"])
 
 
 def _stage_cover(config: Config, folder: Path, progress: Progress) -> None:
@@ -319,47 +318,3 @@ def _stage_cover(config: Config, folder: Path, progress: Progress) -> None:
     if round(height / width, 1) != 1.4:
         progress.warn(f"Zenn export: the book cover {name} is {width}x{height}; Zenn shows covers at 500x700 "
                       "and recommends that shape (width:height 1:1.4)")
-
-
-# ---------------------------------------------------------------------------
-# Reading what is already there
-# ---------------------------------------------------------------------------
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8").replace("\r\n", "\n")
-    except (OSError, UnicodeDecodeError):
-        return ""
-
-
-def _front_matter(text: str) -> str:
-    match = re.match(r"---\n(.*?)\n---(\n|$)", text, re.S)
-    return match.group(1) if match else ""
-
-
-def _top_level(text: str) -> dict[str, str]:
-    """A YAML mapping's top-level keys and their values as written (a value that continues on
-    indented lines, a list say, whole, from the text after its colon)."""
-    values: dict[str, str] = {}
-    key = None
-    for line in text.split("\n"):
-        match = re.match(r"([A-Za-z_][\w-]*):(.*)$", line)
-        if match:
-            key = match.group(1)
-            values[key] = match.group(2)
-        elif line.startswith("#"):
-            key = None
-        elif key is not None and (line.startswith((" ", "\t", "-")) or not line.strip()):
-            values[key] += "\n" + line
-    return {k: (v.strip() if "\n" not in v.rstrip() else v.rstrip()) for k, v in values.items() if v.strip()}
-
-
-def _yaml(text: str) -> dict:
-    """*text* (a YAML mapping, or front matter between ``---`` lines) as YAML reads it."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(_front_matter(text) if text.startswith("---\n") else text) or {}
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
