@@ -301,19 +301,22 @@ def plain_values(value: Any) -> Any:
 _PATH_KEYS = {"experiments_dir": "experiments", "build_dir": "build", "models_dir": "build/models", "site_dir": "site"}
 
 
+def project_table(pyproject: Path | dict) -> dict | None:
+    """The ``[tool.pipeline]`` table of a pyproject.toml (its path, or its parsed data): what makes a
+    folder an article project. None when it has none, or cannot be read."""
+    if isinstance(pyproject, Path):
+        try:
+            pyproject = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
+    table = pyproject.get("tool", {}).get("pipeline")
+    return table if isinstance(table, dict) else None
+
+
 def find_root(start: Path | None = None) -> Path:
     """The nearest folder at or above *start* holding a pyproject.toml with [tool.pipeline]."""
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError):
-                continue
-            if "pipeline" in data.get("tool", {}):
-                return folder
-    return here
+    return next((f for f in (here, *here.parents) if project_table(f / "pyproject.toml") is not None), here)
 
 
 def load_config(root: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:

@@ -39,7 +39,8 @@ from pipeline.markdown.scanner import unwanted_characters
 from pipeline.records import Experiment
 
 SUFFIXES = (".py", ".ipynb")
-_MARKER = re.compile(r"^\s*#\s*%%")
+#: a jupytext percent cell marker ("# %%") at the start of a line: one rule for text and for bytes
+_MARKER = r"^[ \t]*#[ \t]*%%"
 
 
 def discover(config: Config, names: list[str] | tuple[str, ...] | None = None,
@@ -98,43 +99,51 @@ def _match_name(raw: str, paths: dict[str, Path], ordered: list[str], folder: Pa
 
 
 def _experiment_files(config: Config) -> tuple[dict[str, Path], list[Path]]:
-    """(name -> file, other files). Where a paired NAME.py and NAME.ipynb both exist (jupytext
-    pairing), the script is the experiment, unless the notebook's stored outputs are published."""
+    """(name -> file, other files) of the configured folder (``experiment_files``). Where
+    experiments_dir = "." (python -m pipeline init with the notebooks at the top), the project's own
+    files (pyproject.toml, README.md, helper modules with no '# %%' marker) are not experiments, nor reported."""
     folder = config.experiments_dir
     expected = {(config.root / p).resolve() for p in (config.article.background, config.article.summary) if p}
-    # experiments_dir = "." (python -m pipeline init with the notebooks at the top): the project's own files
-    # (pyproject.toml, README.md, helper modules with no '# %%' marker) are not experiments, nor reported
-    at_root = folder.resolve() == config.root.resolve()
+    chosen, others = experiment_files(folder, folder.resolve() == config.root.resolve(),
+                                      lambda notebook: excluded_by_config(notebook, config))
+    for path in chosen.values():
+        if unwanted_characters(path.name):  # the name becomes the chapter's and its figures' file names
+            raise ExperimentFormatError(
+                f"{folder}/{ascii(path.name)}: the file name holds {', '.join(unwanted_characters(path.name))} "
+                "(control characters or broken bytes); rename the file")
+    return chosen, [p for p in others if p.resolve() not in expected]
+
+
+def experiment_files(folder: Path, marked_only: bool = True,
+                     published: Callable[[Path], bool] = lambda notebook: False) -> tuple[dict[str, Path], list[Path]]:
+    """The one listing of a folder's experiments (``discover``, and ``init`` before there is a config):
+    (name -> file, other files), directly in *folder*, by name. Names starting with "." or "_" are
+    not experiments. With *marked_only*, a .py file without a ``# %%`` marker is neither an experiment
+    nor reported, nor is a file of another kind. A paired NAME.py and NAME.ipynb (jupytext pairing) is
+    one experiment: the script, unless the notebook's stored outputs are *published*."""
     found: dict[str, list[Path]] = {}
     others = []
-    for path in sorted(folder.iterdir()):
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         if path.name.startswith((".", "_")) or path.is_dir():
             continue
-        if at_root and (path.suffix not in SUFFIXES or (path.suffix == ".py" and not percent_script(path))):
+        if marked_only and (path.suffix not in SUFFIXES or (path.suffix == ".py" and not percent_script(path))):
             continue
         if path.suffix in SUFFIXES:
-            if unwanted_characters(path.name):  # the name becomes the chapter's and its figures' file names
-                raise ExperimentFormatError(
-                    f"{folder}/{ascii(path.name)}: the file name holds {', '.join(unwanted_characters(path.name))} "
-                    "(control characters or broken bytes); rename the file")
             found.setdefault(path.name[: -len(path.suffix)], []).append(path)
-        elif path.resolve() not in expected:
+        else:
             others.append(path)
     chosen = {}
     for name, files in found.items():
-        if len(files) == 1:
-            chosen[name] = files[0]
-        else:
-            notebook = next(p for p in files if p.suffix == ".ipynb")
-            script = next(p for p in files if p.suffix == ".py")
-            chosen[name] = notebook if excluded_by_config(notebook, config) else script
+        notebook = next((p for p in files if p.suffix == ".ipynb"), None)
+        script = next((p for p in files if p.suffix == ".py"), None)
+        chosen[name] = notebook if script is None or (notebook is not None and published(notebook)) else script
     return chosen, others
 
 
 def percent_script(path: Path) -> bool:
     """Whether a .py file has a '# %%' cell marker (read as bytes: any encoding is a helper's business)."""
     try:
-        return re.search(rb"^[ \t]*#[ \t]*%%", path.read_bytes(), re.M) is not None
+        return re.search(_MARKER.encode(), path.read_bytes(), re.M) is not None
     except OSError:
         return False
 
@@ -255,7 +264,7 @@ def _read_script(text: str, rel: str):
     from jupytext.jupytext import TextNotebookConverter
 
     lines = text.splitlines()
-    if not any(_MARKER.match(line) for line in lines):
+    if not re.search(_MARKER, text, re.M):
         raise ExperimentFormatError(
             f"{rel}: no '# %%' cell markers found; experiments are Jupytext percent scripts "
             "(start each cell with a '# %%' line, markdown cells with '# %% [markdown]'); "

@@ -143,6 +143,17 @@ class Layout:
                       self.preview / "qiita", self.preview / "zenn", self.site, state=self.build)
 
 
+#: folders no walk goes into (projects, the inputs' fingerprint, CLI folders), besides hidden ones and
+#: virtual environments
+NOT_SEARCHED = frozenset({"node_modules", "__pycache__", "site-packages"})
+
+
+def searched(folder: Path, name: str) -> bool:
+    """Whether a walk goes into *folder*'s subfolder *name*: not hidden, not in ``NOT_SEARCHED``, not a
+    virtual environment."""
+    return not (name.startswith(".") or name in NOT_SEARCHED or (folder / name / "pyvenv.cfg").exists())
+
+
 def inside(path: Path, folder: Path) -> bool:
     try:
         path.resolve().relative_to(folder.resolve())

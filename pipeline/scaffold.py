@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import tomllib
+from pipeline.config import project_table, tomllib
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.layout import escape_problem
 from pipeline.markdown.platforms import QIITA, ZENN, js_length
@@ -291,7 +291,7 @@ def _write_pyproject(path: Path, table: str, force: bool, written: list[Path], s
         raise ConfigError(str(path), [f"not valid TOML ({exc}); fix it, then run init again"]) from None
     text = data.decode("utf-8")
     newline = "\r\n" if "\r\n" in text else "\n"
-    if "pipeline" in parsed.get("tool", {}):
+    if project_table(parsed) is not None:
         if not force:
             skipped.append(Skipped(path, "already has [tool.pipeline] (--force replaces that table)"))
             return

@@ -21,7 +21,9 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from pipeline.experiments import percent_script, read_notebook
+from pipeline.experiments import experiment_files as listed_experiments
+from pipeline.experiments import read_notebook
+from pipeline.layout import searched
 from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.markdown.scanner import headings
 from pipeline.text import clean_text, readable_name
@@ -44,17 +46,9 @@ ML_TAG = "機械学習"
 
 
 def experiment_files(folder: Path) -> list[Path]:
-    """The notebooks and percent scripts directly in *folder*, by name, as ``discover`` lists them
-    (names starting with "." or "_" are not experiments; a .py file needs a ``# %%`` cell marker)."""
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith((".", "_")) or not path.is_file():
-            continue
-        if path.suffix == ".ipynb" or (path.suffix == ".py" and percent_script(path)):
-            found.append(path)
-    return found
+    """The notebooks and percent scripts directly in *folder*, as ``discover`` lists them where the
+    experiments are the project folder's own (``experiments.experiment_files``: one listing)."""
+    return list(listed_experiments(folder)[0].values())
 
 
 def text_of(path: Path) -> str:
@@ -246,8 +240,7 @@ def cli_folders(project: Path) -> tuple[Path | None, Path | None]:
     for above in project.parents:
         if not (above == tree or tree in above.parents):
             break
-        beside = [above] + sorted(d for d in above.iterdir() if d.is_dir() and d != project
-                                  and not d.name.startswith(".") and d.name != "node_modules")
+        beside = [above] + sorted(d for d in above.iterdir() if d.is_dir() and d != project and searched(above, d.name))
         qiita = qiita or next((d for d in beside if _is_qiita_cli(d)), None)
         zenn = zenn or next((d for d in beside if _is_zenn_cli(d)), None)
         if qiita and zenn:

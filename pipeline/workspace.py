@@ -14,11 +14,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import Config
+from pipeline.config import Config, project_table
+from pipeline.layout import searched
 from pipeline.summary import BuildSummary, counts_line
-
-#: folders never searched for projects (besides hidden ones and virtual environments)
-SKIPPED = frozenset({"node_modules", "__pycache__", "site-packages"})
 
 
 @dataclass(frozen=True)
@@ -56,20 +54,9 @@ def _gist(message: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "… (the whole message is above)"
 
 
-def _pipeline_table(pyproject: Path) -> dict | None:
-    from pipeline.config import tomllib
-
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    table = data.get("tool", {}).get("pipeline")
-    return table if isinstance(table, dict) else None
-
-
 def is_project(folder: Path) -> bool:
     """Whether *folder* is an article project (its pyproject.toml has ``[tool.pipeline]``)."""
-    return _pipeline_table(folder / "pyproject.toml") is not None
+    return project_table(folder / "pyproject.toml") is not None
 
 
 def find_projects(root: Path) -> list[Path]:
@@ -81,14 +68,13 @@ def find_projects(root: Path) -> list[Path]:
         here = Path(folder)
         skip: set[str] = set()
         if "pyproject.toml" in files:
-            table = _pipeline_table(here / "pyproject.toml")
+            table = project_table(here / "pyproject.toml")
             if table is not None:
                 found.append(here)
                 build_dir = table.get("build_dir", "build")
                 if isinstance(build_dir, str):
                     skip.add(os.path.normpath(build_dir).split(os.sep)[0])
-        dirs[:] = sorted(d for d in dirs if not (d.startswith(".") or d in SKIPPED or d in skip
-                                                  or (here / d / "pyvenv.cfg").exists()))
+        dirs[:] = sorted(d for d in dirs if searched(here, d) and d not in skip)
     return found
 
 

@@ -27,6 +27,7 @@ from pipeline.article.context import (
     MadeWith,
     ModelView,
     OutputView,
+    visible_cells,
 )
 from pipeline.article.drafted import drafted_block, llm_disclosure, readable_title
 from pipeline.article.observations import fill_markdown, glue_context, is_observation, observation_body
@@ -64,7 +65,6 @@ from pipeline.records import (
     location,
 )
 
-HIDDEN_CELL_TAGS = ("remove-cell",)
 UPLOAD_MARK = "FIGURE-TO-UPLOAD:"
 
 
@@ -262,8 +262,7 @@ def _author_file(config: Config, relative: str, prose: Prose, what: str) -> str:
 
 def _chapter(number: int, record: ExperimentRecord, config: Config, prose: Prose, counter: list[int], drafts) -> Chapter:
     glue = glue_context(record.glue)
-    cells = [c for c in record.cells if not set(c.tags) & set(HIDDEN_CELL_TAGS) and c.kind in ("markdown", "code")
-             and c.source.strip()]
+    cells = visible_cells(record)
     sources = {c.index: c.source for c in cells}
     # the notebook's first H1 is the chapter title: take it out of its cell
     for cell in cells:

@@ -22,7 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.config import Reference
-from pipeline.records import StoredRun
+from pipeline.records import Cell, ExperimentRecord, StoredRun
+
+#: tags that keep a cell out of the article (and out of what the LLM pass is shown)
+HIDDEN_CELL_TAGS = ("remove-cell",)
+
+
+def visible_cells(record: ExperimentRecord) -> list[Cell]:
+    """The cells a chapter shows: markdown and code cells with a source, not tagged ``remove-cell``."""
+    return [c for c in record.cells if not set(c.tags) & set(HIDDEN_CELL_TAGS) and c.kind in ("markdown", "code")
+            and c.source.strip()]
 
 
 @dataclass(frozen=True)

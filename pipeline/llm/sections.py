@@ -19,13 +19,13 @@ import math
 import re
 from dataclasses import dataclass
 
+from pipeline.article.context import visible_cells
 from pipeline.article.observations import is_observation
 from pipeline.markdown.scanner import headings
 from pipeline.records import Cell, ErrorOutput, ExperimentRecord, ImageOutput, ResultOutput, StreamOutput
 
 MAX_CELLS = 4  # an explanation every few cells
 LONG_OUTPUT_LINES = 20  # an output this long is a natural break
-HIDDEN_CELL_TAGS = ("remove-cell",)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{3,}")
 _COMMON = {"self", "none", "true", "false", "print", "import", "from", "return", "range", "with", "list", "dict",
            "tuple", "float", "else", "elif", "while", "lambda", "torch", "numpy", "pipeline", "glue", "len"}
@@ -45,12 +45,6 @@ def shorten(text: str, limit: int, what: str = "characters") -> str:
         return text
     head, tail = int(limit * 0.7), int(limit * 0.2)
     return f"{text[:head]}\n... ({len(text) - head - tail} {what} cut) ...\n{text[len(text) - tail:]}"
-
-
-def visible_cells(record: ExperimentRecord) -> list[Cell]:
-    """The cells the article shows, as ``pipeline.article.chapters`` picks them."""
-    return [c for c in record.cells if not set(c.tags) & set(HIDDEN_CELL_TAGS) and c.kind in ("markdown", "code")
-            and c.source.strip()]
 
 
 def output_texts(cell: Cell) -> list[str]:

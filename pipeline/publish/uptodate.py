@@ -48,7 +48,7 @@ from pathlib import Path
 
 from pipeline.codec import decode, encode
 from pipeline.config import Config
-from pipeline.layout import DEFAULT_TEMPLATES
+from pipeline.layout import DEFAULT_TEMPLATES, searched
 from pipeline.storage import atomic_write_text
 from pipeline.summary import BuildSummary
 
@@ -78,8 +78,8 @@ def _files(root: Path, skip: frozenset[Path] = frozenset(), project: bool = Fals
             continue
         seen.add((info.st_dev, info.st_ino))
         here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and here / d not in skip and not (
-            project and (d.startswith(".") or d == "node_modules" or (here / d / "pyvenv.cfg").exists())))
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and here / d not in skip
+                         and (not project or searched(here, d)))
         for name in sorted(names):
             yield here / name
 
