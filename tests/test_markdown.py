@@ -93,6 +93,16 @@ def test_unwrap_joins_paragraphs_and_list_items():
     assert unwrap("!!! info\n    first\n    second") == "!!! info\n    first second"
 
 
+@pytest.mark.parametrize("wrapped, joined", [
+    ("方法は 2 つあります．\n1 つ目は", "方法は 2 つあります．1 つ目は"),  # full-width stop and comma
+    ("精度は 0.9，\nF1 は 0.8", "精度は 0.9，F1 は 0.8"),
+    ("本当に？\nYes", "本当に？Yes"), ("注意！\nNaN", "注意！NaN"), ("A・\nB", "A・B"),
+    ("［注］\nsee", "［注］see"), ("end.\nNext", "end. Next"),
+])
+def test_unwrap_joins_after_japanese_punctuation_without_a_space(wrapped, joined):
+    assert unwrap(wrapped) == joined
+
+
 @pytest.mark.parametrize("kept", [
     "```\nkeep\nlines\n```",
     "| a |\n| b |",
