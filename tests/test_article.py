@@ -307,6 +307,14 @@ def test_an_article_over_zenns_limit_is_an_error_and_publishes_nothing(project, 
     ("Lesson 4 - Loops", True), ("(1) 準備", True), ("① 準備", True), ("01) Intro", True),
     ("2024年の振り返り", False), ("3 ways to tokenize", False), ("1.5倍速いモデル", False), ("NumPy Tutorial", False),
     ("Intro 1.", False), ("makemore part1 bigrams", False),
+    # as Japanese course notebooks number and label their chapters
+    ("1章 Pythonの基礎", True), ("１章 全角", True), ("1-1. NumPy", True), ("2-1 NumPy の基礎", True),
+    ("1 はじめに", True), ("1.1節 配列", True), ("演習1", True), ("演習3 pandas", True), ("課題2: 回帰", True),
+    ("付録A 数式", True), ("§2 Methods", True), ("Q1. 何を予測するか", True), ("第2回 講義", True),
+    ("II. Methods", True),
+    # a number (or a variable) the title is about
+    ("3.14 について", False), ("X: 特徴量", False), ("y: 目的変数", False), ("2 つの方法", False),
+    ("10 分で分かる機械学習", False), ("0.5 の閾値", False), ("1回目の実験", False), ("100 件のデータ", False),
 ])
 def test_an_authors_own_chapter_number_is_recognised(title, numbered):
     from pipeline.article.anchors import own_number
