@@ -323,15 +323,31 @@ def test_an_authors_own_chapter_number_is_recognised(title, numbered):
 
 
 def test_a_numbered_title_is_printed_once_and_links_still_find_its_chapter(article_project):
-    """The chapter heading is the author's numbered title alone; a link to the chapter still resolves."""
+    """The chapter heading is the author's numbered title alone; as the author numbers the chapters,
+    the unnumbered one gets no number of ours either ("2. Hostile outputs" next to "第1章"); links to
+    both chapters still resolve, and the Zenn book is still cut at them."""
     from dataclasses import replace
+
+    from pipeline.publish.zenn_book import split_book
 
     records = load_records(article_project)
     records[0] = replace(records[0], title="第1章 最初の実験", cells=(
         replace(records[0].cells[0], source="# 第1章 最初の実験\n\n[次の章](02_hostile.py) と [この章](#第1章-最初の実験) を見る。"),
         *records[0].cells[1:]))
     for dialect in ("qiita", "mkdocs", "zenn"):
-        text = render(records, article_project, dialect, now=NOW).markdown
+        rendered = render(records, article_project, dialect, now=NOW)
+        text = rendered.markdown
         assert "\n## 第1章 最初の実験\n" in text and "1. 第1章" not in text, dialect
-        assert "- 第1章 最初の実験\n- 2\\. " in text, dialect
-        assert "[次の章](#2" in text and ("[この章](#第1章-最初の実験)" in text or "[この章](#%E7%AC%AC1" in text), dialect
+        assert "\n## Hostile outputs\n" in text and not re.search(r"^## \d\. ", text, re.M), dialect
+        assert "- 第1章 最初の実験\n- Hostile outputs\n- まとめ\n" in text, dialect
+        assert "[次の章](#hostile-outputs)" in text, dialect
+        assert "[この章](#第1章-最初の実験)" in text or "[この章](#%E7%AC%AC1" in text, dialect
+    book = split_book(text, records, [c.title for c in rendered.context.chapters])
+    assert [c.title for c in book] == ["第1章 最初の実験", "Hostile outputs"]
+    assert "## Hostile outputs" not in book[0].body and "[次の章](02_hostile)" in book[0].body
+
+
+def test_chapters_are_numbered_by_the_article_when_no_title_is(article_project):
+    text = _rendered(article_project, "qiita").markdown
+    assert "\n## 1. 最初の実験\n" in text and "\n## 2. Hostile outputs\n" in text
+    assert "1. 最初の実験\n2. Hostile outputs\n3. まとめ\n" in text

@@ -119,9 +119,9 @@ def own_number(title: str) -> bool:
 def chapter_starts(headings: list[tuple[int, int, str]], titles: list[str] | None = None,
                    count: int | None = None) -> dict[int, int]:
     """{chapter number: index into *headings*} of each chapter's level-2 heading, found in order: the
-    first level-2 heading after the chapter before whose text is "N. ..." or is the chapter's own
-    numbered title (*titles*, as the template printed them; a title the author numbered is printed
-    without the chapter number)."""
+    first level-2 heading after the chapter before whose text is "N. ..." or is the chapter's title
+    (*titles*, as the template printed them: where the author numbers the chapters, each heading is
+    its title alone, see ``own_number``)."""
     titles = list(titles or [])
     starts: dict[int, int] = {}
     after = 0
@@ -148,9 +148,9 @@ class Ref:
 def resolve_refs(markdown: str, dialect: str, refs: list[Ref], titles: list[str] | None = None) -> str:
     """Replace ``#pipeline-ref-N`` with the anchor of ``refs[N]`` in the rendered *markdown*.
 
-    Chapters are the level-2 headings "N. Title" (or the chapter's own numbered title, see
-    ``chapter_starts``); a heading reference that matches no heading of its chapter (Jupyter's
-    anchor form is accepted) points at the chapter."""
+    Chapters are the level-2 headings "N. Title" (or the title alone, see ``chapter_starts``); a
+    heading reference that matches no heading of its chapter (Jupyter's anchor form is accepted)
+    points at the chapter."""
     from pipeline.markdown.scanner import headings as find_headings
     from pipeline.markdown.scanner import scan
 
