@@ -313,7 +313,7 @@ def _author_images(cell, index: int, experiment: Experiment, config: Config, fig
             if ext is None or not source.is_file():
                 warnings.append(f"{where}: image {url!r} not found (looked for {relative}); it is shown as its alt text")
                 return url
-            target = "images/" + "/".join(_safe_name(p) for p in relative.parts)
+            target = _author_target(relative, experiment.name)
             data = source.read_bytes()
             if ext == "svg":
                 from pipeline.markdown.svg import sanitize_svg
@@ -330,6 +330,17 @@ def _author_images(cell, index: int, experiment: Experiment, config: Config, fig
 
     rewrite_urls(sanitize_markdown(cell.source), seen)  # as the renderer will see the URLs
     return found
+
+
+def _author_target(relative: Path, name: str) -> str:
+    """Where an author's image goes in the notebook's figures folder: its path in the project
+    (``images/flow.png``, ``experiments/images/flow.png``), each folder once. A path that could be
+    one of ours (``attachments/...``, an output figure ``NAME-cellNN-N.png``) goes under ``_/``,
+    which no project path becomes (``_safe_name`` strips a leading ``_``)."""
+    target = "/".join(_safe_name(p) for p in relative.parts)
+    if target.startswith("attachments/") or "/" not in target and target.startswith(f"{name}-cell"):
+        target = "_/" + target
+    return target
 
 
 def write_figure(path: Path, data: bytes, where: str) -> None:
