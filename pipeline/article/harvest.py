@@ -28,6 +28,7 @@ from pipeline.errors import HarvestError
 from pipeline.experiments import cell_title, discover
 from pipeline.glue import GLUE_MIME, MODEL_MIME, read_glue, read_model
 from pipeline.layout import Layout
+from pipeline.markdown.html_output import html_markdown
 from pipeline.progress import Progress
 from pipeline.records import (
     RUN_METADATA,
@@ -140,9 +141,10 @@ def build_record(experiment: Experiment, nb, execution: ExecutionInfo, failure, 
     glue: dict[str, GlueValue] = {}
     models: list[ModelInfo] = []
     paths = path_replacements(config.root)
-    outputs = [_outputs(cell, i, experiment.name, paths, figures, glue, models, origin) for i, cell in enumerate(nb.cells)]
-    model = models[-1] if models else None
     warnings: list[str] = []
+    outputs = [_outputs(cell, i, experiment.name, paths, figures, glue, models, origin, warnings)
+               for i, cell in enumerate(nb.cells)]
+    model = models[-1] if models else None
     cells = []
     for index, (cell, cell_outputs) in enumerate(zip(nb.cells, outputs)):
         info = cell.metadata.get("pipeline", {}) or {}
@@ -195,7 +197,7 @@ def _state(cell, index: int, execution: ExecutionInfo, failure) -> Literal["", "
 
 
 def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures: Path, glue: dict,
-             models: list, origin: str) -> list[Output]:
+             models: list, origin: str, warnings: list[str]) -> list[Output]:
     if cell.cell_type != "code":
         return []
     where = location(origin, index, (cell.metadata.get("pipeline", {}) or {}).get("lines"))
@@ -244,8 +246,14 @@ def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures:
             markdown = clean(bundle_text(data["text/markdown"])) if "text/markdown" in data else None
             if not markdown and _REPR_ONLY.fullmatch(text.strip()):
                 text = ""  # only a Python repr of something the article cannot show (a JavaScript view, a widget)
+            if not (text or markdown) and "text/html" in data:  # display(HTML(...)): sanitized when rendered
+                markdown, text = html_markdown(clean(bundle_text(data["text/html"])))
+                hidden = f"{where}: an HTML output shows nothing the article can (only a script, a widget or an " \
+                         "embedded page); it is left out: save it as an image, or print what it shows"
+                if not markdown and hidden not in warnings:
+                    warnings.append(hidden)
             if text or markdown:
-                result.append(ResultOutput(text, markdown))  # HTML-only views are never put in an article
+                result.append(ResultOutput(text, markdown or None))
     return _joined(result)
 
 
