@@ -536,6 +536,29 @@ def test_html_for_zenn_rebuilds_images_safely_and_leaves_code_alone():
     assert html_for_zenn("`<b>code</b>` and <b>bold</b>") == "`<b>code</b>` and bold"
 
 
+@pytest.mark.parametrize("table", [
+    '<table><caption>Scores</caption><thead><tr><th></th><th>model</th><th align="right">acc</th></tr></thead>'
+    '<tbody><tr><th>0</th><td><b>tree</b></td><td>0.933</td></tr><tr><th>1</th><td>k|nn</td><td>0.947</td></tr>'
+    '</tbody></table>',
+    "<table>\n  <tr>\n    <th></th><th>model</th>\n    <th>acc</th>\n  </tr>\n  <tr><th>0</th><td>tree</td><td>0.933</td></tr>"
+    "\n  <tr><th>1</th><td>k|nn</td><td>0.947</td></tr>\n</table>",
+])
+def test_an_html_table_is_a_markdown_table_on_zenn(table):
+    """Zenn shows no HTML: a table (an author's, or an output's) is a Markdown table there, not its
+    cells' text run together; one with merged cells is its text."""
+    from pipeline.markdown.zenn import html_for_zenn
+
+    converted = html_for_zenn(sanitize_markdown(f"Before.\n\n{table}\n\nAfter."))
+    tokens = MarkdownIt("commonmark").enable("table").parse(converted)
+    cells = [t.children[0].content if t.children else "" for t in tokens if t.type == "inline"]
+    assert [t.type for t in tokens].count("tr_open") == 3, converted
+    assert cells[cells.index("model") - 1:cells.index("model") + 8] == ["", "model", "acc", "0", "tree", "0.933", "1",
+                                                                        "k|nn", "0.947"], converted
+    assert "<" not in converted and "Before." in cells and "After." in cells
+    merged = html_for_zenn(sanitize_markdown("<table><tr><td colspan=2>a b</td></tr></table>"))
+    assert merged.strip() == "a b"
+
+
 # ---------------------------------------------------------------------------
 # glue values in the author's prose: literal in prose and in code
 # ---------------------------------------------------------------------------
