@@ -314,7 +314,7 @@ def test_an_article_over_zenns_limit_is_an_error_and_publishes_nothing(project, 
     ("II. Methods", True),
     # a number (or a variable) the title is about
     ("3.14 について", False), ("X: 特徴量", False), ("y: 目的変数", False), ("2 つの方法", False),
-    ("10 分で分かる機械学習", False), ("0.5 の閾値", False), ("1回目の実験", False), ("100 件のデータ", False),
+    ("10 分で分かる機械学習", False), ("2 クラス分類の実験", False), ("0.5 の閾値", False), ("1回目の実験", False), ("100 件のデータ", False),
 ])
 def test_an_authors_own_chapter_number_is_recognised(title, numbered):
     from pipeline.article.anchors import own_number

@@ -94,9 +94,10 @@ def anchors(headings: list[tuple[int, int, str]], dialect: str) -> list[str]:
 
 
 #: what follows a number that the title is about, not numbered by: a particle ("3.14 について",
-#: "0.5 の閾値") or a counter ("2 つの方法", "10 分で")
+#: "0.5 の閾値") or a counter ("2 つの方法", "10 分で", "2 クラス分類")
 _ABOUT_THE_NUMBER = (r"(?![ \t\u3000]*(?:について|に(?:関|つ|よ|お)|とは|の|が|を|で|と|も|や|へ|より|から|まで|は(?!じめ)"
-                     r"|倍|以上|以下|未満|程度|[つ個人件枚回年月日時分秒割%％万億千層次段本台点位通]))")
+                     r"|倍|以上|以下|未満|程度|[つ個人件枚回年月日時分秒割%％万億千層次段本台点位通]"
+                     r"|クラス|エポック|ステップ|ページ|ビット|バイト|パターン|ショット))")
 #: a title the author numbered (or labelled): "1.", "1)", "1.2 ", "1-1.", "2-1 ", "1 はじめに", "1章", "1.1節",
 #: "第1章", "第一部", "Chapter 2", "Part II", "II. ", "(1)", "①", "演習1", "課題2:", "付録A", "§2", "Q1."
 _OWN_NUMBER = re.compile(
