@@ -132,3 +132,16 @@ def test_an_html_output_with_nothing_to_show_is_one_warning_naming_its_cell(buil
 ])
 def test_html_markdown(html, markdown, text):
     assert html_markdown(html) == (markdown, text)
+
+
+def test_a_long_html_output_is_cut_with_a_note():
+    """A styled table of a whole data set stays an article's size: its first rows, then how many
+    more (Zenn refuses an article over 80,000 characters)."""
+    from pipeline.markdown.html_output import MAX_CHARS, MAX_ROWS
+
+    rows = "".join(f"<tr><td>{i}</td><td>{i / 7:.3f}</td></tr>" for i in range(500))
+    markdown, text = html_markdown(f"<table><tr><th>i</th><th>v</th></tr>{rows}</table><p>after</p>")
+    assert markdown.count("<tr>") == MAX_ROWS and "(481 more rows; the full output is in build/executed/)" in markdown
+    assert markdown.endswith("<p>after</p>") and "after" in text and "499" not in text
+    markdown, _ = html_markdown("<div>" + "<p>many words</p>" * 10_000 + "</div>")
+    assert len(markdown) < MAX_CHARS + 200 and markdown.endswith("(the rest of this output is in build/executed/)")

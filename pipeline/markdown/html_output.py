@@ -23,6 +23,8 @@ _HIDDEN = frozenset("script style template noscript head title iframe object emb
 _BLOCK = frozenset("address article aside blockquote caption center dd details div dl dt figcaption figure footer "
                    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table tbody td tfoot th thead "
                    "tr ul".split())
+MAX_ROWS = 20  # a table's rows shown; the others are counted
+MAX_CHARS = 20_000  # an output's HTML shown; the rest is left out with a note
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _CELL = frozenset({"td", "th"})  # block tags that stay on their row's line
 #: tags whose text the article may read as Markdown: ``pipeline.markdown.boxes.html_apart`` puts these
@@ -50,11 +52,14 @@ class _Reader(HTMLParser):
         self.pre = 0
         self.images = 0
         self.block = False
+        self.tables: list[list[int]] = []  # for each open table: rows seen, rows left out
+        self.size = 0  # of the HTML so far: past MAX_CHARS, the rest is *cut*
+        self.cut = False
 
     def _line(self) -> None:
         if self.out and not self.out[-1].endswith("\n"):
             self.out[-1] = self.out[-1].rstrip(" ")
-            self.out.append("\n")
+            self._add("\n")
 
     def _tag(self, tag: str, text: str, closing: bool = False) -> None:
         """A block tag starts a line (an opening one) or ends it (a closing one, but ``</pre>``, ``</td>``)."""
@@ -62,16 +67,34 @@ class _Reader(HTMLParser):
             self._line()
         elif not closing and tag in _CELL and self.out and self.out[-1].startswith(("</td", "</th")):
             self.out.append(" ")  # cells apart, where the tags are dropped (Zenn)
-        self.out.append(text)
+        self._add(text)
         if closing and tag in _BLOCK - _CELL and tag != "pre":
             self._line()
         self.block = tag in _APART or tag in WRAPPER_TAGS  # the text after it may start a line of its own
 
+    def _add(self, text: str) -> None:
+        self.out.append(text)
+        self.size += len(text)
+
+    def _note(self, text: str) -> None:
+        self._line()
+        self._add(_entities(text, line_start=True))
+        self._line()
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self.hidden or tag in _HIDDEN:
+        self.cut |= not self.hidden and self.size > MAX_CHARS
+        if self.hidden or tag in _HIDDEN or self.size > MAX_CHARS:
             if tag not in _VOID:
                 self.hidden.append(tag)
             return
+        if tag == "table":
+            self.tables.append([0, 0])
+        elif tag == "tr" and self.tables:
+            self.tables[-1][0] += 1
+            if self.tables[-1][0] > MAX_ROWS:
+                self.tables[-1][1] += 1
+                self.hidden.append(tag)
+                return
         if tag == "img" and scheme_of(dict(attrs).get("src") or "") not in ("http", "https"):
             self.handle_data(dict(attrs).get("alt") or "")  # a file beside the notebook, or data: the article has neither
             return
@@ -100,9 +123,15 @@ class _Reader(HTMLParser):
         self.text.append("\n" if tag in _BLOCK - _CELL else "")
         if name in ALLOWED_TAGS or name in WRAPPER_TAGS:
             self._tag(tag, f"</{name}>", closing=True)
+        left_out = self.tables.pop()[1] if tag == "table" and self.tables else 0
+        if left_out:
+            self._note(f"... ({left_out} more rows; the full output is in build/executed/)")
 
     def handle_data(self, data: str) -> None:
         if self.hidden or not data:
+            return
+        if self.size > MAX_CHARS:
+            self.cut = True
             return
         self.text.append(data)
         line_start = not self.out or self.out[-1].endswith("\n") or self.block
@@ -111,7 +140,7 @@ class _Reader(HTMLParser):
             data = re.sub(r"\s+", " ", data)
             data = data.lstrip(" ") if line_start else data
         if data:
-            self.out.append(_entities(data, line_start))
+            self._add(_entities(data, line_start))
 
 
 def html_markdown(markup: str) -> tuple[str, str]:
@@ -120,6 +149,8 @@ def html_markdown(markup: str) -> tuple[str, str]:
     reader = _Reader()
     reader.feed(markup)
     reader.close()
+    if reader.cut:
+        reader._note("... (the rest of this output is in build/executed/)")
     text = re.sub(r"[ \t]*\n\s*", "\n", re.sub(r"[ \t\r\f\v]+", " ", "".join(reader.text))).strip()
     if not text and not reader.images:
         return "", ""
