@@ -148,7 +148,7 @@ class ZennConfig:
     published: bool = False
     #: a Zenn Publication to publish under: 2-15 of a-z, 0-9 and _
     publication_name: str = ""
-    #: a book's description on Zenn (required with format = "book")
+    #: a book's description on Zenn. Empty: the article's lead (the first paragraph of your own prose)
     summary: str = ""
     #: a book's price in yen: 0 (free), or 200 to 5000 in steps of 100
     price: int = 0
@@ -394,6 +394,4 @@ def _platform_problems(values: dict[str, Any]) -> list[str]:
         problems += [f"{where}.publication_name: {p}" for p in ZENN.publication_problems(zenn.publication_name)]
         problems += [f"{where}.price: {p}" for p in ZENN.price_problems(zenn.price)]
         problems += [f"{where}.cover: {p}" for p in (ZENN.cover_problems(zenn.cover) if zenn.cover else [])]
-        if zenn.format == "book" and not zenn.summary.strip():
-            problems.append(f'{where}.summary: a Zenn book needs a summary (its description on Zenn); set summary = "..."')
     return problems

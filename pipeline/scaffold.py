@@ -30,6 +30,7 @@ from pipeline.suggest import (
     cli_folders,
     experiment_files,
     first_heading,
+    publish_workflow,
     slugs_in_use,
     suggest_slug,
     suggest_tags,
@@ -153,9 +154,10 @@ validation:
 
 
 def pipeline_table(experiments_dir: str, title: str, tags: tuple[str, ...], slug: str,
-                   qiita_dir: str = "", zenn_dir: str = "") -> str:
+                   qiita_dir: str = "", zenn_dir: str = "", git_figures: bool = False) -> str:
     """The ``[tool.pipeline]`` tables init writes (TOML basic strings: ``text.quoted``); *qiita_dir*
-    and *zenn_dir*: the writer's qiita-cli folder and zenn-cli root, relative to the project."""
+    and *zenn_dir*: the writer's qiita-cli folder and zenn-cli root, relative to the project;
+    *git_figures*: a push publishes, so figures are served by the repository."""
     return (
         f"{TABLE_COMMENT}\n"
         "[tool.pipeline]\n"
@@ -166,6 +168,8 @@ def pipeline_table(experiments_dir: str, title: str, tags: tuple[str, ...], slug
         f"tags = [{', '.join(map(quoted, tags))}]\n"
         f"slug = {quoted(slug)}\n"
         + (f"# the qiita-cli folder: public/{slug}.md goes there\nexport_dir = {quoted(qiita_dir)}\n" if qiita_dir else "")
+        + ("# a push publishes (qiita-cli's publish workflow): the repository serves the figures\n"
+           'image_base_url = "git"\n' if git_figures else "")
         + (f"\n[tool.pipeline.zenn]\n# the zenn-cli root: articles/ and images/ go there\n"
            f"export_dir = {quoted(zenn_dir)}\n" if zenn_dir else "")
     )
@@ -230,7 +234,8 @@ def init_project(folder: Path, *, force: bool = False, experiments_dir: str | No
         notes.append(f"the article goes to the qiita-cli folder {qiita_dir} (public/{slug}.md)")
     if zenn_dir:
         notes.append(f"the Zenn article goes to the zenn-cli root {zenn_dir}")
-    table = pipeline_table(chosen, title, tags, slug, qiita_dir or "", zenn_dir or "")
+    git_figures = publish_workflow(folder, qiita_dir, notes)
+    table = pipeline_table(chosen, title, tags, slug, qiita_dir or "", zenn_dir or "", git_figures)
     # through a link that stays in the folder, the file it names is written (the link is kept)
     _write_pyproject(files["pyproject.toml"].resolve(), table, force, written, skipped)
     _write_file(files["mkdocs.yml"].resolve(), default_mkdocs_yml(title), force, written, skipped)
@@ -367,6 +372,15 @@ def next_steps(result: InitResult) -> list[str]:
     here = "" if result.folder == Path.cwd().resolve() else f" -C {result.folder}"
     qiita = f"{result.qiita_dir or 'build/qiita'}/public/{result.slug}.md"
     zenn = f"{result.zenn_dir or 'build/zenn'}/articles/"
+    if result.qiita_dir and result.zenn_dir:  # the writer's own folders: a commit and push publishes
+        return [
+            f"  1. python -m pipeline{here} build      run the experiments in Jupyter kernels, write the article",
+            f"  2. python -m pipeline{here} preview    serve the site on http://127.0.0.1:8000/, rebuild on every edit",
+            f"  3. git add -A && git commit -m \"{result.slug}\" && git push   publish: qiita-cli's publish workflow "
+            f"(or `npx qiita publish {result.slug}`) posts public/{result.slug}.md, Zenn's GitHub sync deploys articles/",
+            f"  4. git pull after each publish (qiita-cli's workflow commits the id back); python -m pipeline{here} "
+            "status says where the article stands. More: docs/publishing.md",
+        ]
     return [
         f"  1. python -m pipeline{here} build      run the experiments in Jupyter kernels, write the article",
         f"  2. python -m pipeline{here} preview    serve the site on http://127.0.0.1:8000/, rebuild on every edit",

@@ -205,6 +205,28 @@ class Publication:
         self._changes[target] = Change(target, staged, os.stat(staged).st_ino)
         return staged
 
+    def drop(self, target: Path) -> None:
+        """Forget what is staged for *target*: it stays as it is."""
+        change = self._changes.pop(Path(target), None)
+        if change is not None and change.staged is not None:
+            _remove(change.staged)
+
+    @contextmanager
+    def part(self) -> Iterator[None]:
+        """Stage one part that is published whole or not at all (a platform's files): an error inside
+        the block drops what the block staged, so the rest of the publication goes on without it.
+        Parts stage disjoint targets."""
+        before = dict(self._changes)
+        try:
+            yield
+        except BaseException:
+            for target, change in list(self._changes.items()):
+                if before.get(target) is not change:
+                    if change.staged is not None:
+                        _remove(change.staged)
+                    del self._changes[target]
+            raise
+
     def resolve(self, path: Path) -> Path:
         """Where *path* is to be read now: inside its staged replacement when one is staged."""
         path = Path(path)

@@ -3,7 +3,9 @@
 - ``first_heading``: the article's title, the first H1 of the experiments in order;
 - ``suggest_tags``: 1 to 5 Qiita tags from the packages the code cells import;
 - ``suggest_slug``: a slug valid as Qiita's file name and on Zenn;
-- ``cli_folders``: the writer's qiita-cli folder and zenn-cli root near the project, if any.
+- ``cli_folders``: the writer's qiita-cli folder and zenn-cli root near the project, if any;
+- ``qiita_workflows`` / ``publish_workflow``: qiita-cli's publish workflow in the repository (a push
+  publishes), read, never edited.
 """
 
 from __future__ import annotations
@@ -246,3 +248,56 @@ def cli_folders(project: Path) -> tuple[Path | None, Path | None]:
         if qiita and zenn:
             break
     return qiita, zenn
+
+
+#: the action qiita-cli's `init` writes into .github/workflows/publish.yml
+QIITA_PUBLISH_ACTION = "increments/qiita-cli/actions/publish"
+
+
+def qiita_workflows(tree: Path) -> list[tuple[Path, Path, tuple[str, ...]]]:
+    """qiita-cli's publish workflows in the git work tree *tree* (``.github/workflows/*.yml`` using
+    ``increments/qiita-cli/actions/publish``): (the workflow file, the qiita-cli folder it publishes,
+    the branches whose pushes run it; empty: every push). Only read, never changed."""
+    import yaml
+
+    found = []
+    folder = tree / ".github" / "workflows"
+    for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else ():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        steps = [step for job in (data.get("jobs") or {}).values() if isinstance(job, dict)
+                 for step in job.get("steps") or () if isinstance(step, dict)]
+        uses = [s for s in steps if str(s.get("uses", "")).startswith(QIITA_PUBLISH_ACTION)]
+        if not uses:
+            continue
+        options = uses[0].get("with") or {}
+        root = str(options.get("root", ".")) if isinstance(options, dict) else "."
+        events = data.get("on", data.get(True))  # YAML 1.1 reads the key `on` as true
+        push = events.get("push") if isinstance(events, dict) else None
+        branches = push.get("branches") if isinstance(push, dict) else None
+        found.append((path, (tree / root).resolve(), tuple(map(str, branches or ()))))
+    return found
+
+
+def publish_workflow(folder: Path, qiita_dir: str | None, notes: list[str]) -> bool:
+    """Whether qiita-cli's publish workflow (``.github/workflows/*.yml``, read, never edited) publishes the
+    article's qiita-cli folder on a push; says so in *notes*."""
+    from pipeline.layout import git_work_tree
+
+    tree = git_work_tree(folder)
+    target = (folder / qiita_dir).resolve() if qiita_dir else None
+    for path, root, branches in qiita_workflows(tree) if tree else ():
+        where = os.path.relpath(path, folder)
+        on = " or ".join(branches) if branches else "any branch"
+        if root == target:
+            notes.append(f"a push publishes: {where} (qiita-cli's publish workflow) runs `qiita publish --all` on "
+                         f"every push to {on}, so the figures are served by the repository (image_base_url = \"git\") "
+                         "and the build holds the article back (ignorePublish) while any figure cannot be linked")
+            return True
+        notes.append(f"{where} publishes {os.path.relpath(root / 'public', folder)}/ on a push to {on}, not this "
+                     f"article's {qiita_dir or 'build/qiita'}/public/")
+    return False

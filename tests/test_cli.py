@@ -18,7 +18,7 @@ def test_help_lists_the_commands(tmp_path):
     assert result.returncode == 0
     listed = result.stdout.split("commands (python -m pipeline COMMAND --help for each):")[1]
     found = re.findall(r"^    (\w+) ", listed, re.M)
-    assert found == ["init", "build", "execute", "harvest", "export", "preview", "config"]
+    assert found == ["init", "build", "execute", "harvest", "export", "preview", "status", "config"]
 
 
 def test_help_does_not_import_heavy_libraries(tmp_path):
@@ -92,7 +92,7 @@ def test_build_all_treats_any_failure_as_that_projects_and_goes_on(tmp_path, mon
         (tmp_path / name / "pyproject.toml").write_text("[tool.pipeline]\n", encoding="utf-8")
     tried = []
 
-    def build(config, args, progress):
+    def build(config, args, progress, **options):
         tried.append(config.root.name)
         if config.root.name == "a-first":
             raise RuntimeError("boom\nin a second line")

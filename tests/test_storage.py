@@ -51,6 +51,29 @@ def test_an_error_discards_the_staging_and_changes_nothing(tmp_path):
     assert (tmp_path / "page.md").read_text() == "old page"
 
 
+def test_a_part_that_fails_is_dropped_and_the_rest_is_published(tmp_path):
+    """A platform's files are one part: an error inside it drops what it staged (and nothing else),
+    the publication goes on; ``drop`` forgets one staged target."""
+    (tmp_path / "zenn.md").write_text("last good zenn")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.png").write_text("old image")
+    with Publication(tmp_path / ".publish.json") as pub:
+        pub.write(tmp_path / "site.md", "new site")
+        with pytest.raises(ValueError):
+            with pub.part():
+                pub.write(tmp_path / "zenn.md", "new zenn")
+                (pub.folder(tmp_path / "zenn-book") / "c.md").write_text("chapter")
+                raise ValueError("Zenn would refuse it")
+        with pub.part():
+            pub.write(tmp_path / "qiita.md", "new qiita")
+        (pub.folder(tmp_path / "images") / "b.png").write_text("new image")
+        pub.drop(tmp_path / "images")
+    assert (tmp_path / "zenn.md").read_text() == "last good zenn" and not (tmp_path / "zenn-book").exists()
+    assert (tmp_path / "site.md").read_text() == "new site" and (tmp_path / "qiita.md").read_text() == "new qiita"
+    assert _tree(tmp_path / "images") == {"a.png": "old image"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "qiita.md", "site.md", "zenn.md"]  # no staging
+
+
 def test_unchanged_outputs_are_not_rewritten(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("same")

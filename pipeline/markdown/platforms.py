@@ -174,12 +174,14 @@ class Zenn:
         if len(body) <= limit:
             return []
         if what == "article":
-            fix = (f'set format = "book" and a summary under [tool.pipeline.zenn] to publish it as a Zenn book, one '
-                   f"chapter of up to {self.chapter_limit:,} characters per experiment; or split the experiments into "
-                   "several articles (projects), or shorten long outputs: tool.pipeline.article.max_output_lines")
+            fix = (f'set format = "book" under [tool.pipeline.zenn] to publish it as a Zenn book: one chapter per '
+                   f"experiment, a long one cut at its headings into chapters of up to {self.chapter_limit:,} "
+                   "characters; or split the experiments into several articles (projects), or shorten long outputs: "
+                   "tool.pipeline.article.max_output_lines")
         else:
-            fix = ("split the experiment into smaller ones, or shorten its outputs: tool.pipeline.article."
-                   "max_output_lines, or the remove-output and hide-output tags")
+            fix = ("add headings (## ...) to its markdown where the build may cut it into chapters, or split the "
+                   "experiment into smaller ones, or shorten its outputs: tool.pipeline.article.max_output_lines, or "
+                   "the remove-output and hide-output tags")
         return [f"the {what} is {len(body):,} characters; Zenn refuses more than {limit:,} ({fix})"]
 
     def image_problems(self, name: str, size: int, *, limit: int | None = None) -> list[str]:

@@ -313,9 +313,16 @@ _variants(_foreign_slug, {"slug_fullwidth": ("article.slug in full-width letters
 
 @case("writer")
 def zenn_title_derived_too_long(ctx: Ctx):
-    """No title set, and the first notebook's H1 is longer than Zenn's 70 characters: the refusal
-    names the setting that fixes the derived title."""
+    """No title set, and the first notebook's H1 is longer than Zenn's 70 characters: the Zenn export is
+    refused, naming the setting that fixes the derived title, and keeps its last good article; Qiita
+    (which takes the title) and the site are published all the same (issue 25)."""
+    zenn = _tree_hashes(ctx.path("build/zenn"))
     ctx.config["article"].pop("title")
     ctx.configure()
     ctx.experiment("00_long", f"# %% [markdown]\n# # {'とても長い題名の実験ノート' * 7}\n\n# %%\nx = 1\n")
-    ctx.expect_error(ctx.cli("build"), "title is 91 characters; Zenn allows 70 (set tool.pipeline.article.title)")
+    ctx.expect_error(ctx.cli("build"), "not published on Zenn",
+                     "title is 91 characters; Zenn allows 70 (set tool.pipeline.article.title)")
+    ctx.damaged += ["build/qiita/article.md", "build/qiita/public/*.md", "site/index.md"]  # published, by design
+    ctx.expect(_tree_hashes(ctx.path("build/zenn")) == zenn, "the Zenn export changed although it was refused")
+    ctx.expect("とても長い題名の実験ノート" * 7 in ctx.read("build/qiita/public/faults.md"),
+               "the Qiita article was not published with the new chapter")
