@@ -2,7 +2,8 @@
 
 ``scanner`` (line-level Markdown on one fence-aware scanner), ``sanitize`` (the allow-list
 every untrusted Markdown source goes through), ``boxes`` (Jupyter alert divs, GitHub alerts and HTML
-blocks in the author's Markdown, as each platform's own boxes), ``urls``, ``svg`` (figures reduced to what
+blocks in the author's Markdown, as each platform's own boxes), ``html_output`` (an output's HTML
+made ready for the sanitizer), ``urls``, ``svg`` (figures reduced to what
 draws, and drawn as PNG) and ``platforms`` (Qiita, Zenn and MkDocs: each platform's rules and Markdown checks).
 
 May import: only this subpackage. Everything else may import it.
