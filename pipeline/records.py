@@ -110,8 +110,9 @@ class StreamOutput:
 @dataclass(frozen=True)
 class ResultOutput:
     """A rich result or display: plain text always, Markdown when the object offered one
-    (pandas tables do, through pipeline.kernel_extension). HTML-only views are not kept: an article
-    never shows an output's HTML."""
+    (pandas tables do, through pipeline.kernel_extension). An output that offered only HTML
+    (``display(HTML(...))``) keeps it as its Markdown, as ``pipeline.markdown.html_output`` wrote
+    it (sanitized when rendered), and the text a reader sees as its text."""
 
     text: str
     markdown: str | None = None

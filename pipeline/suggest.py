@@ -320,8 +320,11 @@ def unignored_remote(folder: Path, qiita_dir: str | None) -> list[str]:
     if done.returncode != 1:
         return []
     where, remote = (os.path.relpath(target / p, folder) for p in (".gitignore", "public/.remote"))
+    import shlex
+
     return [f"{remote}/ (qiita-cli's copies of the articles) is not ignored, so `git add -A` commits it: add the line "
-            f"`.remote` to {where} (`npx qiita init` writes it; `npx zenn init`'s .gitignore lacks it)"]
+            f"`.remote` to {where} (`npx qiita init` writes it; `npx zenn init`'s .gitignore lacks it, and its last "
+            f"line has no newline: `printf '\\n.remote\\n' >> {shlex.quote(where)}` adds it on a line of its own)"]
 
 
 #: the lines init's .gitignore holds, by group with its comment: what a build generates in the project folder

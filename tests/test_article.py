@@ -309,6 +309,14 @@ def test_an_article_over_zenns_limit_stops_only_the_zenn_export(project, quiet):
     ("Lesson 4 - Loops", True), ("(1) 準備", True), ("① 準備", True), ("01) Intro", True),
     ("2024年の振り返り", False), ("3 ways to tokenize", False), ("1.5倍速いモデル", False), ("NumPy Tutorial", False),
     ("Intro 1.", False), ("makemore part1 bigrams", False),
+    # as Japanese course notebooks number and label their chapters
+    ("1章 Pythonの基礎", True), ("１章 全角", True), ("1-1. NumPy", True), ("2-1 NumPy の基礎", True),
+    ("1 はじめに", True), ("1.1節 配列", True), ("演習1", True), ("演習3 pandas", True), ("課題2: 回帰", True),
+    ("付録A 数式", True), ("§2 Methods", True), ("Q1. 何を予測するか", True), ("第2回 講義", True),
+    ("II. Methods", True),
+    # a number (or a variable) the title is about
+    ("3.14 について", False), ("X: 特徴量", False), ("y: 目的変数", False), ("2 つの方法", False),
+    ("10 分で分かる機械学習", False), ("2 クラス分類の実験", False), ("0.5 の閾値", False), ("1回目の実験", False), ("100 件のデータ", False),
 ])
 def test_an_authors_own_chapter_number_is_recognised(title, numbered):
     from pipeline.article.anchors import own_number
@@ -317,15 +325,31 @@ def test_an_authors_own_chapter_number_is_recognised(title, numbered):
 
 
 def test_a_numbered_title_is_printed_once_and_links_still_find_its_chapter(article_project):
-    """The chapter heading is the author's numbered title alone; a link to the chapter still resolves."""
+    """The chapter heading is the author's numbered title alone; as the author numbers the chapters,
+    the unnumbered one gets no number of ours either ("2. Hostile outputs" next to "第1章"); links to
+    both chapters still resolve, and the Zenn book is still cut at them."""
     from dataclasses import replace
+
+    from pipeline.publish.zenn_book import split_book
 
     records = load_records(article_project)
     records[0] = replace(records[0], title="第1章 最初の実験", cells=(
         replace(records[0].cells[0], source="# 第1章 最初の実験\n\n[次の章](02_hostile.py) と [この章](#第1章-最初の実験) を見る。"),
         *records[0].cells[1:]))
     for dialect in ("qiita", "mkdocs", "zenn"):
-        text = render(records, article_project, dialect, now=NOW).markdown
+        rendered = render(records, article_project, dialect, now=NOW)
+        text = rendered.markdown
         assert "\n## 第1章 最初の実験\n" in text and "1. 第1章" not in text, dialect
-        assert "- 第1章 最初の実験\n- 2\\. " in text, dialect
-        assert "[次の章](#2" in text and ("[この章](#第1章-最初の実験)" in text or "[この章](#%E7%AC%AC1" in text), dialect
+        assert "\n## Hostile outputs\n" in text and not re.search(r"^## \d\. ", text, re.M), dialect
+        assert "- 第1章 最初の実験\n- Hostile outputs\n- まとめ\n" in text, dialect
+        assert "[次の章](#hostile-outputs)" in text, dialect
+        assert "[この章](#第1章-最初の実験)" in text or "[この章](#%E7%AC%AC1" in text, dialect
+    book = split_book(text, records, [c.title for c in rendered.context.chapters])
+    assert [c.title for c in book] == ["第1章 最初の実験", "Hostile outputs"]
+    assert "## Hostile outputs" not in book[0].body and "[次の章](02_hostile)" in book[0].body
+
+
+def test_chapters_are_numbered_by_the_article_when_no_title_is(article_project):
+    text = _rendered(article_project, "qiita").markdown
+    assert "\n## 1. 最初の実験\n" in text and "\n## 2. Hostile outputs\n" in text
+    assert "1. 最初の実験\n2. Hostile outputs\n3. まとめ\n" in text

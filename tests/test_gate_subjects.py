@@ -77,6 +77,32 @@ def test_a_subject_ranked_first_or_last_must_be_so_among_its_peers():
     assert not misranked("Tokyo が最も多く、Sapporo が最も少ない。", facts)
 
 
+@pytest.mark.parametrize("text, wrong", [
+    ("最も高いのは tree です。", "tree"),  # the subject after the ranking word
+    ("テスト精度が一番高いのは logreg でした。", "logreg"),
+    ("売上が最も多いのは Osaka です。", "Osaka"),
+    ("The best model is the tree.", "tree"),
+    ("The highest test accuracy belongs to logreg.", "logreg"),
+    ("最も高いのは knn です。", None),
+    ("売上が最も多いのは Tokyo で、最も少ないのは Sapporo です。", None),
+    ("The best model is knn, and the worst is the tree.", None),
+    ("最も高いのは knn で、tree は 0.921 です。", None),  # tree is named after the ranking clause
+])
+def test_a_subject_named_after_the_ranking_word_is_checked_too(text, wrong):
+    found = misranked(text, facts_of(classifiers()))
+    assert [reason.split(" rank ")[1].split()[0] for _, reason in found] == ([wrong] if wrong else []), found
+
+
+def test_a_mix_up_names_the_value_the_records_give_its_subject():
+    """'the tree a mean of 0.973' (0.973 is logreg's and knn's mean): the message names the tree's
+    mean (0.933), not its standard deviation, which the sentence names for another number."""
+    cv = ("logreg: cv mean 0.973 (std 0.025)\nknn: cv mean 0.973 (std 0.025)\ntree: cv mean 0.933 (std 0.047)\n")
+    record = _record([Cell(0, "code", 'for name in models:\n    print(f"{name}: cv mean {m:.3f} (std {s:.3f})")',
+                           outputs=(StreamOutput("stdout", cv),))])
+    found = misattributed("Cross-validation gives the tree a mean of 0.973 with std 0.025.", facts_of(record))
+    assert found[:1] == [("0.973", "the records give tree cv mean: 0.933")], found
+
+
 def test_a_mix_up_rejects_the_draft_and_is_reported():
     facts = facts_of(stories())
     evidence = "3\n9\nGreedy Sampling"

@@ -93,6 +93,16 @@ def test_unwrap_joins_paragraphs_and_list_items():
     assert unwrap("!!! info\n    first\n    second") == "!!! info\n    first second"
 
 
+@pytest.mark.parametrize("wrapped, joined", [
+    ("方法は 2 つあります．\n1 つ目は", "方法は 2 つあります．1 つ目は"),  # full-width stop and comma
+    ("精度は 0.9，\nF1 は 0.8", "精度は 0.9，F1 は 0.8"),
+    ("本当に？\nYes", "本当に？Yes"), ("注意！\nNaN", "注意！NaN"), ("A・\nB", "A・B"),
+    ("［注］\nsee", "［注］see"), ("end.\nNext", "end. Next"),
+])
+def test_unwrap_joins_after_japanese_punctuation_without_a_space(wrapped, joined):
+    assert unwrap(wrapped) == joined
+
+
 @pytest.mark.parametrize("kept", [
     "```\nkeep\nlines\n```",
     "| a |\n| b |",
@@ -524,6 +534,29 @@ def test_html_for_zenn_rebuilds_images_safely_and_leaves_code_alone():
     assert all(not (c.attrs.get("href") or c.attrs.get("src") or "").lower().startswith("javascript") for c in links)
     assert len([c for c in links if c.type == "image"]) == 1
     assert html_for_zenn("`<b>code</b>` and <b>bold</b>") == "`<b>code</b>` and bold"
+
+
+@pytest.mark.parametrize("table", [
+    '<table><caption>Scores</caption><thead><tr><th></th><th>model</th><th align="right">acc</th></tr></thead>'
+    '<tbody><tr><th>0</th><td><b>tree</b></td><td>0.933</td></tr><tr><th>1</th><td>k|nn</td><td>0.947</td></tr>'
+    '</tbody></table>',
+    "<table>\n  <tr>\n    <th></th><th>model</th>\n    <th>acc</th>\n  </tr>\n  <tr><th>0</th><td>tree</td><td>0.933</td></tr>"
+    "\n  <tr><th>1</th><td>k|nn</td><td>0.947</td></tr>\n</table>",
+])
+def test_an_html_table_is_a_markdown_table_on_zenn(table):
+    """Zenn shows no HTML: a table (an author's, or an output's) is a Markdown table there, not its
+    cells' text run together; one with merged cells is its text."""
+    from pipeline.markdown.zenn import html_for_zenn
+
+    converted = html_for_zenn(sanitize_markdown(f"Before.\n\n{table}\n\nAfter."))
+    tokens = MarkdownIt("commonmark").enable("table").parse(converted)
+    cells = [t.children[0].content if t.children else "" for t in tokens if t.type == "inline"]
+    assert [t.type for t in tokens].count("tr_open") == 3, converted
+    assert cells[cells.index("model") - 1:cells.index("model") + 8] == ["", "model", "acc", "0", "tree", "0.933", "1",
+                                                                        "k|nn", "0.947"], converted
+    assert "<" not in converted and "Before." in cells and "After." in cells
+    merged = html_for_zenn(sanitize_markdown("<table><tr><td colspan=2>a b</td></tr></table>"))
+    assert merged.strip() == "a b"
 
 
 # ---------------------------------------------------------------------------

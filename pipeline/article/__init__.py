@@ -1,6 +1,6 @@
 """From executed notebooks to the article's text: harvest, the author's prose, the template context, rendering.
 
-``harvest`` (stage 2: executed notebook -> ``ExperimentRecord`` and figure files),
+``harvest`` (stage 2: executed notebook -> ``ExperimentRecord``; ``figures`` writes its figure files),
 ``observations`` (the author's prose and the glue values it cites), ``chapters`` and
 ``context`` (records -> the documented template context), ``anchors`` (heading anchors per
 platform), ``drafted`` (what the LLM pass drafted, as the article shows it), ``title`` (the

@@ -93,13 +93,23 @@ def anchors(headings: list[tuple[int, int, str]], dialect: str) -> list[str]:
     return out
 
 
-#: a title the author numbered: "1.", "1)", "1.2 ", "第1章", "第一部", "Chapter 2", "Part II", "(1)", "①"
+#: what follows a number that the title is about, not numbered by: a particle ("3.14 について",
+#: "0.5 の閾値") or a counter ("2 つの方法", "10 分で", "2 クラス分類")
+_ABOUT_THE_NUMBER = (r"(?![ \t\u3000]*(?:について|に(?:関|つ|よ|お)|とは|の|が|を|で|と|も|や|へ|より|から|まで|は(?!じめ)"
+                     r"|倍|以上|以下|未満|程度|[つ個人件枚回年月日時分秒割%％万億千層次段本台点位通]"
+                     r"|クラス|エポック|ステップ|ページ|ビット|バイト|パターン|ショット))")
+#: a title the author numbered (or labelled): "1.", "1)", "1.2 ", "1-1.", "2-1 ", "1 はじめに", "1章", "1.1節",
+#: "第1章", "第一部", "Chapter 2", "Part II", "II. ", "(1)", "①", "演習1", "課題2:", "付録A", "§2", "Q1."
 _OWN_NUMBER = re.compile(
-    r"\s*(?:\d{1,3}[.．)）:：、](?![\d.．])|\d{1,3}(?:[.．]\d{1,3})+[.．]?(?=\s)"
+    r"\s*(?:(?:\d{1,3}[.．)）:：、](?![\d.．])|\d{1,3}(?:[.．]\d{1,3})+[.．]?(?=\s)|\d{1,3}(?:[-‐－]\d{1,3})+(?:[.．]|(?=\s))"
+    r"|\d{1,3}[ \t\u3000]+(?=[\u3040-\u30ff\u3400-\u9fff]))" + _ABOUT_THE_NUMBER +
+    r"|\d{1,3}(?:[.．]\d{1,3})*\s*(?:[章部節講課話編項]|回(?!目))"
     r"|第\s*[0-9０-９一二三四五六七八九十百〇]+\s*[章部節回話編講課]"
     r"|(?:chapter|part|lesson|lecture|section|step|week|day|unit|module|exercise|session|tutorial|appendix)"
     r"\s*(?:\d+|[IVX]+\b|[A-Z]\b)"
-    r"|[IVX]{1,4}[.:]\s|[（(]\d{1,3}[)）]|\[\d{1,3}\]|[\u2460-\u2473\u2776-\u277f])", re.I)
+    r"|(?:演習|課題|問題|例題|練習|付録|補遺|実習|講義|問|ステップ|レッスン)\s*(?:\d{1,3}|[A-ZＡ-Ｚ](?![A-Za-z]))"
+    r"|§\s*\d|Q\d{1,2}(?:[.．:：)）]|\s+(?!\d))"
+    r"|X{0,2}(?:IX|IV|V?I{1,3}|V|X)\.\s|[（(]\d{1,3}[)）]|\[\d{1,3}\]|[\u2460-\u2473\u2776-\u277f])", re.I)
 
 
 def own_number(title: str) -> bool:
@@ -110,9 +120,9 @@ def own_number(title: str) -> bool:
 def chapter_starts(headings: list[tuple[int, int, str]], titles: list[str] | None = None,
                    count: int | None = None) -> dict[int, int]:
     """{chapter number: index into *headings*} of each chapter's level-2 heading, found in order: the
-    first level-2 heading after the chapter before whose text is "N. ..." or is the chapter's own
-    numbered title (*titles*, as the template printed them; a title the author numbered is printed
-    without the chapter number)."""
+    first level-2 heading after the chapter before whose text is "N. ..." or is the chapter's title
+    (*titles*, as the template printed them: where the author numbers the chapters, each heading is
+    its title alone, see ``own_number``)."""
     titles = list(titles or [])
     starts: dict[int, int] = {}
     after = 0
@@ -139,9 +149,9 @@ class Ref:
 def resolve_refs(markdown: str, dialect: str, refs: list[Ref], titles: list[str] | None = None) -> str:
     """Replace ``#pipeline-ref-N`` with the anchor of ``refs[N]`` in the rendered *markdown*.
 
-    Chapters are the level-2 headings "N. Title" (or the chapter's own numbered title, see
-    ``chapter_starts``); a heading reference that matches no heading of its chapter (Jupyter's
-    anchor form is accepted) points at the chapter."""
+    Chapters are the level-2 headings "N. Title" (or the title alone, see ``chapter_starts``); a
+    heading reference that matches no heading of its chapter (Jupyter's anchor form is accepted)
+    points at the chapter."""
     from pipeline.markdown.scanner import headings as find_headings
     from pipeline.markdown.scanner import scan
 

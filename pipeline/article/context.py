@@ -125,8 +125,8 @@ class Chapter:
     drafted_notes: str = ""
     #: the title is the LLM's proposal: this is the notebook's file name it stands in for
     drafted_title: str = ""
-    #: the title starts with the author's own number ("1.", "1.2", "第1章", "Chapter 2"): the templates
-    #: print it without the chapter number, so it is not numbered twice
+    #: the title starts with the author's own number or label ("1.", "1-1.", "第1章", "演習3", "Chapter 2"):
+    #: when any chapter's is, the template numbers no chapter (the author does), so none is numbered twice
     numbered: bool = False
 
 

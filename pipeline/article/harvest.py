@@ -16,19 +16,19 @@ not start, or the experiment was not run).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import re
 from pathlib import Path
 from typing import Literal
 
+from pipeline.article.figures import IMAGE_TYPES, author_images, bundle_text, output_image
 from pipeline.article.observations import check_citations, model_mismatch
 from pipeline.config import Config
 from pipeline.errors import HarvestError
 from pipeline.experiments import cell_title, discover
 from pipeline.glue import GLUE_MIME, MODEL_MIME, read_glue, read_model
 from pipeline.layout import Layout
+from pipeline.markdown.html_output import html_markdown
 from pipeline.progress import Progress
 from pipeline.records import (
     RUN_METADATA,
@@ -39,7 +39,6 @@ from pipeline.records import (
     Experiment,
     ExperimentRecord,
     GlueValue,
-    ImageOutput,
     ModelInfo,
     Output,
     ResultOutput,
@@ -50,9 +49,6 @@ from pipeline.records import (
 from pipeline.storage import Publication
 from pipeline.text import clean_traceback, path_replacements, scrub_paths, strip_ansi
 
-IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp",
-               "image/svg+xml": "svg"}
-_MAGIC = {"png": (b"\x89PNG\r\n\x1a\n",), "jpg": (b"\xff\xd8\xff",), "gif": (b"GIF87a", b"GIF89a"), "webp": (b"RIFF",)}
 #: author metadata kept on cells (the rest is editor and execution bookkeeping)
 KEPT_METADATA = ("written_for", "alt")
 _REPR_ONLY = re.compile(r"<[\w.]+ (object|at 0x[0-9a-f]+)[^>]*>|<Figure size [^>]*>")
@@ -145,9 +141,10 @@ def build_record(experiment: Experiment, nb, execution: ExecutionInfo, failure, 
     glue: dict[str, GlueValue] = {}
     models: list[ModelInfo] = []
     paths = path_replacements(config.root)
-    outputs = [_outputs(cell, i, experiment.name, paths, figures, glue, models, origin) for i, cell in enumerate(nb.cells)]
-    model = models[-1] if models else None
     warnings: list[str] = []
+    outputs = [_outputs(cell, i, experiment.name, paths, figures, glue, models, origin, warnings)
+               for i, cell in enumerate(nb.cells)]
+    model = models[-1] if models else None
     cells = []
     for index, (cell, cell_outputs) in enumerate(zip(nb.cells, outputs)):
         info = cell.metadata.get("pipeline", {}) or {}
@@ -157,7 +154,7 @@ def build_record(experiment: Experiment, nb, execution: ExecutionInfo, failure, 
         if cell.cell_type == "markdown":
             where = location(experiment.source, index, lines)
             warnings += check_citations(cell.source, glue, where)
-            images = _author_images(cell, index, experiment, config, figures, where, warnings)
+            images = author_images(cell, index, experiment, config, figures, where, warnings)
             if images:
                 metadata["images"] = images
             mismatch = model_mismatch(metadata.get("written_for"), model.id if model else None)
@@ -200,7 +197,7 @@ def _state(cell, index: int, execution: ExecutionInfo, failure) -> Literal["", "
 
 
 def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures: Path, glue: dict,
-             models: list, origin: str) -> list[Output]:
+             models: list, origin: str, warnings: list[str]) -> list[Output]:
     if cell.cell_type != "code":
         return []
     where = location(origin, index, (cell.metadata.get("pipeline", {}) or {}).get("lines"))
@@ -213,9 +210,9 @@ def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures:
     for out in cell.get("outputs", []):
         kind = out.get("output_type")
         if kind == "stream":
-            result.append(StreamOutput(str(out.get("name", "stdout")), clean(_text(out.get("text", "")))))
+            result.append(StreamOutput(str(out.get("name", "stdout")), clean(bundle_text(out.get("text", "")))))
         elif kind == "error":
-            result.append(ErrorOutput(str(out.get("ename", "")), clean(_text(out.get("evalue", ""))),
+            result.append(ErrorOutput(str(out.get("ename", "")), clean(bundle_text(out.get("evalue", ""))),
                                       scrub_paths(clean_traceback(out.get("traceback", []) or []), paths)))
         elif kind in ("display_data", "execute_result"):
             data = out.get("data", {}) or {}
@@ -226,7 +223,7 @@ def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures:
                     raise HarvestError(f"{where}: {exc}; call glue(\"name\", value) with a Python identifier as name") from None
                 glue[key] = GlueValue(value, text)
                 if data.get("text/plain"):
-                    result.append(ResultOutput(clean(_text(data["text/plain"]))))
+                    result.append(ResultOutput(clean(bundle_text(data["text/plain"]))))
                 continue
             if MODEL_MIME in data:
                 try:
@@ -239,18 +236,24 @@ def _outputs(cell, index: int, name: str, paths: list[tuple[str, str]], figures:
             mime = next((m for m in IMAGE_TYPES if m in data), None)
             if mime:
                 images += 1
-                image = _image(data[mime], mime, cell, index, images, name, figures, where)
+                image = output_image(data[mime], mime, cell, index, images, name, figures, where)
                 if image is not None:
                     result.append(image)
                 continue
             if _WIDGET in data:
                 continue  # interactive widgets have no static form; their text/plain is a repr
-            text = clean(_text(data.get("text/plain", "")))
-            markdown = clean(_text(data["text/markdown"])) if "text/markdown" in data else None
+            text = clean(bundle_text(data.get("text/plain", "")))
+            markdown = clean(bundle_text(data["text/markdown"])) if "text/markdown" in data else None
             if not markdown and _REPR_ONLY.fullmatch(text.strip()):
                 text = ""  # only a Python repr of something the article cannot show (a JavaScript view, a widget)
+            if not (text or markdown) and "text/html" in data:  # display(HTML(...)): sanitized when rendered
+                markdown, text = html_markdown(clean(bundle_text(data["text/html"])))
+                hidden = f"{where}: an HTML output shows nothing the article can (only a script, a widget or an " \
+                         "embedded page); it is left out: save it as an image, or print what it shows"
+                if not markdown and hidden not in warnings:
+                    warnings.append(hidden)
             if text or markdown:
-                result.append(ResultOutput(text, markdown))  # HTML-only views are never put in an article
+                result.append(ResultOutput(text, markdown or None))
     return _joined(result)
 
 
@@ -264,118 +267,3 @@ def _joined(outputs: list[Output]) -> list[Output]:
         else:
             joined.append(out)
     return joined
-
-
-def _image(raw, mime: str, cell, index: int, number: int, name: str, figures: Path, where: str) -> ImageOutput | None:
-    filename = f"{name}-cell{index + 1:02d}-{number}.{IMAGE_TYPES[mime]}"
-    write_figure(figures / filename, _decode(raw, mime, f"{where}, image {number}"), f"{where}, image {number}")
-    return ImageOutput(path=f"figures/{name}/{filename}", mime=mime, alt=_alt(cell, number))
-
-
-AUTHOR_IMAGE_TYPES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".gif": "gif", ".webp": "webp", ".svg": "svg"}
-
-
-def _author_images(cell, index: int, experiment: Experiment, config: Config, figures: Path, where: str,
-                   warnings: list[str]) -> dict[str, str]:
-    """Copy the images a markdown cell shows (relative files next to the notebook, and the cell's
-    own attachments) into the figures folder; returns {reference as written: path under build/}."""
-    from urllib.parse import unquote, urlparse
-
-    from pipeline.markdown.sanitize import sanitize_markdown
-    from pipeline.markdown.urls import rewrite_urls
-
-    found: dict[str, str] = {}
-    attachments = cell.get("attachments") or {}
-
-    def seen(kind: str, url: str) -> str:
-        if kind != "image" or url in found:
-            return url
-        parts = urlparse(url)
-        if parts.scheme == "attachment":
-            name = unquote(parts.path)
-            bundle = attachments.get(name) or {}
-            mime = next((m for m in IMAGE_TYPES if m in bundle), None)
-            if mime is None:
-                warnings.append(f"{where}: attachment {name!r} is not in the cell (or not an image); it is shown as its alt text")
-                return url
-            target = f"attachments/cell{index + 1:02d}-{_safe_name(name)}"
-            data = _decode(bundle[mime], mime, f"{where}: attachment {name!r}")
-        elif parts.scheme or url.startswith(("/", "#")) or not parts.path:
-            return url
-        else:
-            source = (experiment.path.parent / unquote(parts.path)).resolve()
-            ext = AUTHOR_IMAGE_TYPES.get(source.suffix.lower())
-            try:
-                relative = source.relative_to(config.root)
-            except ValueError:
-                warnings.append(f"{where}: image {url!r} lies outside the project; it is shown as its alt text")
-                return url
-            if ext is None or not source.is_file():
-                warnings.append(f"{where}: image {url!r} not found (looked for {relative}); it is shown as its alt text")
-                return url
-            target = "images/" + "/".join(_safe_name(p) for p in relative.parts)
-            data = source.read_bytes()
-            if ext == "svg":
-                from pipeline.markdown.svg import sanitize_svg
-
-                data = sanitize_svg(data)
-                if data is None:
-                    warnings.append(f"{where}: SVG image {url!r} cannot be made safe; it is shown as its alt text")
-                    return url
-        destination = figures / target
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        write_figure(destination, data, f"{where}: image {url!r}")
-        found[url] = f"figures/{experiment.name}/{target}"
-        return url
-
-    rewrite_urls(sanitize_markdown(cell.source), seen)  # as the renderer will see the URLs
-    return found
-
-
-def write_figure(path: Path, data: bytes, where: str) -> None:
-    """Write a figure file; an SVG also gets a PNG drawing beside it (``x.svg`` -> ``x.svg.png``),
-    which the platforms that do not show SVG link instead (``chapters.shown_file``)."""
-    path.write_bytes(data)
-    if path.suffix.lower() == ".svg":
-        from pipeline.markdown.svg import png_drawing, svg_to_png
-
-        try:
-            png = svg_to_png(data)
-        except ValueError as exc:
-            raise HarvestError(f"{where}: {exc}; Zenn and Qiita need a PNG of it: save the figure as PNG") from None
-        path.with_name(png_drawing(path.name)).write_bytes(png)
-
-
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "image"
-
-
-def _decode(raw, mime: str, where: str) -> bytes:
-    if mime == "image/svg+xml":
-        from pipeline.markdown.svg import sanitize_svg
-
-        data = sanitize_svg(_text(raw).encode("utf-8"))
-        if data is None:
-            raise HarvestError(f"{where}: SVG image cannot be made safe (it does not parse, or declares entities); "
-                               "save the figure as PNG instead")
-        return data
-    try:
-        data = base64.b64decode(re.sub(r"\s+", "", _text(raw)), validate=True)
-    except (binascii.Error, ValueError):
-        raise HarvestError(f"{where}: image ({mime}) is not valid base64; re-run the cell, "
-                           "or clear its output if it came from another tool") from None
-    if not data.startswith(_MAGIC[IMAGE_TYPES[mime]]):
-        raise HarvestError(f"{where}: image claims to be {mime} but its bytes are not; re-run the cell, or clear its output")
-    return data
-
-
-def _alt(cell, number: int) -> str:
-    """The author's alt text for the figure (``alt="..."`` on the cell, or a list for several), else ""."""
-    alt = cell.metadata.get("alt")
-    if isinstance(alt, list) and alt:
-        alt = alt[min(number, len(alt)) - 1]
-    return alt.strip() if isinstance(alt, str) else ""
-
-
-def _text(value) -> str:
-    return "".join(str(v) for v in value) if isinstance(value, list) else str(value)

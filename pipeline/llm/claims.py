@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import NamedTuple
 
 from pipeline.llm.subjects import CLAUSE, NUMBER, Fact, named, number, same_value, stem, stems, values_in, words
 
@@ -35,12 +36,25 @@ def _rescaled(claim: str, recorded: str) -> bool:
     return abs(ratio - round(ratio)) < 1e-9
 
 
-def claim_subjects(text: str) -> list[tuple[str, str, set[str], set[str], set[str]]]:
-    """``(claim as written, value, next, before, sentence)`` for each number and quoted token of a draft,
-    as stems: the word right after it ("537 heads", "4 列の a", "0.947 for knn"), and the words between the
-    sentence's start (or the previous number, its last "and" or comma) and it; the label of its
-    line ("- Greedy: ...") counts as before. Words before a Japanese object or direction particle
-    (を, に, へ, から, より, まで) name what is acted on, not what the number counts, and are left out."""
+class Claim(NamedTuple):
+    """A number or quoted token of a draft, and the words around it, as stems."""
+
+    text: str  # as written
+    value: str
+    next: set[str]  # the word right after it ("537 heads", "4 列の a", "0.947 for knn")
+    #: the words between the sentence's start (or the previous number, its last "and" or comma) and
+    #: it; the label of its line ("- Greedy: ...") counts as before
+    before: set[str]
+    sentence: set[str]  # the words of its clause, up to the next number
+    #: the words of its clause up to it, and the word after it: not those that lead to the next number
+    #: ("a mean of 0.973 with std 0.025" speaks of no std for 0.973)
+    leading: set[str]
+
+
+def claim_subjects(text: str) -> list[Claim]:
+    """Each number and quoted token of a draft, with the words that may say what it counts (``Claim``).
+    Words before a Japanese object or direction particle (を, に, へ, から, より, まで) name what is
+    acted on, not what the number counts, and are left out of *before*."""
     found = []
     for line in text.splitlines():
         label = stems(named(line.split(":", 1)[0])) if ":" in line[:30] else set()
@@ -57,8 +71,9 @@ def claim_subjects(text: str) -> list[tuple[str, str, set[str], set[str], set[st
                 before = _JOIN.split(before)[-1]
             before = _OBJECT.split(before)[-1]  # "row を 3 行": 3 is not row's
             right = _NEXT_WORD.match(line[end:after_end])
-            found.append((line[start:end], value, stems(named(right.group(1))) if right else set(),
-                          stems(named(before)) | label, stems(named(line[clause_start:after_end]))))
+            after = stems(named(right.group(1))) if right else set()
+            found.append(Claim(line[start:end], value, after, stems(named(before)) | label,
+                               stems(named(line[clause_start:after_end])), stems(named(line[clause_start:end])) | after))
     return found
 
 
@@ -98,7 +113,7 @@ def misattributed(text: str, facts: tuple[Fact, ...] | list[Fact]) -> list[tuple
     groups = _label_groups([_identity(held) for _, held, _, _ in subjects])
     labels = set().union(*groups)
     wrong = []
-    for claim, value, right, before, sentence in claim_subjects(text):
+    for claim, value, right, before, _, leading in claim_subjects(text):
         known, kind = (right & labels) or (before & labels), _kind(value)
         if not known:  # the draft names no label of the records next to the claim
             continue
@@ -110,11 +125,12 @@ def misattributed(text: str, facts: tuple[Fact, ...] | list[Fact]) -> list[tuple
         closest = max(own, key=len)
         if len(closest) < 2 and _peers(known, groups):
             continue  # "math と english の相関は -0.355": a value about two peers at once
-        closer = [(len(m), len(sentence & stems(words(held))), recorded, held) for recorded, held, m in matches
+        closer = [(len(m), len(leading & stems(words(held))), -len(stems(words(held)) - leading), recorded, held)
+                  for recorded, held, m in matches
                   if m > closest and not held.split()[0].endswith(".0")  # a result, not a setting in code
                   and not any(same_value(value, r) for r, _, m2 in matches if m2 == m)]
-        if closer:  # named as the one with the most labels, then words of the sentence, in common
-            *_, recorded, held = max(closer, key=lambda c: c[:2])
+        if closer:  # named as the one with the most labels, then words leading to the claim, in common, then fewest others
+            *_, recorded, held = max(closer, key=lambda c: c[:3])
             wrong.append((claim, f"the records give {' '.join(words(held))}: {recorded}"))
     return wrong
 
@@ -131,7 +147,7 @@ _LOWER_IS_BETTER = {"loss", "error", "mse", "rmse", "mae", "std", "time", "secon
 
 def misranked(text: str, facts: tuple[Fact, ...] | list[Fact]) -> list[tuple[str, str]]:
     """``(claim, what the records show)`` for each clause of *text* that ranks a subject first or
-    last ("the tree performs best", "Osaka が最も多い") where the records rank it otherwise: in
+    last ("the tree performs best", "Osaka が最も多い", "最も高いのは tree") where the records rank it otherwise: in
     every group of values recorded alike for it and its peers (lines that differ only in that
     subject), another one is at that end."""
     numeric = [(float(value.rstrip("%").replace(",", "")), _identity(subject)) for value, subject in facts
@@ -142,16 +158,20 @@ def misranked(text: str, facts: tuple[Fact, ...] | list[Fact]) -> list[tuple[str
         for pattern, end, better in _RANKS:
             match = pattern.search(clause)
             near = named(clause[:match.start()])[-NEAR_RANK:] if match else []  # "the tree performing best"
-            before = [w for w in near if stem(w) & labels]
+            after = named(clause[match.end():])[:NEAR_RANK] if match else []  # "最も高いのは tree", "the best is tree"
+            # the label nearest the ranking word: before it, or else the first after it that has peers
+            named_label = [w for w in near if stem(w) & labels][-1:] or [
+                w for w in after if any(_peer_groups(s, numeric) for s in stem(w) & labels)][:1]
             said = stems(named(clause))
             verdicts = {}
-            for subject in stem(before[-1]) if before else ():  # the label nearest the ranking word
+            for subject in stem(named_label[0]) if named_label else ():
                 groups = _peer_groups(subject, numeric)
                 groups = [g for g in groups if g[0][2] & said] or groups  # the measure the clause names, if it does
                 if groups:
                     verdicts[subject] = any(_ranked(subject, group, end, better) for group in groups)
             if verdicts and not any(verdicts.values()):
-                wrong.append((clause.strip()[:60], f"the records do not rank {before[-1]} {'first' if end > 0 else 'last'}"))
+                wrong.append((clause.strip()[:60], f"the records do not rank {named_label[0]} "
+                                                   f"{'first' if end > 0 else 'last'}"))
     return wrong
 
 

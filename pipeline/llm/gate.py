@@ -276,14 +276,14 @@ def no_results(text: str, ctx: GateContext) -> str | None:
 def _states_a_value(text: str, values: list[str], facts: tuple[tuple[str, str], ...]) -> bool:
     """*text* states one of the outputs' *values*: one of two digits or more, or a single digit in
     a sentence that names what it counts ("ones.sum() は 5"; a bare "0" or "2" is in any code)."""
-    for _, value, _, _, sentence in claim_subjects(text):
-        if not any(same_value(value, v) for v in values):
+    for claim in claim_subjects(text):
+        if not any(same_value(claim.value, v) for v in values):
             continue
-        if len(re.sub(r"\D", "", value)) >= 2:
+        if len(re.sub(r"\D", "", claim.value)) >= 2:
             return True
         held = [stems(words(subject)) for recorded, subject in facts
-                if same_value(value, recorded) and not subject.split()[0].endswith(".0")]
-        if any(sentence & found for found in held):
+                if same_value(claim.value, recorded) and not subject.split()[0].endswith(".0")]
+        if any(claim.sentence & found for found in held):
             return True
     return False
 

@@ -124,7 +124,8 @@ _BLOCK_START = re.compile(r"#{1,6}(\s|$)|[-*+](\s|$)|\d{1,9}[.)](\s|$)|>|\||" + 
                           r"|!\[|@\[|\[[^\]]+\]:|[-=]+\s*$|(?:[*_]\s*){3,}$")
 #: a line after which the next line starts anew
 _NO_CONTINUATION = re.compile(r"#|\||<|" + _STRUCTURE_START + r"|!\[|@\[|\[[^\]]+\]:|[-=]+\s*$|(?:[*_]\s*){3,}$")
-_CJK_PUNCT = "、。「」『』（）【】："
+#: Japanese (full-width) punctuation and brackets: no space is put next to them when lines are joined
+_CJK_PUNCT = "、。，．：；！？・「」『』（）【】〔〕［］｛｝〈〉《》"
 
 
 def _joins_without_space(before: str, after: str) -> bool:

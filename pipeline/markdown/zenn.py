@@ -1,8 +1,8 @@
 """What only Zenn needs, on sanitized Markdown: Zenn escapes raw HTML (only ``<br>`` passes) and
 shows no SVG image.
 
-- ``html_for_zenn``: sanitized tags become Markdown where they can (an image, a link) and are
-  dropped, keeping their text, where they cannot;
+- ``html_for_zenn``: sanitized tags become Markdown where they can (an image, a link, a table
+  without merged cells) and are dropped, keeping their text, where they cannot;
 - ``badges_for_zenn``: remote SVG images (shields.io and Colab badges, any ``.svg``) become plain
   links with their alt text; a badge that was already a link keeps its target.
 
@@ -31,6 +31,7 @@ _BADGE = re.compile(_IMAGE)
 _PRE = re.compile(r"([ \t]*)<pre(?:\s[^<>]*)?>(.*)$", re.I)
 _LINK_OPEN = re.compile(r"<a[\s>]", re.I)
 _LINK_CLOSE = re.compile(r"</a\s*>", re.I)
+_TABLE = re.compile(r"[ \t]*<table\b", re.I)
 
 
 def _outside_code(markdown: str, change: Callable[[str], str]) -> str:
@@ -81,7 +82,42 @@ def html_for_zenn(markdown: str) -> str:
                       lambda m: "" if m.group(1).lower() in ALLOWED_TAGS and m.group(1).lower() != "br" else m.group(),
                       text)
 
-    return _outside_code(_links_on_one_line(_pre_as_fences(markdown)), change)
+    return _outside_code(_links_on_one_line(_pre_as_fences(_tables_as_markdown(markdown))), change)
+
+
+def _tables_as_markdown(markdown: str) -> str:
+    """Each ``<table>`` that starts a line, and is closed within its paragraph, as a Markdown table
+    (its first row the header); one with merged cells (colspan, rowspan) or a table inside stays
+    HTML, and so becomes its text."""
+    lines, out, k = scan(markdown), [], 0
+    while k < len(lines):
+        start, end = not (lines[k].code or lines[k].math) and _TABLE.match(lines[k].text), k
+        while start and "</table" not in lines[end].text.lower() and end + 1 < len(lines) \
+                and lines[end + 1].text.strip() and not (lines[end + 1].code or lines[end + 1].math):
+            end += 1
+        table = _markdown_table("\n".join(line.text for line in lines[k:end + 1])) if start else None
+        out += table if table is not None else [line.text for line in lines[k:end + 1]]
+        k = end + 1
+    return "\n".join(out)
+
+
+def _markdown_table(block: str) -> list[str] | None:
+    closing = re.search(r"</table\s*>", block, re.I)
+    if not closing or re.search(r"<table\b", block[1:closing.start()], re.I) or re.search(r"\b(?:colspan|rowspan)\s*=", block, re.I):
+        return None
+    inner, after = block[:closing.start()], block[closing.end():].strip()
+    found = re.findall(r"<tr\b[^<>]*>(.*?)</tr\s*>", inner, re.S | re.I)
+    if not found or len(found) != len(re.findall(r"<tr\b", inner, re.I)):
+        return None
+    rows = [[" ".join(cell.split()).replace("|", "\\|") or " " for _, cell in
+             re.findall(r"<(t[dh])\b[^<>]*>(.*?)</\1\s*>", row, re.S | re.I)] for row in found]
+    width = max(len(row) for row in rows)
+    if not width:
+        return None
+    caption = re.sub(r"<tr\b.*?</tr\s*>|<[^<>]*>", " ", inner, flags=re.S | re.I).split()  # text outside the rows
+    table = ["| " + " | ".join(row + [" "] * (width - len(row))) + " |" for row in rows]
+    return ([" ".join(caption), ""] if caption else [""]) + table[:1] + ["|" + "---|" * width] + table[1:] \
+        + ["", after] * bool(after) + [""]
 
 
 def _pre_as_fences(markdown: str) -> str:
