@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.article.render import UPLOAD_MARK, RenderedArticle, render
@@ -53,15 +54,7 @@ from pipeline.progress import Progress
 from pipeline.publish.frontmatter import front_problems, read_front_matter
 from pipeline.publish.qiita import QIITA_KEYS, git_links, hold, linked, qiita_front_matter
 from pipeline.publish.site import mathjax_folder, stage_mathjax, stage_site_config
-from pipeline.publish.zenn import (
-    ZENN_KEYS,
-    export_article,
-    fit_images,
-    zenn_entry,
-    zenn_front_matter,
-    zenn_images,
-    zenn_targets,
-)
+from pipeline.publish.zenn import ZENN_KEYS, ZennPaths, export_article, fit_images, zenn_front_matter, zenn_paths
 from pipeline.publish.zenn_book import export_book
 from pipeline.records import Drafts, ExperimentRecord
 from pipeline.storage import Publication
@@ -87,9 +80,9 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     for problem in QIITA.check(qiita.markdown):
         progress.warn(f"Qiita export: {problem}")
 
-    article, cli_file, page = layout.qiita / "article.md", qiita_cli_file(config, layout), layout.site / "index.md"
-    zenn_file = zenn_entry(config, layout)  # articles/<slug>.md, or books/<slug>/config.yaml
-    targets = export_targets(config, layout)
+    paths = article_paths(config, layout)
+    article, cli_file, page, targets = paths.article, paths.qiita_cli, paths.page, list(paths.targets)
+    zenn_file = paths.zenn.entry if paths.zenn else None  # articles/<slug>.md, or books/<slug>/config.yaml
     check_writable(targets + [layout.manifest], layout)  # before any of them is read or staged
     check_owned(targets, layout)
 
@@ -109,7 +102,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     site_targets = [page, layout.site / "figures", mathjax_folder(layout)]
     platform("site", site_targets, lambda: _stage_site(mkdocs, page, config, layout, publication))
     git = config.article.image_base_url == "git"
-    images = git_images(config, layout) if git or zenn else None
+    images = paths.images if git or zenn else None
     hosted: dict[str, Path] = {}
     zenn_problem = None
     repository = None
@@ -118,7 +111,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
 
         repository = Repository.of(layout.root, config.article.git_remote)
         # what the pushed articles link stays until they no longer do: a push never breaks the live article
-        kept = repository.linked_at_remote(pushed_paths(config, layout), images) if repository else {}
+        kept = repository.linked_at_remote(list(paths.pushed), images) if repository else {}
         hosted, zenn_problem = _stage_images(qiita, zenn, images, layout, publication, progress, hashed=git, kept=kept)
     if zenn is not None:
         def stage_zenn() -> None:
@@ -129,7 +122,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
             else:
                 export_article(_renamed(zenn, hosted), config, progress, publication, layout, zenn_file)
 
-        zenn_ok = platform("Zenn", zenn_targets(config, layout), stage_zenn)
+        zenn_ok = platform("Zenn", list(paths.zenn.targets), stage_zenn)
         if not zenn_ok and not git and images is not None:
             publication.drop(images)  # the Zenn export's own images: left as published with its article
     qiita_targets = [article, cli_file, layout.qiita / "figures"] + ([images] if git and images else [])
@@ -138,27 +131,52 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     record_manifest(published, layout, publication)
     pending = [f for f in qiita.figures if f.src.startswith(UPLOAD_MARK)] if not git else []
     uploads = tuple(layout.qiita / f.file for f in pending)
-    return Exports(article, cli_file, page, uploads, zenn_file if config.zenn.enabled else None, tuple(refused))
+    return Exports(article, cli_file, page, uploads, zenn_file, tuple(refused))
+
+
+@dataclass(frozen=True)
+class ArticlePaths:
+    """Where this article's files go, worked out once from the config and the layout."""
+
+    #: build/qiita/article.md, public/<slug>.md in the qiita-cli folder, and the site's page
+    article: Path
+    qiita_cli: Path
+    page: Path
+    #: the Zenn export's paths (None when it is off)
+    zenn: ZennPaths | None
+    #: where figures live for ``image_base_url = "git"``: the Zenn export's images/<slug>/ (one copy
+    #: serves both platforms), else images/<slug>/ in the qiita-cli folder
+    images: Path
+    #: every file and folder the export writes for this article: what the ownership check, the manifest
+    #: and the up-to-date fingerprint look at (never the rest of a shared CLI folder)
+    targets: tuple[Path, ...]
+    #: the files a push publishes (outside build/): public/<slug>.md, the Zenn article or book folder, and
+    #: images/<slug>/; what git commands name, and what "pull first" looks at
+    pushed: tuple[Path, ...]
+
+
+def article_paths(config: Config, layout: Layout | None = None) -> ArticlePaths:
+    layout = layout or config.layout
+    cli_file = qiita_cli_file(config, layout)
+    zenn = zenn_paths(config, layout) if config.zenn.enabled else None
+    images = zenn.images if zenn else layout.qiita_root / "images" / config.article.slug
+    own = zenn.targets if zenn else (images,) if config.article.image_base_url == "git" else ()
+    targets = (layout.qiita / "article.md", cli_file, layout.qiita / "figures", layout.site / "index.md",
+               layout.site / "figures", mathjax_folder(layout), *own)
+    pushed = tuple(p for p in dict.fromkeys((cli_file, *own)) if not inside(p, layout.build))
+    return ArticlePaths(layout.qiita / "article.md", cli_file, layout.site / "index.md", zenn, images, targets, pushed)
 
 
 def git_images(config: Config, layout: Layout) -> Path:
-    """Where figures live for ``image_base_url = "git"``: the Zenn export's images/<slug>/ (one copy
-    serves both platforms), else images/<slug>/ in the qiita-cli folder."""
-    if config.zenn.enabled:
-        return zenn_images(config, layout)
-    return layout.qiita_root / "images" / config.article.slug
+    return article_paths(config, layout).images
 
 
 def pushed_paths(config: Config, layout: Layout | None = None) -> list[Path]:
-    """The article's files a push publishes (outside build/): ``public/<slug>.md``, the Zenn article or
-    book folder, and ``images/<slug>/``; what git commands name, and what "pull first" looks at."""
-    layout = layout or config.layout
-    paths = [qiita_cli_file(config, layout)]
-    if config.zenn.enabled:
-        paths += zenn_targets(config, layout)
-    elif config.article.image_base_url == "git":
-        paths.append(git_images(config, layout))
-    return [p for p in dict.fromkeys(paths) if not inside(p, layout.build)]
+    return list(article_paths(config, layout).pushed)
+
+
+def export_targets(config: Config, layout: Layout) -> list[Path]:
+    return list(article_paths(config, layout).targets)
 
 
 def _stage_site(mkdocs: RenderedArticle, page: Path, config: Config, layout: Layout, publication: Publication) -> None:
@@ -280,18 +298,6 @@ def _check_links(urls, setting: str) -> None:
 
 def qiita_cli_file(config: Config, layout: Layout) -> Path:
     return layout.qiita_root / "public" / f"{config.article.slug}.md"
-
-
-def export_targets(config: Config, layout: Layout) -> list[Path]:
-    """Every file and folder the export writes for this article: what the ownership check, the
-    manifest and the up-to-date fingerprint look at (never the rest of a shared CLI folder)."""
-    targets = [layout.qiita / "article.md", qiita_cli_file(config, layout), layout.qiita / "figures",
-               layout.site / "index.md", layout.site / "figures", mathjax_folder(layout)]
-    if config.zenn.enabled:
-        targets += zenn_targets(config, layout)
-    elif config.article.image_base_url == "git":
-        targets.append(git_images(config, layout))
-    return targets
 
 
 def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publication: Publication) -> tuple:

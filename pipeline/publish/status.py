@@ -19,11 +19,10 @@ from pathlib import Path
 from pipeline.article.title import titled_project
 from pipeline.config import Config
 from pipeline.layout import GENERATED_FILE
-from pipeline.publish.export import git_images, pushed_paths, qiita_cli_file
+from pipeline.publish.export import article_paths, pushed_paths, qiita_cli_file
 from pipeline.publish.frontmatter import read_front_matter
 from pipeline.publish.gitrepo import Repository
 from pipeline.publish.qiita import is_held
-from pipeline.publish.zenn import zenn_entry
 
 
 def shown(path: Path) -> str:
@@ -155,7 +154,8 @@ def article_state(config: Config, repo: Repository | None = None) -> ArticleStat
         built = "not known (the last build failed, drafted with the LLM or ran on a gateway)"
     lines = [f"build: {built}"]
     step = publish_step(config, repo)
-    images = git_images(config, layout)
+    paths = article_paths(config, layout)
+    images = paths.images
     if images.is_dir():
         figures = [p for p in images.rglob("*") if p.is_file() and not p.name.startswith(".")]
         said = f"figures: {len(figures)} in {shown(images)}/"
@@ -166,7 +166,7 @@ def article_state(config: Config, repo: Repository | None = None) -> ArticleStat
             said += (f", {pending} not committed" if pending else "") + (f", {unpushed} not pushed" if unpushed else "")
             said += "" if pending or unpushed else ", all pushed" if step.repo.tracking else ", none pushed yet"
         lines.append(said)
-    cli_file = qiita_cli_file(config, layout)
+    cli_file = paths.qiita_cli
     if cli_file.is_file():
         front = read_front_matter(cli_file)
         text = cli_file.read_text(encoding="utf-8", errors="replace")
@@ -175,8 +175,8 @@ def article_state(config: Config, repo: Repository | None = None) -> ArticleStat
                      f"ignorePublish {front.get('ignorePublish', 'false')}{held}")
     else:
         lines.append(f"Qiita {shown(cli_file)}: not written yet")
-    if config.zenn.enabled:
-        entry = zenn_entry(config, layout)
+    if paths.zenn:
+        entry = paths.zenn.entry
         if entry.is_file():
             published = _zenn_published(entry)
             lines.append(f"Zenn {shown(entry)}: published {published}")
@@ -188,7 +188,7 @@ def article_state(config: Config, repo: Repository | None = None) -> ArticleStat
         command = "git pull"
     elif unchanged is not True:
         command = f"python -m pipeline{here} build"
-    elif not pushed_paths(config):
+    elif not paths.pushed:
         command = (f"nothing to push: the exports are in {shown(layout.build)}/ (paste build/qiita/article.md, or "
                    "point export_dir at your qiita-cli and zenn-cli folders: docs/publishing.md)")
     else:

@@ -91,13 +91,12 @@ def _inputs(config: Config, data_files: list[str]) -> list[Path]:
     return inputs[:1] + [p for p in inputs[1:] if p != config.root]  # experiments_dir "." is the root, walked once
 
 
-def _outputs(config: Config) -> list[Path]:
+def _outputs(config: Config, targets: tuple[Path, ...]) -> list[Path]:
     from pipeline.layout import inside
-    from pipeline.publish.export import export_targets
 
     layout = config.layout
     return [layout.executed, layout.cache, layout.records, layout.figures, layout.qiita, layout.site,
-            *(t for t in export_targets(config, layout) if not inside(t, layout.qiita) and not inside(t, layout.site))]
+            *(t for t in targets if not inside(t, layout.qiita) and not inside(t, layout.site))]
 
 
 def fingerprint(config: Config, data_files: list[str]) -> tuple[str, str, int]:
@@ -114,7 +113,10 @@ def fingerprint(config: Config, data_files: list[str]) -> tuple[str, str, int]:
             digest.update(b"\0path " + os.fsencode(folder) + str(os.stat(folder or ".").st_mtime_ns).encode())
         except OSError:
             pass
-    inputs, outputs = _inputs(config, data_files), _outputs(config)
+    from pipeline.publish.export import article_paths
+
+    paths = article_paths(config)  # where the export writes, and what a push publishes
+    inputs, outputs = _inputs(config, data_files), _outputs(config, paths.targets)
     skip = frozenset([config.layout.build, *outputs, *inputs[1:]])  # each walked once, on its own
     newest, inputs_digest = 0, ""
     for number, root in enumerate(inputs + outputs):
@@ -130,16 +132,14 @@ def fingerprint(config: Config, data_files: list[str]) -> tuple[str, str, int]:
             digest.update(b"\0" + os.fsencode(file) + f"\0{info.st_size}\0{info.st_mtime_ns}".encode())
             if number < len(inputs):
                 newest = max(newest, info.st_mtime_ns)
-    digest.update(b"\0remote " + _remote_state(config).encode("utf-8", "surrogateescape"))
+    digest.update(b"\0remote " + _remote_state(config, list(paths.pushed)).encode("utf-8", "surrogateescape"))
     return digest.hexdigest(), inputs_digest or digest.hexdigest(), newest
 
 
-def _remote_state(config: Config) -> str:
-    """What the remote-tracking branch holds at the article's pushed files ("" when none are outside build/)."""
-    from pipeline.publish.export import pushed_paths
+def _remote_state(config: Config, paths: list[Path]) -> str:
+    """What the remote-tracking branch holds at the article's pushed *paths* ("" when none are outside build/)."""
     from pipeline.publish.gitrepo import Repository
 
-    paths = pushed_paths(config)
     repository = Repository.of(config.root, config.article.git_remote) if paths else None
     return repository.remote_state(paths) if repository else ""
 

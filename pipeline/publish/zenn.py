@@ -1,6 +1,6 @@
 """The Zenn export (called by ``export``): where it writes, its article, and Zenn's limits on images.
 
-- ``zenn_entry`` / ``zenn_targets``: in the zenn-cli root, ``articles/<slug>.md`` with
+- ``zenn_paths`` (``zenn_entry``): in the zenn-cli root, ``articles/<slug>.md`` with
   ``format = "article"``, the folder ``books/<slug>/`` (known by its ``config.yaml``) with
   ``format = "book"`` (``pipeline.publish.zenn_book``); ``images/<slug>/`` either way.
 - ``export_article``: the article with zenn-cli's front matter (``zenn_front_matter``); ``published``,
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.article.context import FigureView
@@ -34,23 +35,29 @@ ZENN_KEYS = ("title", "emoji", "type", "topics", "published", "published_at", "p
 _SCALABLE = {"PNG": {"optimize": True}, "JPEG": {"quality": 85, "optimize": True}, "WEBP": {"quality": 85}, "GIF": {}}
 
 
+@dataclass(frozen=True)
+class ZennPaths:
+    """Where the Zenn export writes, in the zenn-cli root."""
+
+    #: the file the export is known by: articles/<slug>.md, or the book's books/<slug>/config.yaml
+    entry: Path
+    #: images/<slug>/: the figures of the article or book (linked as /images/<slug>/)
+    images: Path
+    #: what it writes (the ownership checks, the manifest): the article or the book's folder, and images/
+    targets: tuple[Path, ...]
+
+
+def zenn_paths(config: Config, layout: Layout) -> ZennPaths:
+    slug = config.zenn.slug or ZENN.slug_for(config.zenn, config.article)  # resolved: article.title.titled
+    book = config.zenn.format == "book"
+    entry = layout.zenn / "books" / slug / "config.yaml" if book else layout.zenn / "articles" / f"{slug}.md"
+    images = layout.zenn / "images" / slug
+    return ZennPaths(entry, images, (entry.parent if book else entry, images))
+
+
 def zenn_entry(config: Config, layout: Layout) -> Path:
     """The file the Zenn export is known by: the article, or the book's config.yaml."""
-    slug = config.zenn.slug or ZENN.slug_for(config.zenn, config.article)  # resolved: article.title.titled
-    if config.zenn.format == "book":
-        return layout.zenn / "books" / slug / "config.yaml"
-    return layout.zenn / "articles" / f"{slug}.md"
-
-
-def zenn_images(config: Config, layout: Layout) -> Path:
-    """images/<slug>/ in the zenn-cli root: the figures of the article or book (linked as /images/<slug>/)."""
-    return layout.zenn / "images" / (config.zenn.slug or ZENN.slug_for(config.zenn, config.article))
-
-
-def zenn_targets(config: Config, layout: Layout) -> list[Path]:
-    """What the Zenn export writes (for the ownership checks and the manifest)."""
-    entry = zenn_entry(config, layout)
-    return [entry.parent if config.zenn.format == "book" else entry, zenn_images(config, layout)]
+    return zenn_paths(config, layout).entry
 
 
 #: the setting that fixes each field the Zenn export may derive (a title from the first H1, topics from

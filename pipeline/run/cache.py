@@ -48,19 +48,25 @@ def package_versions(names: tuple[str, ...] | list[str]) -> dict[str, str]:
     return versions
 
 
-def kernel_settings(config: Config) -> dict:
-    """What the kernel is told through PIPELINE_SETTINGS (all but models_dir, the machine's model
-    cache, is in the key)."""
+def model_settings(config: Config) -> dict:
+    """The model settings a kernel is told (part of every key)."""
     from pipeline.config import plain_values
+
+    return {"model": plain_values(config.model)}
+
+
+def kernel_settings(config: Config) -> dict:
+    """What the kernel is told through PIPELINE_SETTINGS: the model settings and the machine's model
+    cache (``model_cache.location``; where converted weights are cached does not change outputs, so it
+    is no part of the key)."""
     from pipeline.model_cache import location
 
-    return {"model": plain_values(config.model), "models_dir": str(location(config)[0])}
+    return {**model_settings(config), "models_dir": str(location(config)[0])}
 
 
 def environment_parts(config: Config) -> dict:
     """The parts of every experiment's key that do not depend on the experiment (computed once a run)."""
-    settings = kernel_settings(config)
-    settings.pop("models_dir")  # where converted weights are cached does not change outputs
+    settings = model_settings(config)
     return {
         "format": CACHE_FORMAT,
         "kernel": config.kernel,
