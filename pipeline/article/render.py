@@ -72,28 +72,41 @@ def make_environment(templates_dir: Path, cache_dir: Path | None = None):
 def render(records: list[ExperimentRecord], config: Config, dialect: str, drafts=None,
            now: datetime | None = None, preview: bool = False, layout: Layout | None = None) -> RenderedArticle:
     """Render the article in *dialect* from *records* (templates from *layout*, default the config's)."""
-    if dialect not in DIALECTS:
-        raise ValueError(f"unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
+    return render_all(records, config, (dialect,), drafts, now, preview, layout)[dialect]
+
+
+def render_all(records: list[ExperimentRecord], config: Config, dialects: tuple[str, ...], drafts=None,
+               now: datetime | None = None, preview: bool = False,
+               layout: Layout | None = None) -> dict[str, RenderedArticle]:
+    """The article in each of *dialects*, from the same records and one template environment; *preview*
+    marks the page as not a clean run (the site's page: the only dialect a preview shows)."""
+    unknown = [d for d in dialects if d not in DIALECTS]
+    if unknown:
+        raise ValueError(f"unknown dialect {unknown[0]!r}; use one of {', '.join(DIALECTS)}")
     import jinja2
 
     if not (config.article.title and config.zenn.slug):  # build resolved it already (article.title.titled)
         config = titled(config, records)
-    context, prose = build_context(records, config, dialect, drafts=drafts, now=now, preview=preview)
     layout = layout or config.layout
     cache = layout.build / ".templates-cache"
     cache.mkdir(parents=True, exist_ok=True)
     env = make_environment(layout.templates, cache)
-    try:
-        markdown = env.get_template("article.md.j2").render(**context.as_dict())
-    except jinja2.TemplateNotFound as exc:
-        raise PipelineError(f"template {exc.name} not found in {layout.templates} (or the package's "
-                            f"defaults in {DEFAULT_TEMPLATES}); restore it from the project's repository") from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise PipelineError(f"{exc.filename or exc.name}, line {exc.lineno}: template syntax error: {exc.message}; "
-                            "fix the template") from None
-    except jinja2.TemplateError as exc:
-        raise PipelineError(f"rendering the {dialect} article failed in the templates: {exc}; fix the template "
-                            "(templates/article.md.j2 sees the fields listed in pipeline/article/context.py)") from None
-    markdown = tidy_blank_lines(resolve_refs(markdown, dialect, prose.refs, [c.title for c in context.chapters]))
-    figures = tuple({f.file: f for f in prose.figures}.values())
-    return RenderedArticle(dialect, markdown, figures, context.warnings, context)
+    rendered = {}
+    for dialect in dialects:
+        context, prose = build_context(records, config, dialect, drafts=drafts, now=now,
+                                       preview=preview and (dialect == "mkdocs" or len(dialects) == 1))
+        try:
+            markdown = env.get_template("article.md.j2").render(**context.as_dict())
+        except jinja2.TemplateNotFound as exc:
+            raise PipelineError(f"template {exc.name} not found in {layout.templates} (or the package's defaults "
+                                f"in {DEFAULT_TEMPLATES}); restore it from the project's repository") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise PipelineError(f"{exc.filename or exc.name}, line {exc.lineno}: template syntax error: "
+                                f"{exc.message}; fix the template") from None
+        except jinja2.TemplateError as exc:
+            raise PipelineError(f"rendering the {dialect} article failed in the templates: {exc}; fix the template "
+                                "(templates/article.md.j2 sees the fields listed in pipeline/article/context.py)") from None
+        markdown = tidy_blank_lines(resolve_refs(markdown, dialect, prose.refs, [c.title for c in context.chapters]))
+        figures = tuple({f.file: f for f in prose.figures}.values())
+        rendered[dialect] = RenderedArticle(dialect, markdown, figures, context.warnings, context)
+    return rendered

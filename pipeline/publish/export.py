@@ -32,7 +32,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.article.render import UPLOAD_MARK, RenderedArticle, render
+from pipeline.article.render import UPLOAD_MARK, RenderedArticle, render_all
 from pipeline.article.title import titled
 from pipeline.config import Config
 from pipeline.errors import ExportError
@@ -72,9 +72,9 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     layout = layout or config.layout
     if not (config.article.title and config.zenn.slug and config.zenn.topics):  # build resolved it already
         config = titled(config, records)
-    qiita = render(records, config, "qiita", drafts=drafts, layout=layout)
-    mkdocs = render(records, config, "mkdocs", drafts=drafts, preview=preview, layout=layout)
-    zenn = render(records, config, "zenn", drafts=drafts, layout=layout) if config.zenn.enabled else None
+    dialects = ("qiita", "mkdocs") + (("zenn",) if config.zenn.enabled else ())
+    rendered = render_all(records, config, dialects, drafts=drafts, preview=preview, layout=layout)
+    qiita, mkdocs, zenn = rendered["qiita"], rendered["mkdocs"], rendered.get("zenn")
     for warning in dict.fromkeys(qiita.warnings + mkdocs.warnings + (zenn.warnings if zenn else ())):
         progress.warn(warning)
     for problem in QIITA.check(qiita.markdown):
@@ -158,7 +158,7 @@ class ArticlePaths:
 def article_paths(config: Config, layout: Layout | None = None) -> ArticlePaths:
     layout = layout or config.layout
     cli_file = qiita_cli_file(config, layout)
-    zenn = zenn_paths(config, layout) if config.zenn.enabled else None
+    zenn = zenn_paths(config.zenn, config.article, layout) if config.zenn.enabled else None
     images = zenn.images if zenn else layout.qiita_root / "images" / config.article.slug
     own = zenn.targets if zenn else (images,) if config.article.image_base_url == "git" else ()
     targets = (layout.qiita / "article.md", cli_file, layout.qiita / "figures", layout.site / "index.md",

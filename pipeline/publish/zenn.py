@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pipeline.article.context import FigureView
 from pipeline.article.render import RenderedArticle
-from pipeline.config import Config
+from pipeline.config import ArticleConfig, Config, ZennConfig
 from pipeline.errors import ExportError
 from pipeline.layout import Layout, owner_mark
 from pipeline.markdown.platforms import ZENN
@@ -47,9 +47,10 @@ class ZennPaths:
     targets: tuple[Path, ...]
 
 
-def zenn_paths(config: Config, layout: Layout) -> ZennPaths:
-    slug = config.zenn.slug or ZENN.slug_for(config.zenn, config.article)  # resolved: article.title.titled
-    book = config.zenn.format == "book"
+def zenn_paths(zenn: ZennConfig, article: ArticleConfig, layout: Layout) -> ZennPaths:
+    """From the config's Zenn and article tables (the slug is resolved once: ``article.title.titled``)."""
+    slug = zenn.slug or ZENN.slug_for(zenn, article)
+    book = zenn.format == "book"
     entry = layout.zenn / "books" / slug / "config.yaml" if book else layout.zenn / "articles" / f"{slug}.md"
     images = layout.zenn / "images" / slug
     return ZennPaths(entry, images, (entry.parent if book else entry, images))
@@ -57,7 +58,7 @@ def zenn_paths(config: Config, layout: Layout) -> ZennPaths:
 
 def zenn_entry(config: Config, layout: Layout) -> Path:
     """The file the Zenn export is known by: the article, or the book's config.yaml."""
-    return zenn_paths(config, layout).entry
+    return zenn_paths(config.zenn, config.article, layout).entry
 
 
 #: the setting that fixes each field the Zenn export may derive (a title from the first H1, topics from

@@ -49,6 +49,8 @@ class Engine:
     clean = True
     #: the most experiments it runs at once (None: as many as --jobs says)
     max_jobs: int | None = None
+    #: its kernels run elsewhere: the cache key's environment is theirs (``environment``), not this machine's
+    remote = False
 
     def __init__(self, config: Config, secrets: list[str]):
         self.config = config
@@ -57,10 +59,14 @@ class Engine:
         self.host = self.where = "local"
         #: the run's ``Stop`` (--fail-fast, Ctrl-C): a kernel registers with it while it runs
         self.halt: Stop | None = None
+        #: this run's experiments, and those another one runs ``after`` (their kernel may leave files at exit)
+        self.selected: set[str] = set()
+        self.followed: set[str] = set()
 
 
     def environment(self, base: dict, progress: Progress) -> dict:
-        """The part of every cache key that does not depend on the experiment (*base*: this machine's)."""
+        """The part of every cache key that does not depend on the experiment where its kernels run (a
+        ``remote`` engine's; *base*: this machine's)."""
         return base
 
     def spare(self) -> None:
@@ -69,6 +75,12 @@ class Engine:
     def begin(self, experiments: list[Experiment], to_run: list[Experiment], jobs: int, stop: Stop) -> None:
         """Before the first run: this call's *experiments*, those that will run (in order), how many at once."""
         self.halt = stop
+        self.selected = {e.name for e in experiments}
+        self.followed = {name for e in experiments for name in e.after}
+        self.prepare(to_run, jobs)
+
+    def prepare(self, to_run: list[Experiment], jobs: int) -> None:
+        """What the engine does before the first run (``begin`` has recorded the run's facts)."""
 
     def run(self, experiment: Experiment, progress: Progress) -> Run:
         raise NotImplementedError
@@ -111,11 +123,6 @@ class LocalKernels(Engine):
         super().__init__(config, secrets)
         self.threads = threads
         self.closing = Closing()
-        self.followers: set[str] = set()
-
-    def begin(self, experiments: list[Experiment], to_run: list[Experiment], jobs: int, stop: Stop) -> None:
-        super().begin(experiments, to_run, jobs, stop)
-        self.followers = {name for e in experiments for name in e.after}
 
     def session(self, experiment: Experiment) -> KernelSession:
         session = KernelSession(experiment, self.config, self.secrets)
@@ -128,7 +135,7 @@ class LocalKernels(Engine):
         session, stop = self.session(experiment), self.halt
         if stop is not None:
             session.on_start = lambda: stop.register(id(session), session.kill)
-        close_behind = self.closing if experiment.name not in self.followers else None
+        close_behind = self.closing if experiment.name not in self.followed else None
         try:
             nb, problem, probe = run_clean(session, experiment, progress, close_behind)
         finally:

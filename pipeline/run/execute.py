@@ -119,7 +119,9 @@ def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bo
     if warning:
         progress.warn(warning)
     cache = Cache(config.layout.cache, warn=progress.warn)  # the clean build's cache, whatever the layout
-    environment = engine.environment(environment_parts(config), progress)
+    environment = environment_parts(config)
+    if engine.remote:  # what its kernels run, not what this machine has
+        environment = engine.environment(environment, progress)
     keys = {e.name: cache_key(e, config, environment) for e in experiments if not e.stored}
     stop = Stop()
     progress.parallel = jobs > 1 and len(experiments) > 1

@@ -260,6 +260,8 @@ def remote_environment(config, experiments_dir: Path) -> dict:
 class GatewayKernels(LocalKernels):
     """The engine (``pipeline.run.engines``) of a fresh kernel per experiment on the gateway."""
 
+    remote = True
+
     def __init__(self, config, secrets: list[str]):
         super().__init__(config, secrets)
         self.host = safe_url(config.gateway_url)

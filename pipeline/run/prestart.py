@@ -39,7 +39,7 @@ from pathlib import Path
 from pipeline.config import Config
 from pipeline.records import Experiment
 from pipeline.run.engines import LocalKernels
-from pipeline.run.schedule import Stop, closing_loops
+from pipeline.run.schedule import closing_loops
 from pipeline.run.sessions import KernelSession
 
 #: bytes of memory that must be available before a kernel starts ahead of its turn
@@ -188,9 +188,8 @@ class Prestarter(LocalKernels):
         self.noisy: set[tuple] = set()  # imports that printed once: not tried again
         self.lock = threading.Lock()
         self.stopped = threading.Event()
-        #: the experiments of this run, and those that have finished: an experiment that runs
-        #: ``after`` others imports ahead only once they are done (they may write what it imports)
-        self.selected: set[str] = set()
+        #: the experiments of this run that have finished (``selected``: all of them): an experiment that
+        #: runs ``after`` others imports ahead only once they are done (they may write what it imports)
         self.running: set[str] = set()
         self.finished_names: set[str] = set()
         self.changed = threading.Condition()
@@ -200,11 +199,9 @@ class Prestarter(LocalKernels):
         """Start a kernel now, for whichever experiment comes first."""
         self._start(None)
 
-    def begin(self, experiments: list[Experiment], to_run: list[Experiment], jobs: int, stop: Stop) -> None:
-        super().begin(experiments, to_run, jobs, stop)
-        self.selected = {e.name for e in experiments}
+    def prepare(self, to_run: list[Experiment], jobs: int) -> None:
         self.running = {e.name for e in to_run}  # not taken from the cache
-        stop.register(id(self), self.stop)
+        self.halt.register(id(self), self.stop)
         self.want(to_run[:jobs], first=True)
 
     def upcoming(self, waiting: list[Experiment]) -> None:
