@@ -69,13 +69,14 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("kind", MALFORMED)
-def test_a_malformed_notebook_is_an_error_naming_the_file_and_cell_in_init_config_and_build(tmp_path, kind):
+def test_a_malformed_notebook_is_an_error_naming_the_file_and_cell_in_init_and_build(tmp_path, kind):
     folder = tmp_path / "malformed"
     raw_notebook(folder / "01_bad.ipynb", MALFORMED[kind])
-    for args in (["init", str(folder)], ["init", str(folder), "--title", "Given"], ["-C", str(folder), "config"]):
-        if args[-1] == "config":  # a project without a title: config reads the notebooks for one
+    for args in (["init", str(folder)], ["init", str(folder), "--title", "Given"], ["-C", str(folder), "build"]):
+        if args[-1] == "build":  # a project without a title: the build reads the notebooks for one
             assert sorted(p.name for p in folder.iterdir()) == ["01_bad.ipynb"]  # init refused, wrote nothing
             (folder / "pyproject.toml").write_text('[tool.pipeline]\nexperiments_dir = "."\n', encoding="utf-8")
+            assert run(["pipeline", "-C", str(folder), "config"], tmp_path).returncode == 0  # it reads no notebook
         done = run(["pipeline", *args], tmp_path)
         assert done.returncode == 1, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr and "error: " in done.stderr, done.stderr

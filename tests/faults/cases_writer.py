@@ -240,8 +240,9 @@ MALFORMED = {
 
 
 def _malformed(ctx: Ctx, kind: str, cell: int) -> None:
-    """A malformed notebook: `build` of the project holding it, `init` (also with --title) and
-    `config` of a new project around it: each an error naming the file, the cell and the fix."""
+    """A malformed notebook: `build` of the project holding it, `init` (also with --title) and `build`
+    of a new untitled project around it: each an error naming the file, the cell and the fix; `config`
+    reads pyproject.toml only, so it has nothing to refuse."""
     raw_notebook(ctx.path("experiments/03_bad.ipynb"), MALFORMED[kind])
     ctx.expect_error(ctx.cli("build"), f"experiments/03_bad.ipynb, cell {cell}")
     ctx.no_record("03_bad")
@@ -250,7 +251,8 @@ def _malformed(ctx: Ctx, kind: str, cell: int) -> None:
     ctx.expect_error(ctx.cli("init", "fresh"), f"bad.ipynb, cell {cell}")
     ctx.expect_error(ctx.cli("init", "fresh", "--title", "Given"), f"bad.ipynb, cell {cell}")
     (fresh / "pyproject.toml").write_text('[tool.pipeline]\nexperiments_dir = "."\n', encoding="utf-8")
-    ctx.expect_error(ctx.cli("-C", "fresh", "config"), f"bad.ipynb, cell {cell}")
+    ctx.expect_ok(ctx.cli("-C", "fresh", "config"))
+    ctx.expect_error(ctx.cli("-C", "fresh", "build"), f"bad.ipynb, cell {cell}")
 
 
 _variants(_malformed, {
