@@ -7,10 +7,14 @@ It only registers display formatters; it does not run experiment code.
   matplotlib-fontja package) so Japanese labels never become empty boxes.
 - tqdm's notice that ipywidgets is missing (printed when transformers is
   imported in a kernel) is silenced: it is about the notebook UI, not the experiment.
+- Under ``--jobs N``, the math libraries' thread limits follow the share of the cores the
+  run gives this kernel (``ThreadLimits``; ``pipeline.run.threads`` says why and when).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 MAX_ROWS = 10
@@ -18,6 +22,9 @@ MAX_ROWS = 10
 
 def load_ipython_extension(ip) -> None:
     warnings.filterwarnings("ignore", message="IProgress not found")
+    share = os.environ.get("PIPELINE_THREADS_FILE")
+    if share:
+        ip.events.register("pre_run_cell", ThreadLimits(share))
     try:
         import matplotlib_fontja  # noqa: F401  (sets rcParams["font.family"] on import)
     except ImportError:
@@ -55,3 +62,65 @@ def _cell(value) -> str:
     text = str(value)
     text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`") if text else " "
+
+
+class ThreadLimits:
+    """Before each cell: the share of the cores written in the file *path* becomes the thread limit
+    of every math library loaded (threadpoolctl: OpenBLAS, MKL, BLIS, OpenMP; and torch's
+    ``set_num_threads``). A library starts at ``OMP_NUM_THREADS`` (the kernel's first share); one
+    whose limit is neither that nor what was set here was set by a cell, and is left alone from then
+    on. Costs a small file read per cell; libraries are looked up only when the share changed, or
+    when modules were imported while the share differs from what a new library starts with. Silent:
+    a cell's outputs never show any of it."""
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            self.start = int(os.environ.get("OMP_NUM_THREADS", ""))
+        except ValueError:
+            self.start = None
+        self.applied: int | None = None
+        self.modules = 0
+        self.ours: dict[str, int] = {}  # library -> the limit set here
+        self.theirs: set[str] = set()  # libraries a cell set itself
+
+    def __call__(self, *args) -> None:
+        try:
+            with open(self.path, encoding="ascii") as file:
+                share = int(file.read())
+        except (OSError, ValueError):
+            return
+        imported = len(sys.modules) != self.modules
+        if share < 1 or (share == self.applied and not (imported and share != self.start)):
+            return
+        self.applied, self.modules = share, len(sys.modules)
+        try:
+            with warnings.catch_warnings():  # threadpoolctl's notes on mixed OpenMP runtimes: not the cell's
+                warnings.simplefilter("ignore")
+                self._apply(share)
+        except Exception:  # a library that cannot be asked keeps its limit; the cell must run as ever
+            pass
+
+    def _apply(self, share: int) -> None:
+        torch = sys.modules.get("torch")
+        if torch is not None and hasattr(torch, "set_num_threads"):
+            self._set("torch", torch.get_num_threads(), share, torch.set_num_threads)
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return
+        for library in ThreadpoolController().lib_controllers:
+            try:
+                self._set(library.filepath, library.num_threads, share, library.set_num_threads)
+            except Exception:  # this library cannot be asked (many error types): the others still can
+                self.theirs.add(library.filepath)
+
+    def _set(self, key: str, current: int, share: int, set_limit) -> None:
+        if key in self.theirs:
+            return
+        if current not in (self.ours.get(key, self.start), share):  # a cell set it
+            self.theirs.add(key)
+            return
+        if current != share:
+            set_limit(share)
+        self.ours[key] = share

@@ -39,11 +39,10 @@ from pipeline.run.kernel_env import (
     runtime_base,
 )
 from pipeline.run.outputs import normalize_outputs
+from pipeline.run.threads import SHARE_FILE, THREAD_VARIABLES
 from pipeline.text import clean_traceback
 
 KERNEL_EXTENSION = "pipeline.kernel_extension"
-#: what OpenMP, OpenBLAS, MKL and torch read for their thread count (a value the user set wins)
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _PROBE = """
 def _pipeline_probe(names):
@@ -102,9 +101,11 @@ class KernelSession:
         self._log = None
         #: called once the kernel runs (``execute`` registers the session for --fail-fast there)
         self.on_start = None
-        #: threads the kernel's math libraries may use (None: their default, every core); set when
+        #: threads the kernel's math libraries start with (None: their default, every core); set when
         #: several experiments run at once, so that they do not fight over the cores
         self.threads: int | None = None
+        #: whether the kernel's limits follow its share of a ``ThreadBudget`` (read from ``share_file``)
+        self.follows_budget = False
 
     # lifecycle ---------------------------------------------------------------
     def start(self, nb) -> None:
@@ -180,8 +181,15 @@ class KernelSession:
         self.client.start_new_kernel(env=self.environment(), stdout=self._log, stderr=subprocess.STDOUT)
         remember_kernel(self._private, getattr(km.provisioner, "pid", None))
 
+    @property
+    def share_file(self) -> Path | None:
+        """Where the kernel reads its share of the cores before each cell (``pipeline.run.threads``)."""
+        return self._private / "threads" if self.follows_budget and self._private is not None else None
+
     def environment(self) -> dict[str, str]:
         limits = {name: str(self.threads) for name in THREAD_VARIABLES if self.threads and name not in os.environ}
+        if self.share_file is not None:
+            limits[SHARE_FILE] = str(self.share_file)
         return kernel_environment(dict(os.environ), self.config.kernel_env_allow, {
             "PIPELINE_SETTINGS": json.dumps(kernel_settings(self.config)),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
