@@ -46,31 +46,41 @@ KERNEL_EXTENSION = "pipeline.kernel_extension"
 
 _PROBE = """
 def _pipeline_probe(names):
-    import importlib.metadata as m, inspect, json, platform, sys
+    import csv, importlib.metadata as m, inspect, json, platform, sys, types
     if "pipeline" in names and getattr(sys.modules.get("pipeline.lab"), "models_loaded", 0):  # not sys.modules: pre-imported
         names = names + [n for n in ("torch", "transformers", "bitsandbytes", "accelerate") if n in sys.modules]
-    def provided(dist):
+    def files(dist, prefixes):  # those of its files that may make these top-level names: RECORD is read as
+        record = dist.read_text("RECORD")  # text and only matching lines are parsed (all of it: 0.5 s)
+        if record is None:
+            return list(dist.files or ())
+        lines = [line for line in record.splitlines() if line.startswith(prefixes)]
+        return [m.PackagePath(row[0]) for row in csv.reader(lines) if row]
+    def provided(dist, name):
         declared = (dist.read_text("top_level.txt") or "").split()
-        return set(declared) or {f.parts[0] if len(f.parts) > 1 else inspect.getmodulename(f) for f in dist.files or ()}
+        return name in (declared or {f.parts[0] if len(f.parts) > 1 else inspect.getmodulename(f) for f in files(dist, name)})
     found, rest = {}, []
     for name in names:  # the distribution named like the module, when it provides it: no scan of them all
         if name == "pipeline":  # this package (ml-article-pipeline), never reported
             continue
         try:
             dist = m.distribution(name)
-            if name not in provided(dist):
+            if not provided(dist, name):
                 raise LookupError(name)
         except Exception:
             rest.append(name)
             continue
         if dist.metadata["Name"] != "ml-article-pipeline":
             found[dist.metadata["Name"]] = dist.version
-    dists = m.packages_distributions() if rest else {}
-    for name in rest:
-        for dist in dists.get(name, []):
-            if dist != "ml-article-pipeline":
+    # the others as packages_distributions() finds them (this Python's own rules), from the lines that matter
+    inferred = getattr(m, "_top_level_inferred", lambda dist: ())
+    for dist in m.distributions() if rest else ():
+        declared = (dist.read_text("top_level.txt") or "").split()
+        top = set(declared or inferred(types.SimpleNamespace(files=files(dist, tuple(rest)))))
+        owner = dist.metadata["Name"]
+        for name in rest:
+            if name in top and owner != "ml-article-pipeline":
                 try:
-                    found[dist] = m.version(dist)
+                    found[owner] = m.version(owner)
                 except Exception:
                     pass
     return json.dumps({"python": platform.python_version(), "packages": found})
