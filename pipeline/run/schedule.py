@@ -298,7 +298,7 @@ def auto_jobs(experiments: list[Experiment], cores: int, memory: int | None) -> 
     cores, wide = max(1, cores), max(1, width(experiments))
     fits = max(1, memory // KERNEL_MEMORY) if memory is not None else None
     jobs = min(n for n in (cores, wide, fits) if n is not None)
-    why = [f"{cores} cores", f"{wide} of {len(experiments)} experiments can run at once"]
+    why = [f"{cores} core{'s' if cores > 1 else ''}", f"{wide} of {len(experiments)} experiments can run at once"]
     if fits is not None:
         why.append(f"{memory / (1 << 30):.1f} GiB available holds {fits} at {KERNEL_MEMORY >> 30} GiB each")
     return jobs, f"--jobs auto: {jobs} at once ({'; '.join(why)})"
