@@ -183,6 +183,7 @@ class KernelSession:
         clean_stale_runtimes()
         self._private = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runtime_base()))
         km = self.client.km = self.client.create_kernel_manager()
+        km.client = _quickly_ready(km.client)
         km.transport, km.ip = "ipc", str(self._private / "k")
         km.connection_file = str(self._private / "kernel.json")
         # the kernel's own stderr (not the cells' outputs, which come as messages) goes to a log
@@ -324,6 +325,41 @@ class KernelSession:
             return json.loads(ast.literal_eval(text))
         except Exception:  # informative only: a kernel that cannot answer leaves it empty (many error types)
             return {}
+
+
+def _quickly_ready(make_client):
+    """*make_client* (a kernel manager's ``client``), whose clients' ``wait_for_ready`` does not wait
+    0.2 s for IOPub to fall silent (jupyter_client's; paid for each experiment, the first cell waits on
+    it): ask for kernel_info until the reply comes and an IOPub message shows the subscription is up (a
+    new subscriber misses what was sent before it connected), then take what is queued, without waiting."""
+    from queue import Empty
+
+    def make(**options):
+        kc = make_client(**options)
+
+        async def wait_for_ready(timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+            while True:
+                kc.kernel_info()
+                try:
+                    reply = await kc.shell_channel.get_msg(timeout=0.5)
+                    if reply["msg_type"] == "kernel_info_reply":
+                        await kc.iopub_channel.get_msg(timeout=0.02)
+                        kc._handle_kernel_info_reply(reply)
+                        break
+                except Empty:
+                    pass
+                if not await kc._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+            while await kc.iopub_channel.msg_ready():
+                await kc.iopub_channel.get_msg(timeout=0)
+
+        kc.wait_for_ready = wait_for_ready
+        return kc
+
+    return make
 
 
 def run_clean(session: KernelSession, experiment: Experiment, progress: Progress, close=None):
