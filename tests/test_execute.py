@@ -287,3 +287,14 @@ def test_prints_split_by_glue_values_read_as_one_output(project, quiet):
     [record] = harvest(config, progress=quiet)
     assert record.cells[0].outputs == (StreamOutput("stdout", "T = 1\nT = 2\nT = 3\n"),)
     assert sorted(record.glue) == ["v1", "v2", "v3"]
+
+
+def test_kernels_draw_japanese_labels_and_load_matplotlib_only_when_asked(project, quiet):
+    """The kernel extension sets matplotlib's Japanese font as matplotlib is imported, in the cell
+    that imports it; a kernel that never draws never loads matplotlib."""
+    project.add("01_draws", "# %%\nimport matplotlib.pyplot as plt\nprint(plt.rcParams['font.family'])\n")
+    project.add("02_no_figures", "# %%\nimport sys\nprint('matplotlib' in sys.modules)\n")
+    config = project.config()
+    execute(config, progress=quiet)
+    printed = {r.name: r.cells[0].outputs[0].text.strip() for r in harvest(config, progress=quiet)}
+    assert printed == {"01_draws": "['IPAexGothic']", "02_no_figures": "False"}
