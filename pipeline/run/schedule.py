@@ -184,8 +184,8 @@ def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment
     """Run ``work(experiment, position)`` for each experiment, honouring ``after`` and *jobs*,
     starting them in *order* when given (``longest_first``). *upcoming* is told, whenever
     experiments start, which ones are next in line (those whose predecessors are done or
-    running), so that their kernels can start early. With several jobs, *changed* is told, whenever
-    experiments start or end, which run (in the order they started) and how many are ready to start.
+    running), so that their kernels can start early. *changed* is told, whenever experiments start
+    or end, which run (in the order they started) and how many are ready to start.
     Returns the outcomes in experiment order (those never started are left out)."""
     selected = {e.name for e in experiments}
     position = {e.name: i for i, e in enumerate(experiments, 1)}
