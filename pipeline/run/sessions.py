@@ -39,7 +39,7 @@ from pipeline.run.kernel_env import (
     runtime_base,
 )
 from pipeline.run.outputs import normalize_outputs
-from pipeline.run.threads import SHARE_FILE, THREAD_VARIABLES
+from pipeline.run.threads import kernel_variables
 from pipeline.text import clean_traceback
 
 KERNEL_EXTENSION = "pipeline.kernel_extension"
@@ -198,14 +198,11 @@ class KernelSession:
         return self._private / "threads" if self.follows_budget and self._private is not None else None
 
     def environment(self) -> dict[str, str]:
-        limits = {name: str(self.threads) for name in THREAD_VARIABLES if self.threads and name not in os.environ}
-        if self.share_file is not None:
-            limits[SHARE_FILE] = str(self.share_file)
         return kernel_environment(dict(os.environ), self.config.kernel_env_allow, {
             "PIPELINE_SETTINGS": json.dumps(kernel_settings(self.config)),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
-            **limits,
+            **kernel_variables(self.threads, self.share_file),
         })
 
     def alive(self) -> bool:

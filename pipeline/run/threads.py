@@ -53,6 +53,22 @@ def user_set_threads(environ: dict[str, str] | None = None) -> bool:
     return any(name in environ for name in THREAD_VARIABLES)
 
 
+def kernel_variables(threads: int | None, share_file: Path | None,
+                     environ: dict[str, str] | None = None) -> dict[str, str]:
+    """What a kernel's environment gets: the threads its math libraries start with (a variable the
+    user set wins); under a budget, where it reads its share, and OpenMP threads that sleep while they
+    wait instead of spinning (``OMP_WAIT_POLICY=PASSIVE``, unless set): a share changes only between
+    cells, and where another program takes a core in the middle of one, spinning threads wait on each
+    other (a gradient-boosting fit on two threads: 3.4 s passive, 10.6 s spinning, 2.3 s on one)."""
+    environ = os.environ if environ is None else environ
+    found = {name: str(threads) for name in THREAD_VARIABLES if threads and name not in environ}
+    if share_file is not None:
+        found[SHARE_FILE] = str(share_file)
+        if "OMP_WAIT_POLICY" not in environ:
+            found["OMP_WAIT_POLICY"] = "PASSIVE"
+    return found
+
+
 def sets_own_threads(experiment: Experiment) -> bool:
     """Whether some code cell of *experiment* sets thread counts itself."""
     return any(c.cell_type == "code" and _OWN_THREADS.search(c.source) for c in experiment.notebook.cells)
