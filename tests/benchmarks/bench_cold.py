@@ -14,6 +14,8 @@ without error). Each round runs every way once, in turn (interleaved, so a slow 
 machine hits all of them), each on a fresh copy with no cache:
 
 - ``jobs1``/``jobs2``/``jobsauto``: ``python -m pipeline -q execute --force --jobs 1|2|auto``;
+  ``jobs2@DIR``: the same with the pipeline of another source tree (``git worktree add DIR main``),
+  to compare a change with what it changes;
 - ``nbconvert``: ``jupyter nbconvert --to notebook --execute``, one notebook after another;
 - ``papermill``: ``papermill IN OUT``, one notebook after another;
 - ``jc-serial``/``jc-parallel``: ``jcache project execute --executor local-serial|local-parallel``
@@ -81,9 +83,10 @@ def run_way(way: str, root: Path, env: dict, timeline: Timeline | None = None) -
     folder = root / "experiments"
     paths = write_set(SET, folder, SOURCE)
     if way.startswith("jobs"):
+        way, _, tree = way.partition("@")
         (root / "pyproject.toml").write_text("[tool.pipeline]\n", encoding="utf-8")
-        return timed([sys.executable, "-m", "pipeline", "-q", "execute", "--force", "--jobs", way[4:]], root, env,
-                     timeline=timeline)
+        return timed([sys.executable, "-m", "pipeline", "-q", "execute", "--force", "--jobs", way[4:]], root,
+                     {**env, "PYTHONPATH": tree} if tree else env, timeline=timeline)
     if way == "nbconvert":
         return sum(timed([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--output",
                           f"{p.stem}.out.ipynb", str(p)], folder, env, timeline=timeline) for p in paths)
@@ -156,7 +159,7 @@ def report(times: dict[str, list[float]], floors: list[tuple[float, float, float
         print(f"  {way:>14}: {value:7.2f}s   {versus}   ({', '.join(f'{v:.2f}' for v in times[way])})")
     goals = [("jobs2", "jc-parallel", 1.0, "<"), ("jobsauto", "jc-parallel", 1.0, "<"), ("jobs1", "nbconvert", 0.75, "<="),
              ("jobs2", "jobs1", None, ""), ("jc-parallel", "nbconvert", None, ""), ("papermill", "nbconvert", None, ""),
-             ("jc-serial", "nbconvert", None, "")]
+             ("jc-serial", "nbconvert", None, "")] + [(w.partition("@")[0], w, None, "") for w in medians if "@" in w]
     for a, b, goal, how in goals:
         if a in medians and b in medians:
             ratio = medians[a] / medians[b]
@@ -173,7 +176,8 @@ def report(times: dict[str, list[float]], floors: list[tuple[float, float, float
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--ways", default=",".join(WAYS), help=f"comma-separated, of: {', '.join(WAYS + MORE_WAYS)}")
+    parser.add_argument("--ways", default=",".join(WAYS),
+                        help=f"comma-separated, of: {', '.join(WAYS + MORE_WAYS)}, jobsN@DIR (another source tree)")
     parser.add_argument("--set", choices=("written", "tutorial"), default="written", help="the notebooks to run")
     parser.add_argument("--notebooks", type=Path, help="run the .ipynb files of this folder instead of a set")
     parser.add_argument("--timeline", metavar="WAYS", help="run each of these ways once and print the cores busy over time")
@@ -200,7 +204,7 @@ def main() -> int:
         if args.seed:
             return seed(work, env, args.rounds)
         ways = [w for w in args.ways.split(",") if w]
-        unknown = [w for w in ways if w not in WAYS + MORE_WAYS]
+        unknown = [w for w in ways if w not in WAYS + MORE_WAYS and not (w.startswith("jobs") and "@" in w)]
         if unknown:
             parser.error(f"--ways: unknown {', '.join(unknown)}")
         missing = [w for w in ways if not w.startswith("jobs") and not (BIN / _tool(w)).exists()]
