@@ -250,13 +250,11 @@ def test_the_kernel_side_leaves_a_limit_a_cell_set_alone(tmp_path, monkeypatch):
 
 
 def test_what_a_kernel_environment_gets(tmp_path):
-    """The start share where the user set nothing; under a budget, the share file and OpenMP threads
-    that sleep while they wait (a wait policy the user set wins)."""
+    """The start share where the user set nothing; under a budget, the share file."""
     from pipeline.run.threads import kernel_variables
 
     share = tmp_path / "threads"
     assert kernel_variables(None, None, {}) == {}
     assert kernel_variables(2, None, {"OMP_NUM_THREADS": "3"}) == {"OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
     assert kernel_variables(1, share, {}) == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                                              "PIPELINE_THREADS_FILE": str(share), "OMP_WAIT_POLICY": "PASSIVE"}
-    assert "OMP_WAIT_POLICY" not in kernel_variables(1, share, {"OMP_WAIT_POLICY": "ACTIVE"})
+                                              "PIPELINE_THREADS_FILE": str(share)}
