@@ -6,9 +6,10 @@ The package lays them out as folders; each folder's ``__init__`` says what lives
 - Commands (``cli``, ``build``, ``preview``): parse, load the config, call the stages.
 - Shared nouns and helpers, at the top: ``config``, ``records``, ``errors``, ``progress``,
   ``text``, ``layout`` (where everything lives), ``storage`` (atomic writes, the journaled
-  publication) and ``experiments`` (stage 0: find and read the experiments); ``scaffold`` and
-  ``suggest`` (``init``: a new project and the values it suggests), ``workspace`` (several
-  article projects in one repository: ``build --all``).
+  publication; ``renames`` exchanges two paths in one step) and ``experiments`` (stage 0:
+  find and read the experiments); ``scaffold`` and ``suggest`` (``init``: a new project and
+  the values it suggests), ``workspace`` (several article projects in one repository:
+  ``build --all``).
 - Kernel side, where authors import them: ``glue``, ``lab``, and ``kernel_extension`` (the
   IPython extension every experiment kernel loads).
 - ``run/`` (execute), ``article/`` (harvest, render), ``llm/`` (draft), ``publish/``

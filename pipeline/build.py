@@ -7,7 +7,9 @@ is interrupted before it leaves them exactly as they were. (Executed notebooks a
 entries are intermediates: a successful run writes them as soon as it ends.)
 
 A build with nothing changed since the last clean one ends at once, at the no-change
-stamp (``publish.uptodate``), and returns the summary that build had.
+stamp (``publish.uptodate``), and returns the summary that build had. A build whose
+remote-tracking branch has commits touching the article's pushed files that the work tree
+lacks (qiita-cli's publish workflow writing an id back) stops first: "pull first".
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from dataclasses import dataclass
 
 from pipeline.article.harvest import harvest
 from pipeline.config import Config
+from pipeline.errors import PipelineError
 from pipeline.experiments import discover
 from pipeline.layout import Layout
 from pipeline.llm.draft import draft
 from pipeline.progress import Progress
 from pipeline.publish import uptodate
 from pipeline.publish.export import export, prune
+from pipeline.publish.status import pull_first
 from pipeline.run.execute import execute
 from pipeline.storage import Publication
 from pipeline.summary import BuildSummary
@@ -46,6 +50,10 @@ def build(config: Config, force: bool = False, fail_fast: bool = False, llm: Llm
     the other chapters are published and the failed one is marked."""
     progress = progress or Progress()
     layout = layout or config.layout
+    if layout == config.layout:  # the writer's own folders: never fork from a commit the work tree lacks
+        pull = pull_first(config)
+        if pull:
+            raise PipelineError(f"{pull}. Nothing was built or written.")
     llm = llm or LlmOptions(enabled=config.llm.enabled)
     # the stamp stands only for plain local builds into the configured layout
     vouched = not llm.enabled and not config.gateway_url and layout == config.layout
@@ -58,7 +66,7 @@ def build(config: Config, force: bool = False, fail_fast: bool = False, llm: Llm
     experiments = discover(config, warn=progress.warn)
     execution = execute(config, force=force, fail_fast=fail_fast, keep_going=config.keep_going,
                         progress=progress, layout=layout, jobs=jobs, experiments=experiments)
-    with Publication(layout.journal) as publication:
+    with Publication.of(layout, warn=progress.warn) as publication:
         records = harvest(config, progress=progress, layout=layout, publication=publication,
                           experiments=experiments)
         drafts = draft(records, config, model=llm.model, base_url=llm.base_url, redraft=llm.redraft,

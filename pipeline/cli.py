@@ -104,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-kernels", type=int, default=None, metavar="N",
                    help="kernels kept alive between edits (default: tool.pipeline.preview.max_kernels, 2)")
 
+    sub.add_parser("status", help="where each article stands: build, figures, Qiita id, Zenn, what to run next",
+                   description="For the article project at the folder (-C, default: the current one), or every one "
+                   "below it: its slug and title, whether the build is up to date, figures not yet committed or "
+                   "pushed, the qiita-cli file's id, private and ignorePublish, Zenn's published, and the one command "
+                   "to run next (\"pull first\" when the remote-tracking branch has commits touching the article's "
+                   "files that the work tree lacks). Local git and files only: run `git fetch` to see the remote.")
     sub.add_parser("config", help="print the resolved [tool.pipeline] configuration as JSON",
                    description="Validate [tool.pipeline] and print every setting with its resolved value.")
     return parser
@@ -177,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.debug or not isinstance(exc, PipelineError):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        from pipeline.text import terminal_text
+
+        print(f"error: {terminal_text(str(exc))}", file=sys.stderr)
         return 1
 
 
@@ -202,6 +210,12 @@ def _run(args) -> int:
     progress = Progress(quiet=args.quiet)
     if getattr(args, "all", False):
         return _build_all(args, overrides, progress)
+    if args.command == "status":  # reads only: no lock, nothing written
+        from pipeline.publish.status import status_report
+        from pipeline.text import terminal_text
+
+        print(terminal_text("\n".join(status_report((args.root or Path.cwd()).resolve()))))
+        return 0
     config = load_config(args.root, overrides)
     if args.command == "config":
         print(json.dumps(config.describe(), indent=2, ensure_ascii=False))
@@ -234,26 +248,41 @@ def _run(args) -> int:
             from pipeline.storage import Publication
 
             records = load_records(config)
-            with Publication(config.layout.journal) as publication:
+            with Publication.of(config.layout, warn=progress.warn) as publication:
                 exported = export(records, config, progress, publication)
             _report_export(exported, progress)
             _report_site(config, progress)
-            return 0
+            return _refused(exported)
         if args.command == "build":
             summary = _build(config, args, progress)
-            return 1 if summary.failures else 0
+            return 1 if summary.failures or summary.exports.refused else 0
     raise AssertionError(args.command)
 
 
-def _build(config, args, progress):
+def _build(config, args, progress, report: bool = True):
     from pipeline.build import LlmOptions, build
 
     mode = args.llm or ("on" if config.llm.enabled else "off")
     llm = LlmOptions(enabled=mode != "off", required=mode == "required", redraft=args.redraft,
                      model=args.llm_model, base_url=args.llm_base_url)
     summary = build(config, force=args.force, fail_fast=args.fail_fast, llm=llm, progress=progress, jobs=args.jobs)
-    _summary(summary, config, progress)
+    if report:
+        _summary(summary, config, progress)
+    else:  # build --all: the closing table has one line per article
+        _refused(summary.exports)
     return summary
+
+
+def _refused(exported) -> int:
+    """Name each platform that was not published, and why (on stderr, even with --quiet): 1 if any."""
+    from pipeline.text import terminal_text
+
+    for refusal in exported.refused:
+        name, _, why = refusal.partition(": ")
+        print(f"error: not published on {name} (the other platforms were): {terminal_text(why)}", file=sys.stderr)
+    return 1 if exported.refused else 0
+
+
 
 
 def _build_all(args, overrides, progress) -> int:
@@ -262,6 +291,7 @@ def _build_all(args, overrides, progress) -> int:
     from pipeline.errors import PipelineError
     from pipeline.progress import Progress
     from pipeline.publish.lock import locked
+    from pipeline.text import terminal_text
     from pipeline.workspace import Outcome, find_projects, summary_lines
 
     root = (args.root or Path.cwd()).resolve()
@@ -277,38 +307,40 @@ def _build_all(args, overrides, progress) -> int:
         try:
             config = load_config(project, overrides)
             with locked(config.layout, "build", article):
-                outcomes.append(Outcome(project, summary=_build(config, args, article)))
-        except PipelineError as exc:
+                outcomes.append(Outcome(project, summary=_build(config, args, article, report=False), config=config))
+        except Exception as exc:  # any failure is this article's: the others are built all the same
             if args.debug:
                 raise
-            print(f"error: {exc}", file=sys.stderr)
-            outcomes.append(Outcome(project, error=str(exc)))
+            message = str(exc) if isinstance(exc, PipelineError) else (
+                f"unexpected {type(exc).__name__}: {exc} (a bug in ml-article-pipeline: run `python -m pipeline -C "
+                f"{os.path.relpath(project)} build --debug` for the traceback, and report it)")
+            print(f"error: {terminal_text(message)}", file=sys.stderr)
+            outcomes.append(Outcome(project, error=message))
     progress.info("")
     for line in summary_lines(outcomes, root):
         progress.info(line)
+    from pipeline.publish.status import next_for_all
+
+    advice = next_for_all([o.config for o in outcomes if o.config is not None])
+    if advice:
+        progress.info(advice)
     return 0 if all(o.ok for o in outcomes) else 1
 
 
 def _init(args) -> int:
     from pipeline.scaffold import init_project, next_steps
+    from pipeline.text import terminal_text
 
     folder = args.path if args.path is not None else args.root or Path.cwd()
     result = init_project(folder, force=args.force, experiments_dir=args.experiments_dir, title=args.title,
                           tags=args.tags, slug=args.slug, qiita_dir=args.qiita_dir, zenn_dir=args.zenn_dir)
     found = ", ".join(p.name for p in result.experiments)
-    print(f"set up {result.folder}")
-    print(f"  experiments ({result.experiments_dir}): {found}")
-    print(f"  title: {result.title}")
-    print(f"  tags:  {', '.join(result.tags)}")
-    print(f"  slug:  {result.slug}")
-    for path in result.written:
-        print(f"  wrote {path.relative_to(result.folder).as_posix()}")
-    for skipped in result.skipped:
-        print(f"  kept  {skipped.path.relative_to(result.folder).as_posix()}: {skipped.reason}")
-    for note in result.notes:
-        print(f"  note: {note}")
-    print("next steps:")
-    print("\n".join(next_steps(result)))
+    lines = [f"set up {result.folder}", f"  experiments ({result.experiments_dir}): {found}",
+             f"  title: {result.title}", f"  tags:  {', '.join(result.tags)}", f"  slug:  {result.slug}"]
+    lines += [f"  wrote {path.relative_to(result.folder).as_posix()}" for path in result.written]
+    lines += [f"  kept  {s.path.relative_to(result.folder).as_posix()}: {s.reason}" for s in result.skipped]
+    lines += [f"  note: {note}" for note in result.notes] + ["next steps:"] + next_steps(result)
+    print(terminal_text("\n".join(lines)))  # names and titles from notebooks: no raw control sequence
     return 0
 
 
@@ -321,20 +353,19 @@ def _summary(summary, config, progress) -> None:
     else:
         progress.info(f"build finished: {summary.count('executed')} executed, {summary.count('cached')} cached, "
                       f"{summary.count('stored')} stored, {summary.count('failed')} failed, {summary.figures} figures, "
-                      f"{len(summary.warnings)} warnings")
+                      f"{len(summary.warnings)} warnings{' (above)' if summary.warnings else ''}")
     if summary.drafts is not None:
+        from pipeline.llm.report import answered_line, draft_summary_lines
+
         d = summary.drafts
-        progress.info(f"  LLM drafts ({d.model}): {d.requests} requests, {d.cached} from the cache, "
-                      f"{len(d.rejected)} rejected, {len(d.unsupported)} unsupported claims")
+        progress.info(f"  {answered_line(d)}")
         for rejection in d.rejected:
             progress.info(f"    rejected {rejection.section}: {rejection.reason}; the author's text is used")
-        from pipeline.llm.report import draft_summary_lines
-
         for line in draft_summary_lines(d):
             progress.info(f"    {line}")
-    for warning in summary.warnings:
-        progress.info(f"  warning: {warning}")
-    progress.info(f"  records: {config.layout.records}")
+    if summary.up_to_date:  # a full build printed each warning as it came; this one printed none yet
+        for warning in summary.warnings:
+            progress.info(f"  warning: {warning}")
     _report_export(summary.exports, progress)
     _report_site(config, progress)
     if summary.failures:
@@ -342,6 +373,11 @@ def _summary(summary, config, progress) -> None:
         progress.info(f"published with {len(summary.failures)} failed chapter(s), marked in the article (--keep-going):")
         for failure in summary.failures:
             progress.info(failure.describe())
+    _refused(summary.exports)
+    from pipeline.publish.status import next_advice
+
+    if advice := next_advice(config):
+        progress.info(advice)
 
 
 def _report_site(config, progress) -> None:
@@ -356,14 +392,7 @@ def _report_site(config, progress) -> None:
 
 
 def _report_export(exported, progress) -> None:
-    progress.info(f"  Qiita article (paste): {exported.article}")
-    progress.info(f"  qiita-cli file:        {exported.qiita_cli}")
-    progress.info(f"  MkDocs page:           {exported.site_page}  (preview: python -m pipeline preview)")
-    if exported.zenn:
-        what = "Zenn book:   " if exported.zenn.name == "config.yaml" else "Zenn article:"
-        progress.info(f"  {what}          {exported.zenn}  (push with its images/ to a Zenn-linked repository)")
-    if exported.uploads:
-        progress.info(f"  {len(exported.uploads)} figures to upload to Qiita (or to push: image_base_url = \"git\"); "
-                      "replace each FIGURE-TO-UPLOAD: link with the uploaded image's URL:")
-        for path in exported.uploads:
-            progress.info(f"    {path}")
+    from pipeline.publish.status import export_lines
+
+    for line in export_lines(exported):
+        progress.info(line)

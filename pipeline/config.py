@@ -55,7 +55,7 @@ class ArticleConfig:
     """What the article says about itself and how it is exported (``[tool.pipeline.article]``)."""
 
     #: the article's title (front matter of the qiita-cli and Zenn files; paste it into Qiita's title field).
-    #: Not set: the first experiment's first H1, else "Untitled experiments"
+    #: Not set: the first experiment's first H1, else the readable name of the first experiment (or the folder)
     title: str = "Untitled experiments"
     #: Qiita tags: 1 to 5 strings.
     tags: tuple[str, ...] = ("Python",)
@@ -148,7 +148,7 @@ class ZennConfig:
     published: bool = False
     #: a Zenn Publication to publish under: 2-15 of a-z, 0-9 and _
     publication_name: str = ""
-    #: a book's description on Zenn (required with format = "book")
+    #: a book's description on Zenn. Empty: the article's lead (the first paragraph of your own prose)
     summary: str = ""
     #: a book's price in yen: 0 (free), or 200 to 5000 in steps of 100
     price: int = 0
@@ -356,10 +356,10 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
         raise ConfigError(str(pyproject), problems)
     for key, default in _PATH_KEYS.items():
         values[key] = (root / values.get(key, default)).resolve()
-    if "title" not in (table.get("article") or {}):  # the first experiment's first H1, as a notebook's own title
+    if "title" not in (table.get("article") or {}):  # as init titles it: the first H1, else a readable name
         from pipeline.suggest import title_from
 
-        if title := title_from(values["experiments_dir"], values.get("order", ())):
+        if title := title_from(values["experiments_dir"], values.get("order", ()), root):
             values["article"] = replace(values.get("article") or ArticleConfig(), title=title)
     config = Config(root=root, **values)
     from pipeline.layout import path_problems
@@ -373,6 +373,7 @@ def load_config(root: Path | None = None, overrides: dict[str, Any] | None = Non
 def _platform_problems(values: dict[str, Any]) -> list[str]:
     """The article's and the Zenn export's settings against the platforms' own rules."""
     from pipeline.markdown.platforms import QIITA, ZENN
+    from pipeline.markdown.urls import url_setting_problems
 
     problems: list[str] = []
     article, zenn = values.get("article"), values.get("zenn")
@@ -381,8 +382,10 @@ def _platform_problems(values: dict[str, Any]) -> list[str]:
         problems += [f"{where}.tags: {p}" for p in QIITA.tag_problems(article.tags)]
         problems += [f"{where}.title: {p}" for p in QIITA.title_problems(article.title)]
         problems += [f"{where}: {p}" for p in QIITA.privacy_problems(article.private, article.organization_url_name)]
-        if not article.slug or not all(ch.isalnum() or ch in "-_" for ch in article.slug):
-            problems.append(f"{where}.slug: use letters, digits, '-' and '_' only, got {article.slug!r}")
+        problems += [f"{where}.slug: {p}" for p in QIITA.slug_problems(article.slug)]
+        for key in ("image_base_url", "image_url_template", "source_base_url"):  # image_base_url may be "git"
+            special = ("git",) if key == "image_base_url" else ()
+            problems += url_setting_problems(f"{where}.{key}", getattr(article, key), special)
         if article.max_output_lines <= 0:
             problems.append(f"{where}.max_output_lines: must be a positive whole number")
     if isinstance(zenn, ZennConfig):
@@ -392,6 +395,4 @@ def _platform_problems(values: dict[str, Any]) -> list[str]:
         problems += [f"{where}.publication_name: {p}" for p in ZENN.publication_problems(zenn.publication_name)]
         problems += [f"{where}.price: {p}" for p in ZENN.price_problems(zenn.price)]
         problems += [f"{where}.cover: {p}" for p in (ZENN.cover_problems(zenn.cover) if zenn.cover else [])]
-        if zenn.format == "book" and not zenn.summary.strip():
-            problems.append(f'{where}.summary: a Zenn book needs a summary (its description on Zenn); set summary = "..."')
     return problems

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import copy
 import fnmatch
+import json
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -34,6 +35,7 @@ from typing import Any, Callable
 from pipeline.config import Config
 from pipeline.errors import ExperimentFormatError, ExperimentNotFound
 from pipeline.gallery import is_gallery
+from pipeline.markdown.scanner import unwanted_characters
 from pipeline.records import Experiment
 
 SUFFIXES = (".py", ".ipynb")
@@ -106,6 +108,10 @@ def _experiment_files(config: Config) -> tuple[dict[str, Path], list[Path]]:
         if at_root and (path.suffix not in SUFFIXES or (path.suffix == ".py" and not percent_script(path))):
             continue
         if path.suffix in SUFFIXES:
+            if unwanted_characters(path.name):  # the name becomes the chapter's and its figures' file names
+                raise ExperimentFormatError(
+                    f"{folder}/{ascii(path.name)}: the file name holds {', '.join(unwanted_characters(path.name))} "
+                    "(control characters or broken bytes); rename the file")
             found.setdefault(path.name[: -len(path.suffix)], []).append(path)
         elif path.resolve() not in expected:
             others.append(path)
@@ -147,7 +153,7 @@ def read_experiment(path: Path, config: Config) -> Experiment:
         raise ExperimentFormatError(
             f"{rel}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     if path.suffix == ".ipynb":
-        nb = _read_notebook(text, rel)
+        nb = read_notebook(text, rel)
     elif is_gallery(text):
         nb = _read_gallery(path, rel)
     else:
@@ -189,14 +195,27 @@ def read_experiment(path: Path, config: Config) -> Experiment:
     )
 
 
-def _read_notebook(text: str, rel: str):
+def read_notebook(text: str, rel: str):
+    """The notebook in *text* (the file *rel*); ExperimentFormatError naming the cell where a cell
+    is malformed: a source that is not text, or a lone surrogate (a broken character no file can hold)."""
     import nbformat
 
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises JSON, validation and version errors of many types
-        raise ExperimentFormatError(f"{rel}: not a readable Jupyter notebook ({type(exc).__name__}: {exc})") from None
-    for cell in nb.cells:
+        try:
+            cells = json.loads(text).get("cells")
+        except (ValueError, AttributeError):
+            cells = None
+        raise ExperimentFormatError(_malformed_cell(cells, rel) or f"{rel}: not a readable Jupyter notebook "
+                                    f"({type(exc).__name__}: {exc})") from None
+    for number, cell in enumerate(nb.cells, 1):
+        broken = re.search("[\ud800-\udfff]", json.dumps(cell, ensure_ascii=False))
+        if broken:
+            raise ExperimentFormatError(
+                f"{rel}, cell {number}: holds a broken character (a lone surrogate, "
+                f"{json.dumps(broken.group())} in the file), which no text file can hold; delete or retype it in "
+                "Jupyter, or replace that escape in the .ipynb file")
         cell.metadata.setdefault("pipeline", {})["lines"] = None
     return nb
 
@@ -210,6 +229,19 @@ def _read_gallery(path: Path, rel: str):
     except Exception as exc:  # sphinx-gallery and docutils raise their own types for a broken file
         raise ExperimentFormatError(f"{rel}: read as a sphinx-gallery example (its docstring has a reStructuredText "
                                     f"title), but it could not be read: {type(exc).__name__}: {exc}") from exc
+
+
+def _malformed_cell(cells, rel: str) -> str | None:
+    """What is wrong with the first cell whose source is not text (a list of text lines), or None."""
+    for number, cell in enumerate(cells if isinstance(cells, list) else [], 1):
+        source = cell.get("source", "") if isinstance(cell, dict) else cell
+        wrong = [source] if not isinstance(source, (str, list)) else [s for s in source if not isinstance(s, str)]
+        if wrong or not isinstance(cell, dict):
+            shown = json.dumps(wrong[0] if wrong else cell)
+            return (f"{rel}, cell {number}: its source holds {shown[:60]}, where a "
+                    "notebook holds text (a string, or a list of strings, one per line); fix that cell in the "
+                    ".ipynb file (quote the value), or delete the cell")
+    return None
 
 
 def _read_script(text: str, rel: str):
@@ -264,14 +296,15 @@ def _trimmed(lines: list[str], first: int, count: int) -> tuple[int, int]:
 
 
 def notebook_title(nb) -> str:
-    """The notebook's first H1 heading."""
+    """The notebook's first H1 heading, without control characters or noncharacters (``text.clean_text``)."""
     from pipeline.markdown.scanner import headings
+    from pipeline.text import clean_text
 
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             for _, level, text in headings(cell.source):
                 if level == 1:
-                    return text
+                    return clean_text(text)
     return ""
 
 

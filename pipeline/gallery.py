@@ -115,7 +115,7 @@ def _register(texts: list[str]) -> None:
             roles.register_local_role(name, _code_role if name.split(":")[-1] in _CODE_ROLES else _text_role)
     known = {"code-block": _code_block(), "sourcecode": _code_block(), "seealso": _admonition("See also"),
              "versionadded": _version("New in version"), "versionchanged": _version("Changed in version"),
-             "deprecated": _version("Deprecated since version"), "only": _container()}
+             "deprecated": _version("Deprecated since version"), "only": _container(), "math": _math()}
     for name, directive in known.items():
         directives.register_directive(name, directive)
 
@@ -144,6 +144,9 @@ def _text_role(name, rawtext, text, lineno, inliner, options=None, content=None)
     title, target = _target(utils.unescape(text))
     if not title and name.split(":")[-1] == "doc":
         target = target.rstrip("/").rsplit("/", 1)[-1]
+    example = re.fullmatch(r"sphx_glr_\w*?_?((?:plot|demo)_\w+\.py)", target)
+    if not title and example:  # another gallery example: its file name, which a reader can find
+        return [nodes.literal(rawtext, example.group(1))], []
     return [nodes.inline(rawtext, title or target.lstrip("~!"))], []
 
 
@@ -166,6 +169,14 @@ def _code_block():
     from docutils.parsers.rst.directives.body import CodeBlock
 
     return type("SphinxCodeBlock", (CodeBlock,), {"option_spec": _AnyOptions(), "optional_arguments": 1})
+
+
+def _math():
+    """Sphinx's math directive: docutils' with Sphinx's options (:label:, :nowrap:, ...), which
+    docutils would refuse, losing the equation."""
+    from docutils.parsers.rst.directives.body import MathBlock
+
+    return type("SphinxMath", (MathBlock,), {"option_spec": _AnyOptions()})
 
 
 def _admonition(title: str):
@@ -225,8 +236,7 @@ def _container():
 class _Markdown:
     """Writes a docutils document as Markdown blocks, one chunk per text block of the file."""
 
-    _SKIPPED = ("target", "substitution_definition", "system_message", "comment", "raw", "pending", "decoration",
-                "footnote", "citation")
+    _SKIPPED = ("target", "substitution_definition", "system_message", "comment", "raw", "pending", "decoration")
 
     def __init__(self) -> None:
         self.chunks: list[list[str]] = [[]]
@@ -270,8 +280,14 @@ class _Markdown:
             language = "pycon" if name == "doctest_block" else classes[0] if classes else _language(text)
             fence = fence_for(text)
             return f"{fence}{language}\n{text}\n{fence}"
-        if name == "math_block":
-            return "$$\n" + node.astext().strip() + "\n$$"
+        if name == "math_block":  # lines broken with \\ are one aligned equation, as Sphinx's split makes them
+            tex = node.astext().strip()
+            if "\\\\" in tex and "nowrap" not in node.attributes and not tex.startswith("\\begin{"):
+                tex = f"\\begin{{aligned}}\n{tex}\n\\end{{aligned}}"
+            return "$$\n" + tex + "\n$$"
+        if name in ("footnote", "citation"):  # where the author wrote it, after its label
+            label = "".join(c.astext() for c in node.children if type(c).__name__ == "label")
+            return escape_inline(f"[{label}] ") + self.blocks([c for c in node.children if type(c).__name__ != "label"])
         if name in _ALERTS:
             title = [self.text(c) for c in node.children if type(c).__name__ == "title"]
             body = self.blocks([c for c in node.children if type(c).__name__ != "title"])
@@ -344,7 +360,7 @@ class _Markdown:
         if name in ("subscript", "superscript"):
             tag = "sub" if name == "subscript" else "sup"
             return f"<{tag}>{inner}</{tag}>"
-        if name == "footnote_reference":
+        if name in ("footnote_reference", "citation_reference"):
             return f"[{escape_inline(node.astext())}]"
         return "" if name == "system_message" else inner
 

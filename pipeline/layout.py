@@ -94,6 +94,12 @@ class Layout:
         return (self.state or self.build) / ".published.json"
 
     @property
+    def staging(self) -> Path:
+        """Where a publication stages its files before they are moved into place (the same file
+        system as the targets, so a rename puts them there: ``pipeline.storage``)."""
+        return (self.state or self.build) / ".staging"
+
+    @property
     def up_to_date_stamp(self) -> Path:
         """The fingerprint of the last clean build (``pipeline.publish.uptodate``)."""
         return (self.state or self.build) / ".uptodate.json"
@@ -112,6 +118,20 @@ class Layout:
 
     def figures_of(self, name: str) -> Path:
         return self.figures / name
+
+    def write_targets(self) -> list[Path]:
+        """The folders and files every command may write, create or remove (an export adds its
+        article's own, ``export.export_targets``), and each path already below the folders the
+        pipeline owns whole: what ``check_writable`` resolves before a command writes anything."""
+        fixed = [self.build, self.lock, self.journal, self.manifest, self.up_to_date_stamp, self.staging,
+                 self.build / "mkdocs.yml", self.preview, self.site / "index.md", self.site / "figures",
+                 self.qiita / "article.md", self.qiita / "figures", self.qiita_root / "public",
+                 self.zenn / "articles", self.zenn / "books", self.zenn / "images"]
+        below = []
+        for folder in (self.executed, self.cache, self.records, self.figures, self.failed, self.drafts, self.staging):
+            for top, dirs, files in os.walk(folder):  # links are listed, never followed
+                below += [Path(top, name) for name in dirs + files]
+        return fixed + below
 
     def output_folders(self) -> list[Path]:
         """Folders the pipeline owns whole (staging leftovers anywhere in them are its own)."""
@@ -167,6 +187,84 @@ def path_problems(layout: Layout) -> list[str]:
             if any(inside(path / part, source) or inside(source, path / part) for part in parts):
                 problems.append(f"tool.pipeline.{key}: {path} overlaps the {name} folder {source}")
     return problems
+
+
+def _under(path: Path, folder: Path) -> bool:
+    """Whether *path* is *folder* or below it, as written (no link followed)."""
+    return path == folder or folder in path.parents
+
+
+def _shown(path: Path, root: Path) -> str:
+    """*path* as written (links not followed), relative to the project *root*."""
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _link_on(path: Path) -> tuple[Path, str] | None:
+    """The first symbolic link on *path* (a folder above it, or the path itself), from the top, and
+    what it points to."""
+    for part in reversed((path, *path.parents)):
+        if part.is_symlink():
+            try:
+                return part, os.readlink(part)
+            except OSError:
+                return part, "?"
+    return None
+
+
+def escape_problem(target: Path, area: Path, root: Path, avoid: dict[str, Path] | None = None,
+                   called: str = "the folder") -> str | None:
+    """Why *target* (a path to write, create or remove) does not stay inside *area* (*called* so)
+    once every symbolic link is followed, or lands inside a .git folder or one of the *avoid*
+    folders (by name); the message names the link and where it leads, paths shown from *root*.
+    None: it stays."""
+    target = Path(os.path.abspath(target))
+    try:
+        real = target.resolve()
+    except (OSError, RuntimeError) as exc:  # a loop of links
+        return f"{_shown(target, root)}: cannot be resolved ({exc})"
+    if not _under(real, area):
+        why = f"outside {called} ({area})"
+    elif ".git" in real.relative_to(area).parts:
+        why = "into a .git folder"
+    else:
+        why = next((f"into the {name} folder ({folder})" for name, folder in (avoid or {}).items()
+                    if _under(real, folder)), "")
+    if not why:
+        return None
+    link = _link_on(target)
+    if link is None:
+        return f"{_shown(target, root)}: it resolves to {real}, {why.replace('into', 'inside', 1)}"
+    named = "a symbolic link" if link[0] == target else f"{_shown(link[0], root)} is a symbolic link"
+    return f"{_shown(target, root)}: {named} to {link[1]}, which leads {why}"
+
+
+def write_problems(targets, layout: Layout) -> list[str]:
+    """Targets (files and folders the pipeline writes, creates or removes) that do not stay where
+    they may once every symbolic link is followed (``escape_problem``): inside the project, or
+    inside the git work tree that holds it for a target in an export folder beside the project;
+    never inside a .git folder, nor the experiments or templates folder."""
+    root = layout.root.resolve()
+    tree = git_work_tree(root)
+    avoid = {} if layout.experiments.resolve() == root else {"experiments": layout.experiments.resolve()}
+    avoid["templates"] = layout.templates.resolve()
+    problems = []
+    for target in dict.fromkeys(Path(os.path.abspath(t)) for t in targets):
+        area = tree if tree is not None and not _under(target, root) else root
+        problem = escape_problem(target, area, root, avoid, "the project" if area == root else "the git work tree")
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def check_writable(targets, layout: Layout) -> None:
+    """OutputPathError naming every target ``write_problems`` finds, before anything is written."""
+    problems = write_problems(targets, layout)
+    if problems:
+        raise OutputPathError(
+            "the build would write through a symbolic link to where it must not, so nothing was written:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+            + "\nReplace each link with a real folder (or file), or point the output setting in pyproject.toml "
+            "(build_dir, site_dir, article.export_dir, zenn.export_dir) somewhere else")
 
 
 def git_work_tree(path: Path) -> Path | None:

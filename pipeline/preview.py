@@ -88,7 +88,7 @@ class Previewer:
         summary = execute(config, keep_going=True, progress=self.progress, layout=layout, runner=self.warm.run)
         if self.stopping.is_set():
             raise Stopped
-        with Publication(layout.journal) as publication:
+        with Publication.of(layout, warn=self.progress.warn) as publication:
             records = harvest(config, progress=self.progress, layout=layout, publication=publication)
             warm = any(r.execution.mode == "warm" for r in records)
             exported = export(records, config, self.progress, publication, layout=layout, preview=warm)
@@ -119,7 +119,7 @@ class Previewer:
         with BuildLock(layout.lock, command="python -m pipeline preview", notify=self.progress.info):
             if unowned([page], layout):
                 return  # the refusal itself is the error shown on the terminal
-            with Publication(layout.journal) as publication:
+            with Publication.of(layout, warn=self.progress.warn) as publication:
                 publication.write(page, text_with_banner)
                 record_manifest([page], layout, publication)
 

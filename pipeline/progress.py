@@ -4,7 +4,8 @@ One experiment at a time: a line per cell (live, with a running clock, on a TTY)
 Several at once (``--jobs``): a line when each experiment starts and ends, and on a
 TTY one live status line naming each running experiment and its current cell.
 Stages report through a ``Progress``; it also collects warnings so the final
-summary can repeat them. It is safe to call from several threads.
+summary can repeat them. It is safe to call from several threads. Every message
+passes ``text.terminal_text``: nothing from a notebook moves the cursor or recolours.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 import threading
 import time
 from typing import TextIO
+
+from pipeline.text import terminal_text
 
 
 class Progress:
@@ -31,12 +34,12 @@ class Progress:
     # messages ----------------------------------------------------------
     def info(self, message: str) -> None:
         if not self.quiet:
-            self._write(message + "\n")
+            self._write(terminal_text(message) + "\n")
 
     def warn(self, message: str) -> None:
         with self._lock:
             self.warnings.append(message)
-        self._write(f"warning: {message}\n")
+        self._write(f"warning: {terminal_text(message)}\n")
 
     def experiment_started(self, position: int, total: int, name: str, cells: int, where: str = "") -> None:
         self._names.name = name
@@ -55,7 +58,7 @@ class Progress:
     # cells -------------------------------------------------------------
     def cell_started(self, cell: int, position: int, total: int, label: str) -> None:
         """*cell*: the cell's number in the notebook (as errors name it); *position* of *total* code cells."""
-        text = f"cell {cell} [{position}/{total}] {label}"
+        text = terminal_text(f"cell {cell} [{position}/{total}] {label}")
         with self._lock:
             self._running[threading.get_ident()] = (getattr(self._names, "name", ""), text, time.monotonic())
         if self.live and not self.quiet:

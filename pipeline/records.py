@@ -346,7 +346,7 @@ class SectionDraft:
 class Drafts:
     """Everything the LLM pass drafted for one build, with its fact-check findings."""
 
-    model: str
+    model: str  # the configured model, as the requests named it (``served`` says who answered)
     introduction: str = ""
     summary: str = ""
     sections: dict[str, SectionDraft] = field(default_factory=dict)
@@ -363,6 +363,9 @@ class Drafts:
     proposed_tags: tuple[str, ...] = ()
     #: drafts that came back from the endpoint (not from a transport failure) and were gated
     answered: int = 0
+    #: every model that answered (published or rejected) -> how many answers; ``model`` is only
+    #: the name the requests asked for
+    served: dict[str, int] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Drafts({self.model}, sections={len(self.sections)}, requests={self.requests}, cached={self.cached})"

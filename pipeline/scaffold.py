@@ -16,7 +16,6 @@ cells import (``suggest_tags``), a slug valid on Qiita and Zenn (``suggest_slug`
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -24,9 +23,21 @@ from pathlib import Path
 
 from pipeline.config import tomllib
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.layout import escape_problem
 from pipeline.markdown.platforms import QIITA, ZENN, js_length
 from pipeline.storage import atomic_write_text
-from pipeline.suggest import cli_folders, experiment_files, first_heading, suggest_slug, suggest_tags, text_of
+from pipeline.suggest import (
+    cli_folders,
+    experiment_files,
+    first_heading,
+    publish_workflow,
+    slugs_in_use,
+    suggest_slug,
+    suggest_tags,
+    suggest_title,
+    text_of,
+)
+from pipeline.text import quoted
 
 __all__ = ["InitResult", "Skipped", "default_mkdocs_yml", "experiment_files", "first_heading", "init_project",
            "next_steps", "pipeline_table", "suggest_slug", "suggest_tags"]
@@ -102,9 +113,9 @@ def default_mkdocs_yml(title: str, docs_dir: str = "site", site_dir: str = "buil
 # The article's site, for MkDocs (with Material for MkDocs) and for Zensical alike: `python -m pipeline preview`
 # serves it with live reload; `python -m pipeline build` writes index.md, figures/ and javascripts/mathjax/ into
 # docs_dir; `mkdocs build --strict` or `zensical build` writes the HTML to site_dir.
-site_name: {json.dumps(title, ensure_ascii=False)}
-docs_dir: {json.dumps(docs_dir)}
-site_dir: {json.dumps(site_dir)}
+site_name: {quoted(title)}
+docs_dir: {quoted(docs_dir)}
+site_dir: {quoted(site_dir)}
 theme:
   name: material
   language: ja
@@ -143,14 +154,12 @@ validation:
 
 
 def pipeline_table(experiments_dir: str, title: str, tags: tuple[str, ...], slug: str,
-                   qiita_dir: str = "", zenn_dir: str = "") -> str:
-    """The ``[tool.pipeline]`` tables init writes (TOML basic strings: JSON's escapes are TOML's);
-    *qiita_dir* and *zenn_dir*: the writer's qiita-cli folder and zenn-cli root, relative to the project."""
-    def quoted(value: str) -> str:
-        return json.dumps(value, ensure_ascii=False)
-
+                   qiita_dir: str = "", zenn_dir: str = "", git_figures: bool = False) -> str:
+    """The ``[tool.pipeline]`` tables init writes (TOML basic strings: ``text.quoted``); *qiita_dir*
+    and *zenn_dir*: the writer's qiita-cli folder and zenn-cli root, relative to the project;
+    *git_figures*: a push publishes, so figures are served by the repository."""
     return (
-        "# ml-article-pipeline (python -m pipeline init); every setting: `python -m pipeline config`\n"
+        f"{TABLE_COMMENT}\n"
         "[tool.pipeline]\n"
         f"experiments_dir = {quoted(experiments_dir)}\n"
         "\n"
@@ -159,6 +168,8 @@ def pipeline_table(experiments_dir: str, title: str, tags: tuple[str, ...], slug
         f"tags = [{', '.join(map(quoted, tags))}]\n"
         f"slug = {quoted(slug)}\n"
         + (f"# the qiita-cli folder: public/{slug}.md goes there\nexport_dir = {quoted(qiita_dir)}\n" if qiita_dir else "")
+        + ("# a push publishes (qiita-cli's publish workflow): the repository serves the figures\n"
+           'image_base_url = "git"\n' if git_figures else "")
         + (f"\n[tool.pipeline.zenn]\n# the zenn-cli root: articles/ and images/ go there\n"
            f"export_dir = {quoted(zenn_dir)}\n" if zenn_dir else "")
     )
@@ -179,6 +190,11 @@ def init_project(folder: Path, *, force: bool = False, experiments_dir: str | No
     written: list[Path] = []
     skipped: list[Skipped] = []
     notes: list[str] = []
+    files = {name: folder / name for name in ("pyproject.toml", "mkdocs.yml", ".gitignore")}
+    links = [problem for path in files.values() if (problem := escape_problem(path, folder, folder, called="the project folder"))]
+    if links:  # before anything is written: init never writes through a link out of the folder
+        raise PipelineError("python -m pipeline init: " + "; ".join(links) + "; replace the link with a file of "
+                            "its own (or remove it), then run init again")
 
     chosen = experiments_dir or _experiments_dir(folder)
     where = (folder / chosen).resolve()
@@ -195,30 +211,35 @@ def init_project(folder: Path, *, force: bool = False, experiments_dir: str | No
             skipped.append(Skipped(example, "already there"))
     paths = experiment_files(where)
 
-    title = title or first_heading(paths) or "Untitled experiments"
+    title = title or suggest_title(paths, folder)
     if js_length(title) > ZENN.title_limit:
         while js_length(title + "…") > ZENN.title_limit:
             title = title[:-1]
         title = title.rstrip() + "…"
         notes.append(f"the title was cut to {ZENN.title_limit} characters (Zenn's limit); change it in pyproject.toml")
     tags = tuple(tags) if tags else suggest_tags(paths)
-    slug = slug or suggest_slug(title, folder)
-    problems = ([f"title: {p}" for p in QIITA.title_problems(title)] + [f"tags: {p}" for p in QIITA.tag_problems(tags)]
-                + [f"slug: {p}" for p in ZENN.slug_problems(slug)])
-    if problems:
-        raise PipelineError("python -m pipeline init: " + "; ".join(problems) + " (give other --title, --tags or --slug)")
-
     found_qiita, found_zenn = cli_folders(folder)
     if qiita_dir is None and found_qiita:
         qiita_dir = Path(os.path.relpath(found_qiita, folder)).as_posix()
-        notes.append(f"the article goes to the qiita-cli folder {qiita_dir} (public/{slug}.md)")
     if zenn_dir is None and found_zenn:
         zenn_dir = Path(os.path.relpath(found_zenn, folder)).as_posix()
+    taken = slugs_in_use(folder, *((folder / d).resolve() if d else None for d in (qiita_dir, zenn_dir)))
+    problems = [f"slug: {slug!r} is already used by another article in this repository"] if slug in taken else []
+    slug = slug or suggest_slug(title, folder, taken)
+    problems += ([f"title: {p}" for p in QIITA.title_problems(title)] + [f"tags: {p}" for p in QIITA.tag_problems(tags)]
+                 + [f"slug: {p}" for p in QIITA.slug_problems(slug) + ZENN.slug_problems(slug)])
+    if problems:
+        raise PipelineError("python -m pipeline init: " + "; ".join(problems) + " (give other --title, --tags or --slug)")
+    if qiita_dir:
+        notes.append(f"the article goes to the qiita-cli folder {qiita_dir} (public/{slug}.md)")
+    if zenn_dir:
         notes.append(f"the Zenn article goes to the zenn-cli root {zenn_dir}")
-    table = pipeline_table(chosen, title, tags, slug, qiita_dir or "", zenn_dir or "")
-    _write_pyproject(folder / "pyproject.toml", table, force, written, skipped)
-    _write_file(folder / "mkdocs.yml", default_mkdocs_yml(title), force, written, skipped)
-    _write_gitignore(folder / ".gitignore", written, skipped)
+    git_figures = publish_workflow(folder, qiita_dir, notes)
+    table = pipeline_table(chosen, title, tags, slug, qiita_dir or "", zenn_dir or "", git_figures)
+    # through a link that stays in the folder, the file it names is written (the link is kept)
+    _write_pyproject(files["pyproject.toml"].resolve(), table, force, written, skipped)
+    _write_file(files["mkdocs.yml"].resolve(), default_mkdocs_yml(title), force, written, skipped)
+    _write_gitignore(files[".gitignore"].resolve(), written, skipped)
     return InitResult(folder=folder, experiments_dir=chosen, experiments=tuple(paths), title=title, tags=tags,
                       slug=slug, written=tuple(written), skipped=tuple(skipped), notes=tuple(notes),
                       qiita_dir=qiita_dir or "", zenn_dir=zenn_dir or "")
@@ -266,43 +287,70 @@ def _write_pyproject(path: Path, table: str, force: bool, written: list[Path], s
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(str(path), [f"not valid TOML ({exc}); fix it, then run init again"]) from None
     text = data.decode("utf-8")
+    newline = "\r\n" if "\r\n" in text else "\n"
     if "pipeline" in parsed.get("tool", {}):
         if not force:
             skipped.append(Skipped(path, "already has [tool.pipeline] (--force replaces that table)"))
             return
-        text = _without_pipeline_tables(text)
-        try:
-            left = "pipeline" in tomllib.loads(text).get("tool", {})
-        except tomllib.TOMLDecodeError:
-            left = True
-        if left:
+        replaced = _replace_pipeline_tables(text, table.replace("\n", newline), parsed)
+        if replaced is None:
             raise ConfigError(str(path), ["[tool.pipeline] is not written as its own tables ([tool.pipeline] and "
                                           "[tool.pipeline.*] headers); remove it by hand, then run init again"])
-    newline = "\r\n" if "\r\n" in text else "\n"
-    separator = "" if not text.strip() else newline if text.endswith("\n") else newline * 2
-    addition = separator + table.replace("\n", newline)
-    if force and text != data.decode("utf-8"):
-        atomic_write_text(path, text + addition)
+        atomic_write_text(path, replaced)
     else:
+        separator = "" if not text.strip() else newline if text.endswith("\n") else newline * 2
         with open(path, "a", encoding="utf-8", newline="") as handle:
-            handle.write(addition)
+            handle.write(separator + table.replace("\n", newline))
     written.append(path)
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+#: the comment init writes above [tool.pipeline] (replaced with the tables)
+TABLE_COMMENT = "# ml-article-pipeline (python -m pipeline init); every setting: `python -m pipeline config`"
 
 
-def _without_pipeline_tables(text: str) -> str:
-    """*text* without its [tool.pipeline] and [tool.pipeline.*] tables (header to the next header)."""
-    kept, inside = [], False
-    for line in text.splitlines(keepends=True):
+def _replace_pipeline_tables(text: str, table: str, parsed: dict) -> str | None:
+    """*text* with its [tool.pipeline] and [tool.pipeline.*] tables replaced by *table*, where the
+    first of them was; every other byte stays as it was. A table runs from its header to its last
+    line that is neither blank nor a comment (the comments after it introduce what follows), with
+    init's own comment above it; blank lines between two such tables go with them. None where the
+    result would not read back as *parsed* with only its pipeline tables changed (a pipeline table
+    written otherwise: dotted keys, an inline table)."""
+    lines = text.splitlines(keepends=True)
+    spans: list[list[int]] = []
+    for index, line in enumerate(lines):
         header = _HEADER.match(line)
-        if header:
-            name = re.sub(r"\s*\.\s*", ".", header.group(1)).replace('"', "")
-            inside = name == "tool.pipeline" or name.startswith("tool.pipeline.")
-        if not inside:
-            kept.append(line)
-    return "".join(kept).rstrip() + "\n" if "".join(kept).strip() else ""
+        if not header:
+            continue
+        name = re.sub(r"\s*\.\s*", ".", header.group(1)).replace('"', "")
+        if name != "tool.pipeline" and not name.startswith("tool.pipeline."):
+            continue
+        start, end = index, index + 1
+        if start and lines[start - 1].strip() == TABLE_COMMENT:
+            start -= 1
+        for later in range(index + 1, len(lines)):
+            if _HEADER.match(lines[later]):
+                break
+            if lines[later].strip() and not lines[later].lstrip().startswith("#"):
+                end = later + 1
+        if spans and not "".join(lines[spans[-1][1]:start]).strip():
+            spans[-1][1] = end  # only blank lines between two pipeline tables: one span
+        else:
+            spans.append([start, end])
+    if not spans:
+        return None
+    out = lines[:spans[0][0]] + [table]
+    for k, (_, end) in enumerate(spans):
+        out += lines[end:spans[k + 1][0] if k + 1 < len(spans) else len(lines)]
+    result = "".join(out)
+    try:
+        again = tomllib.loads(result)
+        wanted = tomllib.loads(table)["tool"]["pipeline"]
+    except (tomllib.TOMLDecodeError, KeyError):
+        return None
+    mine = again.get("tool", {}).pop("pipeline", None)
+    rest = {**parsed, "tool": {k: v for k, v in parsed["tool"].items() if k != "pipeline"}}
+    return result if mine == wanted and again == rest else None
 
 
 def _write_gitignore(path: Path, written: list[Path], skipped: list[Skipped]) -> None:
@@ -324,6 +372,15 @@ def next_steps(result: InitResult) -> list[str]:
     here = "" if result.folder == Path.cwd().resolve() else f" -C {result.folder}"
     qiita = f"{result.qiita_dir or 'build/qiita'}/public/{result.slug}.md"
     zenn = f"{result.zenn_dir or 'build/zenn'}/articles/"
+    if result.qiita_dir and result.zenn_dir:  # the writer's own folders: a commit and push publishes
+        return [
+            f"  1. python -m pipeline{here} build      run the experiments in Jupyter kernels, write the article",
+            f"  2. python -m pipeline{here} preview    serve the site on http://127.0.0.1:8000/, rebuild on every edit",
+            f"  3. git add -A && git commit -m \"{result.slug}\" && git push   publish: qiita-cli's publish workflow "
+            f"(or `npx qiita publish {result.slug}`) posts public/{result.slug}.md, Zenn's GitHub sync deploys articles/",
+            f"  4. git pull after each publish (qiita-cli's workflow commits the id back); python -m pipeline{here} "
+            "status says where the article stands. More: docs/publishing.md",
+        ]
     return [
         f"  1. python -m pipeline{here} build      run the experiments in Jupyter kernels, write the article",
         f"  2. python -m pipeline{here} preview    serve the site on http://127.0.0.1:8000/, rebuild on every edit",

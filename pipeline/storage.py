@@ -2,24 +2,24 @@
 
 - ``atomic_write_*``: a file goes to a temporary sibling and is moved into place
   with ``os.replace`` (atomic on one file system).
-- ``Publication``: the records, figures, articles and site of a build are staged
-  beside their targets and swapped in together. The swap is journaled
+- ``Publication``: the records, figures, articles and site of a build are staged in
+  ``build/.staging`` (each target checked first: ``layout.check_writable``) and moved
+  into place together, each by one rename on the same file system, so nothing
+  half-made sits in a folder the writer shares. A target on another file system is
+  staged beside itself instead, and the publication says so. The swap is journaled
   (``build/.publish.json``): an interrupted swap is finished by the next command
-  (``recover``), so readers see either the previous outputs or the new ones.
-  Folders are exchanged with Linux's ``renameat2(RENAME_EXCHANGE)`` where
-  available, so a published folder is never missing, even for a moment.
+  (``recover``), so readers see either the previous outputs or the new ones. Folders
+  are exchanged in one step where the system can (``pipeline.renames``), so a
+  published folder is never missing, even for a moment.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import os
 import re
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-#: suffixes of the temporary siblings this module makes (cleaned up by ``recover``)
-STAGING_SUFFIXES = (".new", ".old", ".tmp")
+from pipeline.renames import exchange
+
 #: journals of the publications this process committed (so an interrupt message can tell the truth)
 PUBLISHED: list[Path] = []
 
@@ -76,11 +76,14 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def staging_dir(target: Path) -> Path:
-    """A fresh empty folder beside *target* for building its replacement."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return _public(Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)), folder=True)
+def _device(path: Path) -> int:
+    """The file system of *path*, or of its nearest existing folder above."""
+    for folder in (path, *path.parents):
+        try:
+            return os.stat(folder).st_dev
+        except OSError:
+            continue
+    return -1
 
 
 def _remove(path: Path) -> None:
@@ -90,48 +93,12 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-# ---------------------------------------------------------------------------
-# Exchanging two paths atomically
-# ---------------------------------------------------------------------------
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-_libc = None
-
-
-def _renameat2():
-    global _libc
-    if _libc is None:
-        _libc = False
-        if sys.platform.startswith("linux"):
-            try:
-                lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-                _libc = lib if hasattr(lib, "renameat2") else False
-            except OSError:
-                _libc = False
-    return _libc or None
-
-
-def exchange(a: Path, b: Path) -> bool:
-    """Swap two existing paths in one atomic step; False where the system cannot."""
-    lib = _renameat2()
-    if lib is None:
-        return False
-    result = lib.renameat2(_AT_FDCWD, os.fsencode(str(a)), _AT_FDCWD, os.fsencode(str(b)), _RENAME_EXCHANGE)
-    if result == 0:
-        return True
-    errno = ctypes.get_errno()
-    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: file system or kernel without it
-        return False
-    raise OSError(errno, os.strerror(errno), str(a))
-
-
 def _swap_in(staged: Path, target: Path) -> None:
     """Put *staged* at *target*; what was at *target* ends up at *staged* (or is gone)."""
     if staged.is_dir() and target.is_dir() and exchange(staged, target):
         return
     if target.is_dir() and not target.is_symlink():
-        old = target.with_name(f".{target.name}.{os.getpid()}.old")
+        old = staged.with_name(f".{target.name}.{os.getpid()}.old")  # in the staging folder, beside staged
         os.replace(target, old)
         os.replace(staged, target)
         os.replace(old, staged)
@@ -155,20 +122,32 @@ class Change:
 class Publication:
     """Everything one command publishes, staged first and swapped in as one journaled step.
 
-        with Publication(journal) as pub:
+        with Publication.of(layout, warn=progress.warn) as pub:
             pub.write(path, text)            # a file
             folder = pub.folder(path)        # a folder to fill
             pub.remove(path)                 # a stale file or folder
         # leaving the block without an error commits; an error discards the staging
 
-    Nothing outside the staging siblings changes before ``commit``.
+    Nothing outside *staging* (None: beside each target) changes before ``commit``; *guard* may
+    refuse each target first; *warn* hears of targets staged beside themselves.
     """
 
-    def __init__(self, journal: Path):
-        self.journal = Path(journal)
+    def __init__(self, journal: Path, staging: Path | None = None,
+                 guard: Callable[[list[Path]], None] | None = None, warn: Callable[[str], None] | None = None):
+        self.journal, self.staging, self.guard = Path(journal), staging and Path(staging), guard
+        self.warn = warn or (lambda message: None)
         self._changes: dict[Path, Change] = {}
         self._staged: list[Path] = []
+        self._beside: set[int] = set()  # file systems already said to be staged beside their targets
         self.committed = False
+
+    @classmethod
+    def of(cls, layout, warn: Callable[[str], None] | None = None) -> "Publication":
+        """A project's publication: staged in ``layout.staging``, targets checked by ``layout.check_writable``."""
+        from pipeline.layout import check_writable
+
+        return cls(layout.journal, staging=layout.staging, guard=lambda paths: check_writable(paths, layout),
+                   warn=warn)
 
     def __enter__(self) -> "Publication":
         return self
@@ -180,22 +159,42 @@ class Publication:
             self.discard()
 
     # staging -------------------------------------------------------------
+    def _new(self, target: Path, folder: bool) -> Path:
+        """A fresh file or folder for *target*'s new version (after the guard), in the staging folder,
+        from where a rename moves it into place; beside *target* when on another file system."""
+        if self.guard is not None:
+            self.guard([target])
+        where = target.parent
+        if self.staging is not None:
+            self.staging.mkdir(parents=True, exist_ok=True)
+            if _device(where) == _device(self.staging):
+                where = self.staging
+            elif _device(where) not in self._beside:  # said once per file system
+                self._beside.add(_device(where))
+                self.warn(f"{where} is on another file system than {self.staging}, so the new files for it are "
+                          "staged beside their targets (hidden .NAME.*.new files while the build publishes)")
+        where.mkdir(parents=True, exist_ok=True)
+        if folder:
+            staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=where))
+        else:
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".new", dir=where)
+            os.close(fd)
+            staged = Path(name)
+        return self._add(target, _public(staged, folder=folder))
+
     def write(self, target: Path, data: str | bytes) -> Path:
-        target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        return self._add(target, _public(Path(tmp)))
+        staged = self._new(Path(target), folder=False)
+        staged.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        return staged
 
     def folder(self, target: Path) -> Path:
-        staged = staging_dir(Path(target))
-        self._add(Path(target), staged)
-        return staged
+        return self._new(Path(target), folder=True)
 
     def remove(self, target: Path) -> None:
         target = Path(target)
         if target.exists() or target.is_symlink():
+            if self.guard is not None:
+                self.guard([target])
             self._changes[target] = Change(target, None)
 
     def _add(self, target: Path, staged: Path) -> Path:
@@ -205,6 +204,28 @@ class Publication:
         self._staged.append(staged)
         self._changes[target] = Change(target, staged, os.stat(staged).st_ino)
         return staged
+
+    def drop(self, target: Path) -> None:
+        """Forget what is staged for *target*: it stays as it is."""
+        change = self._changes.pop(Path(target), None)
+        if change is not None and change.staged is not None:
+            _remove(change.staged)
+
+    @contextmanager
+    def part(self) -> Iterator[None]:
+        """Stage one part that is published whole or not at all (a platform's files): an error inside
+        the block drops what the block staged, so the rest of the publication goes on without it.
+        Parts stage disjoint targets."""
+        before = dict(self._changes)
+        try:
+            yield
+        except BaseException:
+            for target, change in list(self._changes.items()):
+                if before.get(target) is not change:
+                    if change.staged is not None:
+                        _remove(change.staged)
+                    del self._changes[target]
+            raise
 
     def resolve(self, path: Path) -> Path:
         """Where *path* is to be read now: inside its staged replacement when one is staged."""
@@ -234,9 +255,10 @@ class Publication:
                 changes.append(change)
         with _interrupts_deferred():
             atomic_write_text(self.journal, json.dumps(
-                {"pid": os.getpid(), "changes": [[str(c.target), str(c.staged) if c.staged else None, c.inode]
-                                                 for c in changes]}, indent=1))
-            _apply(changes, self.journal)
+                {"pid": os.getpid(), "staging": str(self.staging) if self.staging else None,
+                 "changes": [[str(c.target), str(c.staged) if c.staged else None, c.inode] for c in changes]},
+                indent=1))
+            _apply(changes, self.journal, self.staging)
             self.journal.unlink(missing_ok=True)
             self.committed = True
             if changes:
@@ -266,9 +288,9 @@ def _same(staged: Path, target: Path) -> bool:
         return False
 
 
-def _apply(changes: list[Change], journal: Path) -> None:
+def _apply(changes: list[Change], journal: Path, staging: Path | None = None) -> None:
     try:
-        _swap_all(changes)
+        _swap_all(changes, staging)
     except OSError as exc:
         from pipeline.errors import PipelineError
 
@@ -278,12 +300,14 @@ def _apply(changes: list[Change], journal: Path) -> None:
             f"to give it up instead, remove {journal}") from None
 
 
-def _swap_all(changes: list[Change]) -> None:
+def _swap_all(changes: list[Change], staging: Path | None = None) -> None:
     for change in changes:
         target, staged = change.target, change.staged
         if staged is None:
             if target.exists() or target.is_symlink():
-                trash = target.with_name(f".{target.name}.{os.getpid()}.old")
+                # out of the writer's folder by one rename: into the staging folder when it is on the same file system
+                near = staging is not None and staging.is_dir() and _device(staging) == _device(target.parent)
+                trash = (staging if near else target.parent) / f".{target.name}.{os.getpid()}.old"
                 os.replace(target, trash)
                 _remove(trash)
             continue
@@ -299,21 +323,22 @@ def recover(journal: Path, folders: list[Path], warn: Callable[[str], None] = pr
             beside: list[Path] = ()) -> None:
     """Finish a publication that an interrupted command left half-done, then remove the staging
     leftovers this module makes (``.NAME.<random>.new``/``.old``/``.tmp``): anywhere in *folders*
-    (which the pipeline owns whole), and next to each path in *beside* (outputs in folders the user
-    shares with the pipeline, where only that output's own leftovers are touched). Call it holding
-    the build lock."""
+    (which the pipeline owns whole, the staging folder among them), and next to each path in
+    *beside* (outputs in folders the user shares with the pipeline, where only that output's own
+    leftovers are touched: a target staged beside itself). Call it holding the build lock."""
     journal = Path(journal)
     if journal.is_file():
         try:
             data = json.loads(journal.read_text(encoding="utf-8"))
             changes = [Change(Path(t), Path(s) if s else None, int(i)) for t, s, i in data["changes"]]
+            staged_in = Path(data["staging"]) if data.get("staging") else None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             warn(f"{journal}: unreadable publication journal ({exc}); the last publication may be incomplete, "
                  "run the build again")
-            changes = []
+            changes, staged_in = [], None
         if changes:
             warn(f"finishing the publication that an interrupted command (pid {data.get('pid')}) left half-done")
-            _apply(changes, journal)
+            _apply(changes, journal, staged_in)
             for change in changes:
                 if change.staged is not None and change.staged.exists():
                     _remove(change.staged)

@@ -3,20 +3,23 @@
 - ``first_heading``: the article's title, the first H1 of the experiments in order;
 - ``suggest_tags``: 1 to 5 Qiita tags from the packages the code cells import;
 - ``suggest_slug``: a slug valid as Qiita's file name and on Zenn;
-- ``cli_folders``: the writer's qiita-cli folder and zenn-cli root near the project, if any.
+- ``cli_folders``: the writer's qiita-cli folder and zenn-cli root near the project, if any;
+- ``qiita_workflows`` / ``publish_workflow``: qiita-cli's publish workflow in the repository (a push
+  publishes), read, never edited.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import json
+import os
 import re
 from pathlib import Path
 
-from pipeline.experiments import percent_script
+from pipeline.experiments import percent_script, read_notebook
 from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.markdown.scanner import headings
+from pipeline.text import clean_text, readable_name
 
 #: top-level module -> the tag as Qiita spells it, most telling first (the first ones win a slot)
 QIITA_TAGS = {
@@ -58,15 +61,13 @@ def text_of(path: Path) -> str:
 
 
 def read_cells(path: Path) -> list[tuple[str, str]]:
-    """(cell type, source) of each cell; an unreadable file has none (init only suggests values)."""
-    text = text_of(path)
+    """(cell type, source) of each cell. A notebook is read as the build reads it, so a malformed
+    one is the same error, naming the file and cell (``experiments.read_notebook``); a script
+    jupytext cannot read has none (init only suggests values)."""
     if path.suffix == ".ipynb":
-        try:
-            cells = json.loads(text).get("cells", [])
-            return [(c.get("cell_type", ""), "".join(c.get("source", "")) if isinstance(c.get("source"), list)
-                     else str(c.get("source", ""))) for c in cells if isinstance(c, dict)]
-        except (ValueError, AttributeError):
-            return []
+        shown = os.path.relpath(path) if path.is_absolute() else str(path)
+        return [(c.cell_type, c.source) for c in read_notebook(text_of(path), shown).cells]
+    text = text_of(path)
     import jupytext
 
     from pipeline.gallery import is_gallery, read_gallery
@@ -90,13 +91,16 @@ def first_heading(paths: list[Path]) -> str | None:
     return None
 
 
-def title_from(experiments: Path, order: tuple[str, ...] = ()) -> str | None:
-    """The article's title when the config sets none: the first H1 of the experiments in experiment order
-    (those named in *order* first, the rest by name), if Qiita takes it as a title."""
+def title_from(experiments: Path, order: tuple[str, ...] = (), folder: Path | None = None) -> str | None:
+    """The article's title when the config sets none, as ``init`` titles it (``suggest_title``), the
+    experiments in experiment order (those named in *order* first, the rest by name): their first H1
+    if Qiita takes it as a title, else the readable name of the first one or of *folder*."""
     files = experiment_files(experiments)
     files.sort(key=lambda f: order.index(f.stem) if f.stem in order else len(order))  # stable: by name after
     heading = first_heading(files)
-    return heading if heading and not QIITA.title_problems(heading) else None
+    if heading and not QIITA.title_problems(heading):
+        return heading
+    return suggest_title(files[:1], folder or experiments, heading=False) or None
 
 
 def plain_text(markdown: str) -> str:
@@ -108,7 +112,7 @@ def plain_text(markdown: str) -> str:
     text = re.sub(r"(\*{1,3}|~~)(\S(?:.*?\S)?)\1", r"\2", text)
     text = re.sub(r"(?<!\w)(_{1,3})(\S(?:.*?\S)?)\1(?!\w)", r"\2", text)  # snake_case stays
     text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)  # backslash escapes
-    return " ".join(text.split())
+    return clean_text(text)  # no control character, lone surrogate or noncharacter: it becomes a title
 
 
 def imported_packages(paths: list[Path]) -> list[str]:
@@ -157,18 +161,56 @@ def suggest_tags(paths: list[Path]) -> tuple[str, ...]:
     return tags
 
 
-def suggest_slug(title: str, folder: Path) -> str:
-    """A slug valid as Qiita's file name and on Zenn (12-50 of a-z, 0-9, '-', '_'): an ASCII title's
-    words in kebab-case, else the folder's name; padded with a hash of the title when short."""
+def suggest_title(paths: list[Path], folder: Path, heading: bool = True) -> str:
+    """The article's title: the first H1 of the experiments (``first_heading``; not with *heading*
+    False), else the readable name of the first experiment, else of the folder (as chapters without
+    an H1 are titled)."""
+    names = [p.name[: -len(p.suffix)] for p in paths[:1]] + [folder.resolve().name]
+    return (heading and first_heading(paths)) or next((t for t in map(readable_name, names) if t), "Experiments")
+
+
+def suggest_slug(title: str, folder: Path, taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """A slug valid as Qiita's file name and on Zenn (12-50 of a-z, 0-9, '-', '_') that is not in
+    *taken*: an ASCII title's words in kebab-case, else the folder's name; padded with a hash of the
+    title when short; "-2", "-3", ... added when taken."""
     base = _kebab(title) if title.isascii() else ""
     base = base or _kebab(folder.resolve().name) or "article"
     if len(base) > 50:
         base = base[:51].rsplit("-", 1)[0] if "-" in base[:51] else base[:50]
-    digest = hashlib.sha1(title.encode("utf-8")).hexdigest()
+    digest = hashlib.sha1(title.encode("utf-8", "surrogatepass")).hexdigest()
     while len(base) < 12:
         base = f"{base}-{digest[: max(4, 11 - len(base))]}"
-    assert not ZENN.slug_problems(base), base
-    return base
+    slug, number = base, 1
+    while slug in taken:
+        number += 1
+        slug = f"{base[:49 - len(str(number))].rstrip('-')}-{number}"
+    assert not ZENN.slug_problems(slug), slug
+    return slug
+
+
+def slugs_in_use(folder: Path, qiita: Path | None, zenn: Path | None) -> set[str]:
+    """The slugs other articles use: every other project's in the git work tree holding *folder*
+    (``article.slug`` and ``zenn.slug``), and the articles already in the qiita-cli folder and
+    zenn-cli root (files this project wrote excepted)."""
+    from pipeline.config import tomllib
+    from pipeline.layout import git_work_tree, owner
+    from pipeline.workspace import find_projects
+
+    folder, taken = folder.resolve(), set()
+    tree = git_work_tree(folder)
+    for project in find_projects(tree) if tree else []:
+        if project != folder:
+            try:
+                table = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pipeline"]
+                taken |= {s for part in ("article", "zenn") if isinstance(s := table.get(part, {}).get("slug"), str)}
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+    places = ([qiita / "public"] if qiita else []) + ([zenn / "articles", zenn / "books"] if zenn else [])
+    for place in places:
+        for item in place.iterdir() if place.is_dir() else []:
+            if owner(item) != folder and (item.suffix == ".md" or item.is_dir()):
+                taken.add(item.name.removesuffix(".md"))
+    return taken
 
 
 def _kebab(text: str) -> str:
@@ -206,3 +248,56 @@ def cli_folders(project: Path) -> tuple[Path | None, Path | None]:
         if qiita and zenn:
             break
     return qiita, zenn
+
+
+#: the action qiita-cli's `init` writes into .github/workflows/publish.yml
+QIITA_PUBLISH_ACTION = "increments/qiita-cli/actions/publish"
+
+
+def qiita_workflows(tree: Path) -> list[tuple[Path, Path, tuple[str, ...]]]:
+    """qiita-cli's publish workflows in the git work tree *tree* (``.github/workflows/*.yml`` using
+    ``increments/qiita-cli/actions/publish``): (the workflow file, the qiita-cli folder it publishes,
+    the branches whose pushes run it; empty: every push). Only read, never changed."""
+    import yaml
+
+    found = []
+    folder = tree / ".github" / "workflows"
+    for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else ():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        steps = [step for job in (data.get("jobs") or {}).values() if isinstance(job, dict)
+                 for step in job.get("steps") or () if isinstance(step, dict)]
+        uses = [s for s in steps if str(s.get("uses", "")).startswith(QIITA_PUBLISH_ACTION)]
+        if not uses:
+            continue
+        options = uses[0].get("with") or {}
+        root = str(options.get("root", ".")) if isinstance(options, dict) else "."
+        events = data.get("on", data.get(True))  # YAML 1.1 reads the key `on` as true
+        push = events.get("push") if isinstance(events, dict) else None
+        branches = push.get("branches") if isinstance(push, dict) else None
+        found.append((path, (tree / root).resolve(), tuple(map(str, branches or ()))))
+    return found
+
+
+def publish_workflow(folder: Path, qiita_dir: str | None, notes: list[str]) -> bool:
+    """Whether qiita-cli's publish workflow (``.github/workflows/*.yml``, read, never edited) publishes the
+    article's qiita-cli folder on a push; says so in *notes*."""
+    from pipeline.layout import git_work_tree
+
+    tree = git_work_tree(folder)
+    target = (folder / qiita_dir).resolve() if qiita_dir else None
+    for path, root, branches in qiita_workflows(tree) if tree else ():
+        where = os.path.relpath(path, folder)
+        on = " or ".join(branches) if branches else "any branch"
+        if root == target:
+            notes.append(f"a push publishes: {where} (qiita-cli's publish workflow) runs `qiita publish --all` on "
+                         f"every push to {on}, so the figures are served by the repository (image_base_url = \"git\") "
+                         "and the build holds the article back (ignorePublish) while any figure cannot be linked")
+            return True
+        notes.append(f"{where} publishes {os.path.relpath(root / 'public', folder)}/ on a push to {on}, not this "
+                     f"article's {qiita_dir or 'build/qiita'}/public/")
+    return False

@@ -21,6 +21,8 @@ class Exports:
     site_page: Path  # the MkDocs page
     uploads: tuple[Path, ...] = ()  # figure files still to upload to Qiita (no image_base_url)
     zenn: Path | None = None  # the Zenn article (a book: its config.yaml), when the Zenn export is enabled
+    #: the platforms that were not published, each "Platform: why" (the others were)
+    refused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import site
 import sys
 import sysconfig
 from pathlib import Path
+
+from pipeline.markdown.scanner import UNWANTED
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_]")
 
@@ -57,3 +60,38 @@ def safe_url(url: str | None) -> str:
     except ValueError:  # a malformed port: keep what follows the last "@"
         pass
     return re.sub(r"//[^/@\s]*@", "//***@", url)
+
+
+# ---------------------------------------------------------------------------
+# Text from notebooks where it becomes a title, a setting or a terminal line
+# ---------------------------------------------------------------------------
+
+def clean_text(text: str) -> str:
+    """*text* as one line with no control character, lone surrogate or noncharacter (they are
+    dropped; tabs and line breaks become spaces; runs of spaces become one)."""
+    return " ".join(UNWANTED.sub("", re.sub(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]", " ", text)).split())
+
+
+def quoted(value: str) -> str:
+    """*value* as a double-quoted string that TOML and YAML both read back as *value*: JSON's
+    escapes, with every control character (DEL and C1 included) and noncharacter escaped as
+    \\uXXXX (\\UXXXXXXXX above U+FFFF), which TOML or YAML would refuse raw. A lone surrogate (no
+    TOML or YAML escape can say it) becomes U+FFFD."""
+    value = re.sub("[\ud800-\udfff]", "\ufffd", value)
+    text = json.dumps(value, ensure_ascii=False)
+    return UNWANTED.sub(lambda m: f"\\u{ord(m.group()):04x}" if ord(m.group()) < 0x10000 else f"\\U{ord(m.group()):08x}",
+                         text)
+
+
+def terminal_text(text: str) -> str:
+    """*text* fit for a terminal: line breaks and tabs kept, every other control character (ESC,
+    C1's CSI included) shown as its escape (``\\x1b``), lone surrogates and noncharacters likewise,
+    so nothing a notebook holds can move the cursor, recolour or rewrite the screen."""
+    return UNWANTED.sub(lambda m: m.group() if m.group() in "\n\t" else repr(m.group())[1:-1], text)
+
+
+def readable_name(name: str) -> str:
+    """A file or folder name as words: a leading number and "_"/"-" separators dropped, the first
+    letter capitalised ("01_first_experiment" -> "First experiment")."""
+    words = re.sub(r"[_\-\s]+", " ", re.sub(r"^\d+[_\-\s.]+(?=\D)", "", clean_text(name))).strip()
+    return words[:1].upper() + words[1:] if words else clean_text(name)

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.config import Config
 from pipeline.summary import BuildSummary
 
 #: folders never searched for projects (besides hidden ones and virtual environments)
@@ -27,22 +28,33 @@ class Outcome:
     project: Path
     summary: BuildSummary | None = None
     error: str = ""
+    config: Config | None = None
 
     @property
     def ok(self) -> bool:
-        return self.summary is not None and not self.summary.failures
+        return self.summary is not None and not self.summary.failures and not self.summary.exports.refused
 
     def line(self, root: Path) -> str:
         name = os.path.relpath(self.project, root)
         if self.summary is None:
-            return f"  {name}: FAILED: {self.error.splitlines()[0] if self.error else 'error'}"
+            return f"  {name}: FAILED: {_gist(self.error)}"
         s = self.summary
         state = ("up to date" if s.up_to_date else
                  f"{s.count('executed')} executed, {s.count('cached')} cached, {s.count('failed')} failed")
+        if s.exports.refused:  # the other platforms were published; the whole message was printed above
+            refused = s.exports.refused[0].partition(": ")
+            return f"  {name}: NOT PUBLISHED on {refused[0]} ({state}): {_gist(refused[2], 160)}"
         where = os.path.relpath(s.exports.qiita_cli, root)
         if s.exports.zenn:
             where += f", {os.path.relpath(s.exports.zenn, root)}"
         return f"  {name}: {'ok' if self.ok else 'FAILED'} ({state}; {len(s.warnings)} warnings) -> {where}"
+
+
+def _gist(message: str, limit: int = 300) -> str:
+    """The error *message* on one line, whole up to *limit* characters (its first line alone may end
+    in a colon, "1 experiment failed:"); the full message was printed when the article failed."""
+    text = " ".join(message.split()) or "error"
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "… (the whole message is above)"
 
 
 def _pipeline_table(pyproject: Path) -> dict | None:
@@ -54,6 +66,11 @@ def _pipeline_table(pyproject: Path) -> dict | None:
         return None
     table = data.get("tool", {}).get("pipeline")
     return table if isinstance(table, dict) else None
+
+
+def is_project(folder: Path) -> bool:
+    """Whether *folder* is an article project (its pyproject.toml has ``[tool.pipeline]``)."""
+    return _pipeline_table(folder / "pyproject.toml") is not None
 
 
 def find_projects(root: Path) -> list[Path]:

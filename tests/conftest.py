@@ -48,8 +48,17 @@ def _engine_problem(name: str) -> str | None:
                                          "Zensical needs Python 3.11 or later)")
 
 
+def _qiita_cli_problem() -> str | None:
+    if shutil.which("node") is None:
+        return "needs Node.js for qiita-cli's own code (apt-get install nodejs npm), then `.setup/install test`"
+    if not (REPO / ".setup/npm/node_modules/@qiita/qiita-cli/package.json").is_file():
+        return "needs @qiita/qiita-cli in .setup/npm: run `.setup/install test` (it runs npm ci there)"
+    return None
+
+
 #: what each `@pytest.mark.requires(NAME)` checks; None means available
 REQUIREMENTS = {
+    "qiita_cli": _qiita_cli_problem,
     "chromium": lambda: None if CHROMIUM else "needs Debian's chromium (apt-get install chromium); .ci/run installs it",
     "llama_cpp": _llama_problem,
     "mkdocs": lambda: _engine_problem("mkdocs"),

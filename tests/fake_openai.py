@@ -48,6 +48,30 @@ def by_prompt(rules: list[tuple[str, object]], default=None):
     return reply
 
 
+_PLAIN = {"print", "import", "from", "def", "return", "for", "cell", "output", "None", "True", "False"}
+
+
+def naming(template: str, shows: str = ""):
+    """A reply that names something the prompt's own code holds, as a grounded draft does:
+    ``{name}`` in *template* becomes the first identifier after the prompt's first [cell]
+    marker, or (a prompt with no code: the introduction, the summary) its first chapter title;
+    where the prompt shows an output, *shows* (with ``{value}``, the first output's first number,
+    else its first word) is added."""
+
+    def reply(payload, headers):
+        prompt = prompt_of(payload)
+        code = prompt.split("[cell ", 1)[1].split("\n", 1)[-1] if "[cell " in prompt else ""
+        names = [n for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", code) if n not in _PLAIN]
+        title = re.search(r"^1\. (.+)$", prompt, re.M)
+        shown = prompt.split("[output]\n", 1)[1] if "[output]\n" in prompt else ""
+        value = re.search(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", shown) or re.search(r"[A-Za-z]{3,}", shown)
+        name = names[0] if names else title.group(1) if title else "記事"
+        return 200, completion(template.format(name=name) + (shows.format(name=name, value=value.group(0))
+                                                             if value and shows else ""))
+
+    return reply
+
+
 class FakeOpenAI:
     def __init__(self, replies, delay: float = 0.0, models: list[str] | None = None):
         self.replies = list(replies)

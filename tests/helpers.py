@@ -5,6 +5,7 @@
 - ``masked_record``: a harvested record as JSON data, its volatile fields blanked, so
   that two runs of the same experiment compare equal.
 - ``png``: the bytes of a small valid RGB PNG of one colour.
+- ``raw_notebook``: a notebook written as JSON text, however malformed its cells.
 - ``wait_for``: poll a condition until it holds or a deadline passes (wait for the event
   itself, never for a fixed time).
 - ``stop``: stop a command (a preview) with Ctrl-C and read what it printed.
@@ -76,6 +77,18 @@ def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (0x80, 0x80
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def raw_notebook(path: Path, cells: list[dict]) -> Path:
+    """A notebook written as JSON text, however malformed its cells (``{"cell_type": ..., "source": ...}``;
+    a lone surrogate in a source is written as its \\udXXX escape, as a broken editor leaves it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "cells": [{"metadata": {}, **c, **({"outputs": [], "execution_count": None} if c["cell_type"] == "code"
+                                           else {})} for c in cells],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+    return path
 
 
 def alive(pid: int) -> bool:

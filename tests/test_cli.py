@@ -18,7 +18,7 @@ def test_help_lists_the_commands(tmp_path):
     assert result.returncode == 0
     listed = result.stdout.split("commands (python -m pipeline COMMAND --help for each):")[1]
     found = re.findall(r"^    (\w+) ", listed, re.M)
-    assert found == ["init", "build", "execute", "harvest", "export", "preview", "config"]
+    assert found == ["init", "build", "execute", "harvest", "export", "preview", "status", "config"]
 
 
 def test_help_does_not_import_heavy_libraries(tmp_path):
@@ -79,3 +79,29 @@ def test_preview_on_a_taken_port_is_one_clear_error_before_any_build(project):
     assert f"cannot serve on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (project.root / "build").exists()  # refused before the first build
+
+
+def test_build_all_treats_any_failure_as_that_projects_and_goes_on(tmp_path, monkeypatch, capsys):
+    """An unexpected error (a bug) in one article of `build --all` is that article's failure: no
+    traceback, the message says how to see one, the next article is still built, exit 1."""
+    from pipeline import cli
+    from pipeline.errors import PipelineError
+
+    for name in ("a-first", "b-second"):
+        (tmp_path / name / "experiments").mkdir(parents=True)
+        (tmp_path / name / "pyproject.toml").write_text("[tool.pipeline]\n", encoding="utf-8")
+    tried = []
+
+    def build(config, args, progress, **options):
+        tried.append(config.root.name)
+        if config.root.name == "a-first":
+            raise RuntimeError("boom\nin a second line")
+        raise PipelineError("b-second: a known problem\nwith its fix on the next line")
+
+    monkeypatch.setattr(cli, "_build", build)
+    assert cli.main(["-C", str(tmp_path), "build", "--all"]) == 1
+    err = capsys.readouterr().err
+    assert tried == ["a-first", "b-second"] and "Traceback" not in err
+    assert "unexpected RuntimeError: boom" in err and "build --debug" in err
+    assert "  a-first: FAILED: unexpected RuntimeError: boom in a second line" in err
+    assert "  b-second: FAILED: b-second: a known problem with its fix on the next line" in err

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 from article_fixtures import llm_project
-from fake_openai import FakeOpenAI, completion
+from fake_openai import FakeOpenAI, completion, naming
 from helpers import free_port
 
 from pipeline.article.harvest import load_records
@@ -28,9 +28,7 @@ def config(tmp_path):
     return load_config(llm_project(tmp_path / "p", max_retries=2))
 
 
-def _good(payload, headers):
-    title = next((l[2:] for l in payload["messages"][1]["content"].splitlines() if l.startswith("# ")), "まとめ")
-    return 200, completion(f"下書き: {title} についての説明。")
+_good = naming("下書き: {name} について、その結果を説明します。")
 
 
 def test_endpoint_lookup_order_and_key_hiding(config, monkeypatch):
@@ -239,3 +237,32 @@ def test_without_a_configured_audience_the_introduction_drafts_one(config, quiet
     with FakeOpenAI([_good]) as server:
         draft(load_records(configured)[:1], configured, base_url=server.base_url, redraft=True, progress=quiet)
         assert "想定読者" not in server.requests[0]["messages"][1]["content"]
+
+
+def test_every_line_names_the_model_that_answered(config):
+    """Before any answer the build names the endpoint and the configured model as only that;
+    each answer, the pass's line, the cache and the summary name the model that answered."""
+    import io
+    import json
+
+    from pipeline.llm.report import answered_line
+    from pipeline.progress import Progress
+
+    stream = io.StringIO()
+    served = "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    echo = lambda p, h: (200, completion("以下のコードを使用して実行。", model=p["model"]))  # noqa: E731
+    with FakeOpenAI([echo], models=[served]) as server:
+        drafts = draft(load_records(config)[:1], config, base_url=server.base_url,
+                       progress=Progress(stream=stream, live=False))
+    out = stream.getvalue()
+    asking = out.index(f"asking {server.base_url} (configured model: fake-model) for 4 of 4 sections")
+    assert asking < out.index("answered by SmolLM2-135M-Instruct.Q4_1.gguf in ")
+    assert "fake-model" not in out.replace("(configured model: fake-model)", "")
+    assert answered_line(drafts).startswith("LLM drafts by SmolLM2-135M-Instruct.Q4_1.gguf at 127.0.0.1:")
+    cached = [json.loads(p.read_text(encoding="utf-8")) for p in config.layout.drafts.glob("*.json")]
+    assert {(c["served"], c["configured_model"]) for c in cached} == {("SmolLM2-135M-Instruct.Q4_1.gguf", "fake-model")}
+
+    failing = dataclasses.replace(config, llm=dataclasses.replace(config.llm, max_retries=0))
+    with FakeOpenAI([(500, {"error": {"message": "boom"}})]) as server:
+        nothing = draft(load_records(failing)[:1], failing, base_url=server.base_url, redraft=True, progress=Progress(quiet=True))
+    assert answered_line(nothing).startswith("LLM drafts: no model answered (configured model: fake-model);")

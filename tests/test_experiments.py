@@ -188,3 +188,44 @@ def test_percent_scripts_with_a_plain_docstring_stay_jupytext_scripts(project):
     project.add("02_titled", titled)
     [exp] = discover(project.config(), ["02_titled"])
     assert exp.title == "Real title"  # Jupytext markdown cells: not a gallery script
+
+
+def test_gallery_math_blocks_are_typeset_as_sphinx_typesets_them():
+    """Sphinx's math directive: lines broken with \\\\ are one aligned equation (Sphinx wraps them in
+    split; left bare, MathJax and KaTeX stop at "Misplaced &"), and its options (:label:, :nowrap:)
+    keep the equation instead of losing it."""
+    from pipeline.gallery import rst_to_markdown
+
+    [text] = rst_to_markdown(["Title\n=====\n\n.. math::\n\n   a &= b \\\\\n   &= c\n\n"
+                              ".. math::\n   :label: eq-ridge\n\n   w = (X^T X)^{-1} X^T y\n\n"
+                              ".. math::\n   :nowrap:\n\n   \\begin{eqnarray}\n   y & = & x\n   \\end{eqnarray}\n\n"
+                              ".. math::\n\n   \\begin{aligned} p &= q \\\\ r &= s \\end{aligned}\n"])
+    assert "$$\n\\begin{aligned}\na &= b \\\\\n&= c\n\\end{aligned}\n$$" in text
+    assert "$$\nw = (X^T X)^{-1} X^T y\n$$" in text
+    assert "$$\n\\begin{eqnarray}\ny & = & x\n\\end{eqnarray}\n$$" in text
+    assert "$$\n\\begin{aligned} p &= q \\\\ r &= s \\end{aligned}\n$$" in text  # the author's own environment
+
+
+def test_gallery_footnotes_and_citations_keep_their_text():
+    """The References of an example (``.. [1] ...`` footnotes and citations) are shown where the
+    author wrote them, with the label their references show."""
+    from pipeline.gallery import rst_to_markdown
+
+    [text] = rst_to_markdown(["Title\n=====\n\nRidge helps ill-conditioned matrices [1]_, see [Hoerl1970]_.\n\n"
+                              ".. topic:: References\n\n   .. [1] Golub, G. and Van Loan, C. *Matrix Computations*.\n\n"
+                              ".. [Hoerl1970] Hoerl, A. E. and Kennard, R. W. (1970).\n"])
+    assert "matrices [1], see [Hoerl1970]." in text.replace("&#91;", "[").replace("&#93;", "]")
+    body = text.replace("&#91;", "[").replace("&#93;", "]")
+    assert "**References**\n\n[1] Golub, G. and Van Loan, C. *Matrix Computations*." in body
+    assert body.endswith("[Hoerl1970] Hoerl, A. E. and Kennard, R. W. (1970).")
+
+
+def test_a_reference_to_another_gallery_example_names_its_file():
+    """sphinx-gallery's labels (``sphx_glr_<folders>_<file>.py``) are shown as the example's file
+    name, which a reader can find, not as the label; other labels stay plain text."""
+    from pipeline.gallery import rst_to_markdown
+
+    [text] = rst_to_markdown(["Title\n=====\n\nSee :ref:`sphx_glr_auto_examples_linear_model_plot_ols.py`, "
+                              ":ref:`the OLS example <sphx_glr_auto_examples_linear_model_plot_ols.py>` and "
+                              ":ref:`cross_validation`.\n"])
+    assert text.endswith("See `plot_ols.py`, the OLS example and cross_validation.")

@@ -36,9 +36,10 @@ def hostile_results(base, workdir):
 
 
 def _judge(result: faults.Result) -> None:
-    lost, leaked, scripts, tracebacks = result.counts
-    summary = f"lost {lost}, leaked {leaked}, scripts run {scripts}, raw tracebacks {tracebacks}\n{result.report()}"
-    assert (lost, leaked, scripts, tracebacks) == (0, 0, 0, 0), summary
+    lost, leaked, scripts, tracebacks, outside = result.counts
+    summary = (f"lost {lost}, leaked {leaked}, scripts run {scripts}, raw tracebacks {tracebacks}, "
+               f"written outside {outside}\n{result.report()}")
+    assert (lost, leaked, scripts, tracebacks, outside) == (0, 0, 0, 0, 0), summary
     assert not result.problems, summary
 
 

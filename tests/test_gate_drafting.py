@@ -7,7 +7,7 @@ import re
 
 import pytest
 from article_fixtures import llm_project, records
-from fake_openai import FakeOpenAI, by_prompt, completion, prompt_of
+from fake_openai import FakeOpenAI, by_prompt, completion, naming, prompt_of
 
 from pipeline.article.render import render
 from pipeline.config import load_config
@@ -16,7 +16,8 @@ from pipeline.llm.sections import MAX_CELLS
 from pipeline.records import Cell, ExperimentRecord, ImageOutput, StreamOutput
 
 STEP = r"\n# Headed\n## Section {}\n"  # a step request's own heading (the chapter-wide ones hold all of them)
-GOOD_STEP = "見出し: 値の確認\nこの部分では変数の値を計算し、その結果を出力で確かめています。出力から計算が意図どおりに進んだことがわかります。"
+GOOD_STEP = naming("見出し: 値の確認\n{name} の値を計算しています。", "出力から、{name} は {value} だとわかります。")
+GROUNDED = naming("{name} の値を計算しています。", "出力の {name} は {value} です。")
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def _step_prompts(server) -> list[str]:
 def test_each_section_of_a_headed_notebook_gets_its_own_request(config, quiet):
     record = headed_notebook()
     with FakeOpenAI([by_prompt([(STEP.format("alpha"), "alpha_value を計算して、その値 7 を出力しています。計算の結果が確かめられます。")],
-                               default=(200, completion("この部分では値を計算し、その結果を出力しています。出力で確かめられます。")))]) as server:
+                               default=GROUNDED)]) as server:
         drafts = draft([record], config, base_url=server.base_url, progress=quiet)
     steps = _step_prompts(server)
     assert len(steps) == 3
@@ -76,7 +77,7 @@ def test_the_fact_check_uses_the_part_s_own_records(config, quiet):
     """A number from another section is not evidence for this one."""
     record = headed_notebook()
     with FakeOpenAI([by_prompt([(STEP.format("gamma"), "gamma_value は 7 と 14 を足した値で、出力は 21 です。計算が合っています。")],
-                               default=(200, completion("この部分では値を計算し、その結果を出力しています。出力で確かめられます。")))]) as server:
+                               default=GROUNDED)]) as server:
         drafts = draft([record], config, base_url=server.base_url, progress=quiet)
     reasons = {r.section: r.reason for r in drafts.rejected}
     assert "appear in no record" in reasons["headed:step7"]  # 7 and 14 are in the other sections only
@@ -136,7 +137,7 @@ def test_degenerate_answers_are_rejected_with_their_reason(config, quiet, kind, 
 
 def test_an_answer_about_another_section_is_rejected(config, quiet):
     about_gamma = "gamma_value と beta_value の計算をしています。結果を出力で確かめています。"
-    with FakeOpenAI([by_prompt([(STEP.format("alpha"), about_gamma)], default=(200, completion("この部分では値を計算し、結果を出力しています。")))]) as server:
+    with FakeOpenAI([by_prompt([(STEP.format("alpha"), about_gamma)], default=GROUNDED)]) as server:
         drafts = draft([headed_notebook()], config, base_url=server.base_url, progress=quiet)
     reasons = {r.section: r.reason for r in drafts.rejected}
     assert "another part of the chapter" in reasons["headed:step3"]
@@ -145,11 +146,11 @@ def test_an_answer_about_another_section_is_rejected(config, quiet):
 
 def test_each_model_that_answered_is_named_and_the_cache_keeps_it(config, quiet):
     record = headed_notebook()
-    good = "この部分では値を計算し、その結果を出力しています。出力で確かめられます。"
 
     def two_models(payload, headers):
         model = "big-model" if re.search(STEP.format("alpha"), prompt_of(payload)) else "small-model"
-        return 200, completion(good, model=model)
+        answer = GROUNDED(payload, headers)[1]
+        return 200, {**answer, "model": model}
 
     with FakeOpenAI([two_models]) as server:
         drafts = draft([record], config, base_url=server.base_url, progress=quiet)
@@ -157,7 +158,7 @@ def test_each_model_that_answered_is_named_and_the_cache_keeps_it(config, quiet)
     assert drafts.answered_by == {"big-model": 1, "small-model": drafts.answered - 1}
     text = render([record], config, "mkdocs", drafts=drafts).markdown
     assert f"small-model: {drafts.answered - 1} sections, big-model: 1 sections; {host}" in text
-    with FakeOpenAI([(200, completion(good, model="another-model"))]) as server:
+    with FakeOpenAI([(200, completion("alpha_value の値を計算しています。", model="another-model"))]) as server:
         again = draft([record], config, base_url=server.base_url, progress=quiet)
         assert server.requests == []  # all from the cache, which says who wrote them
     assert again.answered_by == drafts.answered_by
@@ -174,8 +175,7 @@ def test_nothing_passing_is_said_plainly(config, quiet):
 @pytest.mark.parametrize("concurrency", [1, 3])
 def test_requests_run_up_to_the_configured_concurrency(config, quiet, concurrency):
     config = dataclasses.replace(config, llm=dataclasses.replace(config.llm, concurrency=concurrency))
-    good = (200, completion("この部分では値を計算し、その結果を出力しています。出力で確かめられます。"), 0.3)
-    with FakeOpenAI([good]) as server:
+    with FakeOpenAI([lambda payload, headers: (*GROUNDED(payload, headers), 0.3)]) as server:
         drafts = draft([bare_notebook(12)], config, base_url=server.base_url, progress=quiet)
     assert drafts.requests == len(server.requests) > concurrency
     assert server.max_in_flight == concurrency

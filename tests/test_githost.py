@@ -348,6 +348,32 @@ def test_a_template_for_another_host(tmp_path):
     assert pins.urls == {figure: f"https://git.example.org/team/articles/-/raw/{made.pushed()}/{FIGURE}"}
 
 
+def test_an_owner_already_percent_encoded_in_the_remote_is_encoded_once(tmp_path):
+    """A remote URL writes a space as %20: the raw URL keeps it as %20 (never %2520), and the
+    figure pinned to it is the file the remote holds."""
+    url = "https://github.com/ali%20ce/my%20articles.git"
+    assert raw_url_base(url) == "https://raw.githubusercontent.com/ali%20ce/my%20articles/{commit}/{path}"
+    assert raw_url_base("https://github.com/ali ce/my articles.git") == raw_url_base(url)
+    made = make_world(tmp_path, url)
+    figure = made.write()
+    made.commit()
+    git(made.work, "push", "-q", "-u", "origin", "main")
+    pins = pin([figure], repo=made.work)
+    assert pins.urls == {figure: f"https://raw.githubusercontent.com/ali%20ce/my%20articles/{made.pushed()}/{FIGURE}"}
+
+
+@pytest.mark.parametrize(("remote", "template"), [
+    ("https://git)ea.example.org/team/articles.git", "https://{host}/{owner}/{repo}/-/raw/{commit}/{path}"),
+    ("git@git)ea.example.org:team/articles.git", "https://{host}/{owner}/{repo}/-/raw/{commit}/{path}"),
+    (URL, "javascript:alert(1)//{commit}/{path}"),
+    (URL, "https://x.example/{commit}/{path}) ![x](https://evil.example/x.png"),
+])
+def test_a_host_or_template_that_would_break_the_link_is_refused(remote, template):
+    with pytest.raises(GitHostError, match="would be unsafe") as raised:
+        raw_url_base(remote, template)
+    assert "image_url_template" in str(raised.value)
+
+
 def test_a_token_in_the_remote_url_never_reaches_a_message(tmp_path):
     made = make_world(tmp_path, "https://alice:s3cret-token@git.example.org/team/articles.git")
     with pytest.raises(GitHostError) as raised:

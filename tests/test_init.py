@@ -23,6 +23,7 @@ from pipeline.experiments import discover
 from pipeline.markdown.platforms import QIITA, ZENN
 from pipeline.publish.site import SCRIPTS, SETTINGS_SCRIPT, installed
 from pipeline.scaffold import default_mkdocs_yml, first_heading, init_project, suggest_slug, suggest_tags
+from pipeline.suggest import suggest_title
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "NO_MKDOCS_2_WARNING": "1"}
 
@@ -326,3 +327,30 @@ def test_the_preview_serves_an_initd_folder_and_rebuilds_on_edit(tmp_path):
         output = stop(proc, log)
     assert proc.returncode in (0, 130), output
     assert "preview: stopped" in output
+
+
+def test_untitled_projects_get_readable_titles_and_slugs_no_other_article_uses(tmp_path):
+    """Issue 29, item 6: with no H1 the title is the first notebook's readable name (never "Untitled
+    experiments"), and each init'ed project of the repository gets a slug of its own, also unlike
+    the articles already in the qiita-cli folder."""
+    import subprocess
+
+    repo = tmp_path / "repo"
+    (repo / "qiita" / "public").mkdir(parents=True)
+    (repo / "qiita" / "qiita.config.json").write_text("{}\n", encoding="utf-8")
+    (repo / "qiita" / "public" / "plot-regression-3.md").write_text("---\ntitle: mine\n---\n", encoding="utf-8")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    results = []
+    for name in ("gallery-a", "gallery-b", "gallery-c"):
+        script = repo / name / "plot_regression.py"
+        script.parent.mkdir()
+        script.write_text('"""Regression example."""\n# %%\nimport numpy as np\n', encoding="utf-8")
+        results.append(init_project(repo / name))
+    assert [r.title for r in results] == ["Plot regression"] * 3
+    assert [r.slug for r in results] == ["plot-regression", "plot-regression-2", "plot-regression-4"]
+    for result in results:
+        assert_slug_valid(result.slug)
+    again = init_project(repo / "gallery-b", force=True)  # its own slug is not "taken" by itself
+    assert again.slug == "plot-regression-2"
+
+    assert suggest_title([], tmp_path / "my_first-article") == "My first article"  # no notebook: the folder's name

@@ -83,7 +83,12 @@ def test_build_with_llm_drafts_from_the_server_then_uses_the_cache(project, llam
     assert first.returncode == 0, first.stderr
     made = _completions(log) - before
     assert made == 5  # introduction, the experiment's intro and notes, summary, title and tags proposal
-    assert "LLM drafts (smollm2): 5 requests, 0 from the cache" in first.stderr
+    # every line names the model that answered: the configured name only as what was asked for
+    served = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    asking = first.stderr.index(f"asking {url} (configured model: smollm2) for 5 of 5 sections")
+    assert asking < first.stderr.index(f": answered by {served} in ")
+    assert f"LLM drafts by {served} at 127.0.0.1:" in first.stderr and ": 5 requests, 0 from the cache" in first.stderr
+    assert "smollm2" not in first.stderr.replace("(configured model: smollm2)", "")
 
     article = (project.root / "build" / "qiita" / "article.md").read_text(encoding="utf-8")
     assert "語彙は 4 語だった。" in article  # the author's observation stays
@@ -110,7 +115,8 @@ def test_build_with_llm_drafts_from_the_server_then_uses_the_cache(project, llam
     second = subprocess.run(command, cwd=project.root, capture_output=True, text=True, env=env, timeout=600)
     assert second.returncode == 0, second.stderr
     assert _completions(log) - before == made  # zero new requests, rejected answers included
-    assert "LLM drafts (smollm2): 0 requests, 5 from the cache" in second.stderr
+    assert f"LLM drafts by {served} at 127.0.0.1:" in second.stderr and ": 0 requests, 5 from the cache" in second.stderr
+    assert "asking" not in second.stderr and "smollm2" not in second.stderr  # nothing was asked
     assert (project.root / "build" / "qiita" / "article.md").read_text(encoding="utf-8") == article
 
     for path in (project.root / "build").rglob("*"):

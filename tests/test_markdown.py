@@ -622,6 +622,38 @@ def test_author_math_makes_math_one_form(source, expected):
     assert author_math(expected) == expected
 
 
+@pytest.mark.parametrize("source, expected", [
+    ("- $$\n  L = x^2\n  $$\n\nnext $y$", "- $\\displaystyle L = x^2$\n\nnext $y$"),
+    ("1. $$\n   a \\\\\n   b\n   $$\n2. two\n\nnext $y$", "1. $\\displaystyle a \\\\ b$\n2. two\n\nnext $y$"),
+    ("## Loss $$\nL\n$$ more\n\nnext $y$", "## Loss $\\displaystyle L$ more\n\nnext $y$"),
+    ("| a | b |\n|---|---|\n式 $$\nf\n$$ 続き\n\nnext $y$", "| a | b |\n|---|---|\n式 $\\displaystyle f$ 続き\n\nnext $y$"),
+    ("> 引用 $$\n> q\n> $$ 後\n\nnext $y$", "> 引用 $\\displaystyle q$ 後\n\nnext $y$"),
+])
+def test_display_math_over_lines_where_no_block_can_stand_is_one_inline_formula(source, expected):
+    """A list item that is only display math, a heading, a table row or a quote: math over several lines
+    becomes one $\\displaystyle ...$ (left as it was, its closing "$$" line opened a math block that
+    swallowed the paragraphs after it)."""
+    from pipeline.article.chapters import Prose
+    from pipeline.markdown.math import author_math
+
+    assert author_math(source) == expected
+    qiita = Prose("qiita", None, {}).finish(source, author=True)
+    assert qiita.endswith("next $`y`$") and "```math" not in qiita, qiita
+
+
+def test_text_after_display_math_keeps_its_own_indentation_when_a_list_follows():
+    """The rest of a paragraph after its display math is indented like that paragraph, not like the
+    list item with math that comes next (4 spaces would make it an indented code block)."""
+    from pipeline.markdown.math import author_math
+
+    source = "データは $$ y = 2x + 1 $$ に従う。\n\n1. ノイズ $$\\varepsilon$$ を足す\n2. 次"
+    assert author_math(source) == ("データは\n\n$$\ny = 2x + 1\n$$\n\nに従う。\n\n"
+                                   "1. ノイズ\n\n    $$\n    \\varepsilon\n    $$\n\n    を足す\n\n2. 次")
+    source = "- 項目 $$a$$ の後\n\n本文 $$b$$ の後"
+    assert author_math(source) == ("- 項目\n\n    $$\n    a\n    $$\n\n    の後\n\n\n"
+                                   "本文\n\n$$\nb\n$$\n\nの後")
+
+
 @pytest.mark.parametrize("kept", [
     "price is $5 and $10", "`$$ code $$` and `\\begin{align}`", "```\n$$ x $$ y\n```", "an unclosed $$ x",
     "inline $a$$b$ stays", "\\$\\$ escaped \\$\\$",
@@ -657,3 +689,49 @@ def test_badges_for_zenn_become_links_with_their_alt_text():
                              'badge_logo.svg" alt="Binder"></a> <img src="/x.png" width="300px"> <a href="javascript:x">y</a>')
     assert html_for_zenn(html) == ("[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/u/r) "
                                    "![](/x.png =300x) y")
+
+
+def test_a_badge_linked_over_several_lines_keeps_its_link_on_zenn():
+    """Colab's HTML badge, as notebooks paste it: the <a> around the <img> spans three lines. On Zenn
+    the badge becomes a link to the notebook (the <a>'s target), not to the badge's SVG."""
+    from pipeline.markdown.zenn import badges_for_zenn, html_for_zenn
+
+    html = sanitize_markdown('<a href="https://colab.research.google.com/github/u/r/blob/main/a.ipynb" target="_parent">'
+                             '\n  <img src="https://colab.research.google.com/assets/colab-badge.svg" alt="Open In Colab"/>'
+                             '\n</a>\n\nnext paragraph\n<a href="https://example.org/">an\nexample</a>')
+    text, found = badges_for_zenn(html_for_zenn(html))
+    assert text == ("[Open In Colab](https://colab.research.google.com/github/u/r/blob/main/a.ipynb)\n\n"
+                    "next paragraph\n[an example](https://example.org/)")
+    assert found == ["https://colab.research.google.com/assets/colab-badge.svg"]
+
+
+def test_a_pre_block_with_backticks_in_it_still_ends_at_its_closing_tag():
+    """A directory tree in <pre> as a course notebook draws it (the backticks are tree lines, raw text
+    inside the HTML block for every parser): </pre> still closes it, so the prose after it stays prose."""
+    source = ("ファイル構成:\n\n<pre>\n| BCCD\n| |-- Annotations\n| |   `-- BloodImage_00XYZ.xml (364 items)\n"
+              "| `-- JPEGImages\n</pre>\n\nこの構成は **Pascal VOC** の形式です。\n\n- `train.txt`: 学習用")
+    assert sanitize_markdown(source) == source
+    for dialect in ("qiita", "mkdocs"):
+        html = _render(sanitize_markdown(source), dialect)
+        assert "&lt;/pre" not in html and "<strong>Pascal VOC</strong>" in html, html
+
+
+def test_a_pre_block_is_a_code_block_on_zenn():
+    """Zenn shows no raw HTML: a <pre> block (a directory tree, aligned output) becomes a fence with
+    its lines as they were, not a paragraph whose spaces collapse and whose backticks pair up."""
+    from pipeline.markdown.zenn import html_for_zenn
+
+    source = ("木構造:\n\n<pre>\n| BCCD\n| |-- Annotations\n| |   `-- a &amp; b <b>x</b>.xml\n</pre>\n\n"
+              "後の段落 <pre>inline</pre> です。")
+    assert html_for_zenn(sanitize_markdown(source)) == (
+        "木構造:\n\n```text\n| BCCD\n| |-- Annotations\n| |   `-- a & b x.xml\n```\n\n後の段落 inline です。")
+
+
+def test_an_anchor_without_a_link_joins_no_lines_on_zenn():
+    """``<a name="top">`` left open above a heading (the sanitizer closes it at the end of the cell):
+    no link to join, so the heading stays a heading."""
+    from pipeline.markdown.zenn import html_for_zenn
+
+    text = html_for_zenn(sanitize_markdown('<a name="top">\n## 見出し\n本文です。\n\n<a href="https://example.org/">x\n\n'
+                                           "y</a>"))
+    assert "\n## 見出し\n本文です。\n" in text and "[x" not in text, text

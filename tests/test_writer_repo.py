@@ -97,6 +97,9 @@ def test_two_articles_build_into_shared_cli_folders(repo):
     run = _cli("build", "--all", cwd=repo)
     assert "built 2 articles: 2 ok, 0 failed" in run.stderr, run.stderr
     assert "numpy-intro: ok" in run.stderr and "pandas-notes: ok" in run.stderr
+    closing = run.stderr.split("built 2 articles")[1].splitlines()[1:]  # one line per article, then what to do
+    assert len(closing) == 3 and closing[2].startswith("next: git add qiita/public/"), closing
+    assert closing[2].count("zenn/images/") == 1 and "&& git commit -m 'articles: build (2)' && git push" in closing[2]
 
     qiita_after, zenn_after = _files(repo / "qiita"), _files(repo / "zenn")
     # the writer's own articles and the CLIs' files are byte-identical
@@ -184,9 +187,21 @@ def test_export_dir_outside_the_git_work_tree_is_refused(repo, tmp_path):
     assert run.returncode == 1 and "not in a git work tree" in run.stderr, run.stderr
 
 
+def _served(text: str, bare: Path, repo: Path) -> list[tuple[str, str]]:
+    """Every raw GitHub link in *text*: (ref, path); each one's bytes in the bare remote are the file's."""
+    links = re.findall(r"\]\(https://raw\.githubusercontent\.com/alice/articles/([^/]+)/([^)]+)\)", text)
+    for ref, path in links:
+        pushed = subprocess.run(["git", "cat-file", "blob", f"{ref}:{path}"], cwd=bare, capture_output=True,
+                                check=True).stdout
+        assert pushed == (repo / path).read_bytes()
+    return links
+
+
 def test_qiita_figures_hosted_by_the_repository(repo, tmp_path):
-    """image_base_url = "git": placeholders until the figures are pushed, then raw GitHub URLs pinned
-    to a pushed commit that holds exactly those bytes; pushing the article itself moves no link."""
+    """image_base_url = "git": the first build links each figure, under a content-addressed name, at the
+    branch the push goes to, so the one commit and push the build advises publishes a working article;
+    a rebuild with nothing changed keeps those links (no change for qiita-cli to post), and an edit
+    pins them to the pushed commit."""
     bare = tmp_path / "remote.git"
     _git("init", "-q", "--bare", str(bare), cwd=tmp_path)
     _git("remote", "add", "origin", "https://github.com/alice/articles.git", cwd=repo)
@@ -199,33 +214,90 @@ def test_qiita_figures_hosted_by_the_repository(repo, tmp_path):
 
     config = load_config(project)
     cli_file = repo / "qiita" / "public" / f"{config.article.slug}.md"
+    slug = ZENN.slug_for(config)
 
     first = _cli("build", cwd=project)
-    assert "not in origin's pushed commits yet" in first.stderr and "git add" in first.stderr, first.stderr
-    assert "FIGURE-TO-UPLOAD:" in cli_file.read_text(encoding="utf-8")
-
-    _git("add", "-A", cwd=repo)
+    text = cli_file.read_text(encoding="utf-8")
+    assert "FIGURE-TO-UPLOAD:" not in text and "ignorePublish: false" in text
+    links = re.findall(r"\]\((https://raw\.githubusercontent\.com/alice/articles/main/([^)]+))\)", text)
+    assert links and all(re.fullmatch(rf"zenn/images/{slug}/numpy/numpy-cell03-1-[0-9a-f]{{12}}\.png", p)
+                         for _, p in links), links
+    advice = re.search(r"^next: (git add .+ && git push -u origin main)", first.stderr, re.M)
+    assert advice and f"../zenn/images/{slug}" in advice[1] and f"../qiita/public/{config.article.slug}.md" in advice[1]
+    assert "numpy-intro/" not in advice[1], advice[1]  # the article's own files, by folder
+    _git("add", "-A", cwd=repo)  # what every writer types (the advice names the same files)
     _git("commit", "-q", "-m", "article and figures", cwd=repo)
     _git("push", "-q", "-u", "origin", "main", cwd=repo)
-    second = _cli("build", cwd=project)
-    assert "pushed commits yet" not in second.stderr, second.stderr
-    text = cli_file.read_text(encoding="utf-8")
-    assert "FIGURE-TO-UPLOAD:" not in text
-    links = re.findall(r"\]\((https://raw\.githubusercontent\.com/alice/articles/([0-9a-f]{40})/([^)]+))\)", text)
-    assert links, text
-    for _url, commit, path in links:
-        assert path.startswith(f"zenn/images/{ZENN.slug_for(config)}/")
-        subprocess.run(["git", "cat-file", "-e", f"{commit}:{path}"], cwd=bare, check=True)  # the remote has it
-        pushed = subprocess.run(["git", "cat-file", "blob", f"{commit}:{path}"], cwd=bare, capture_output=True,
-                                check=True).stdout
-        assert pushed == (repo / path).read_bytes()
-    assert (project / "build" / "qiita" / "article.md").read_text(encoding="utf-8").count("raw.githubusercontent") \
-        == len(links)
+    assert [ref for ref, _ in _served(text, bare, repo)] == ["main"] * len(links)
 
-    # the article with its links is committed and pushed: the next build keeps the same links
-    _git("add", "-A", cwd=repo)
-    _git("commit", "-q", "-m", "pinned links", cwd=repo)
-    _git("push", "-q", cwd=repo)
+    # nothing changed: the file stays as pushed (no link moves, nothing for qiita-cli to post)
     _cli("build", "--force", cwd=project)
     assert cli_file.read_text(encoding="utf-8") == text
     assert _git("status", "--porcelain", cwd=repo) == ""
+
+    # an edit: the file changes anyway, so the pushed figures are pinned to the pushed commit
+    notebook = project / "numpy.ipynb"
+    notebook.write_text(notebook.read_text(encoding="utf-8").replace("本文です。", "本文を書き直しました。"),
+                        encoding="utf-8")
+    _cli("build", cwd=project)
+    edited = cli_file.read_text(encoding="utf-8")
+    pinned = _served(edited, bare, repo)
+    pushed = _git("rev-parse", "main", cwd=bare).strip()
+    assert "本文を書き直しました。" in edited and [ref for ref, _ in pinned] == [pushed] * len(links)
+    assert (project / "build" / "qiita" / "article.md").read_text(encoding="utf-8").count(pushed) == len(links)
+    _git("add", "-A", cwd=repo)
+    _git("commit", "-q", "-m", "edit", cwd=repo)
+    _git("push", "-q", cwd=repo)
+    _cli("build", "--force", cwd=project)
+    assert cli_file.read_text(encoding="utf-8") == edited
+    assert _git("status", "--porcelain", cwd=repo) == ""
+
+
+def _outside(repo: Path, project: Path) -> dict[str, str]:
+    """sha256 of every file outside *project* (the whole temporary folder, the repository's .git included)."""
+    import hashlib
+
+    top = repo.parent
+    return {p.relative_to(top).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(top.rglob("*"))
+            if p.is_file() and not p.is_symlink() and project not in p.parents}
+
+
+@pytest.mark.parametrize("link, to", [("qiita/public", "outside"), ("zenn/articles", "outside"),
+                                      ("zenn/images", ".git"), ("zenn", "outside")])
+def test_a_symlinked_export_folder_is_refused_by_name_and_nothing_outside_changes(repo, link, to):
+    """A folder the build writes into, made a symbolic link out of the work tree or into .git: the
+    build names the link and where it leads, before anything is written."""
+    outside = repo.parent / "outside"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("the writer's\n", encoding="utf-8")
+    path = repo / link
+    if path.exists():
+        shutil.rmtree(path)
+    path.symlink_to(outside if to == "outside" else repo / ".git", target_is_directory=True)
+    project = repo / "numpy-intro"
+    before = _outside(repo, project)
+    run = _cli("build", cwd=project, check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    if link == "zenn":  # the export folder itself: the setting is resolved with the config, and named
+        assert "tool.pipeline.zenn.export_dir" in run.stderr and str(outside) in run.stderr, run.stderr
+    else:
+        assert f"../{link}: a symbolic link to {path.readlink()}, which leads " in run.stderr, run.stderr
+        assert ("into a .git folder" if to == ".git" else "outside the git work tree") in run.stderr, run.stderr
+    assert _outside(repo, project) == before
+    assert not (project / "build" / "records").exists()  # refused before anything ran
+
+
+def test_build_all_builds_the_others_when_one_project_fails_and_shows_why(repo):
+    bad = repo / "broken-notes"
+    bad.mkdir()
+    (bad / "bad.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Broken"},
+                  {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": ["x\n", 3]}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+    _cli("init", "broken-notes", "--title", "Broken", "--tags", "Python", cwd=repo)
+    run = _cli("build", "--all", cwd=repo, check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "built 3 articles: 2 ok, 1 failed" in run.stderr, run.stderr
+    line = next(x for x in run.stderr.splitlines() if x.startswith("  broken-notes: FAILED"))
+    assert "bad.ipynb, cell 2" in line and "fix that cell" in line, line  # the whole message, not its first line
+    assert "numpy-intro: ok" in run.stderr and "pandas-notes: ok" in run.stderr

@@ -16,7 +16,7 @@ import yaml
 from article_fixtures import make_project, records
 
 from pipeline.config import load_config
-from pipeline.errors import ConfigError, ExportError
+from pipeline.errors import ConfigError
 from pipeline.markdown.platforms import ZENN
 from pipeline.markdown.scanner import headings
 from pipeline.progress import Progress
@@ -40,6 +40,14 @@ def _publish(config, recs=None, progress=None):
     progress = progress or Progress(quiet=True, live=False)
     with Publication(config.layout.journal) as publication:
         return export(recs if recs is not None else records(), config, progress, publication), progress
+
+
+def _refusal(exported, platform: str = "Zenn") -> str:
+    """The one refusal of *platform* in *exported*; the other platforms were published."""
+    found = [r.removeprefix(f"{platform}: ") for r in exported.refused if r.startswith(f"{platform}: ")]
+    assert len(found) == 1 and len(exported.refused) == 1, exported.refused
+    assert exported.qiita_cli.is_file() and exported.site_page.is_file()  # Qiita and the site: published
+    return found[0]
 
 
 def _with_cells(record, *cells):
@@ -151,32 +159,69 @@ def test_an_article_over_80000_characters_fails_and_builds_as_a_book(tmp_path):
     first, second = records()
     long = [_with_cells(first, _prose(45_000)), _with_cells(second, _prose(45_000))]
     config = _project(tmp_path)
-    with pytest.raises(ExportError) as raised:
-        _publish(config, long)
-    message = str(raised.value)
+    refused, _ = _publish(config, long)
+    message = _refusal(refused)
     assert "80,000" in message and 'format = "book"' in message and "[tool.pipeline.zenn]" in message
-    assert not list(config.layout.zenn.glob("**/*.md"))  # nothing published
+    assert not list(config.layout.zenn.glob("**/*.md"))  # the Zenn article alone was not published
+    assert "長い説明の文章です。" in refused.qiita_cli.read_text(encoding="utf-8")
 
-    pyproject = config.root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text(encoding="utf-8") + BOOK, encoding="utf-8")
+    pyproject = config.root / "pyproject.toml"  # what the refusal says, and no summary: the lead is the book's
+    pyproject.write_text(pyproject.read_text(encoding="utf-8") + '\n[tool.pipeline.zenn]\nformat = "book"\n',
+                         encoding="utf-8")
     config = load_config(config.root)
     exported, _ = _publish(config, long)
+    assert exported.refused == ()
     folder = exported.zenn.parent
     assert check_book(folder) == []
+    summary = yaml.safe_load(exported.zenn.read_text(encoding="utf-8"))["summary"]
+    assert summary and len(summary) <= 200 and "\n" not in summary, summary
     sizes = [len((folder / f"{name}.md").read_text(encoding="utf-8")) for name in ("01_first", "02_hostile")]
     assert all(40_000 < size < ZENN.chapter_limit for size in sizes), sizes
 
 
-def test_a_chapter_over_50000_characters_is_an_error_naming_it(tmp_path):
+def test_a_chapter_over_50000_characters_in_one_block_is_refused_naming_it(tmp_path):
     first, second = records()
     config = _project(tmp_path, BOOK)
-    with pytest.raises(ExportError) as raised:
-        _publish(config, [first, _with_cells(second, _prose(55_000))])
-    message = str(raised.value)
+    exported, _ = _publish(config, [first, _with_cells(second, Cell(0, "markdown", "長い説明の文章です。" * 5_500))])
+    message = _refusal(exported)
     assert "chapter 2 (experiments/02_hostile.py, books/fixture-article/02_hostile.md)" in message
     assert "50,000" in message and "split the experiment" in message
     assert re.search(r"is 5\d,\d{3} characters", message)
     assert not (config.layout.zenn / "books").exists()
+
+
+def test_a_chapter_over_50000_characters_is_cut_at_its_own_headings(tmp_path):
+    """One long notebook: three sections of about 20,000 characters each become chapters of at most
+    50,000, cut before its headings; links into a later piece point at that piece."""
+    first, second = records()
+    sections = [Cell(0, "markdown", f"## Part {n}\n\n" + _prose(20_000).source) for n in (1, 2, 3)]
+    link = Cell(0, "markdown", "[Part 3 へ](#Part-3) と [前の章](01_first.py)")
+    config = _project(tmp_path, '\n[tool.pipeline.zenn]\nformat = "book"\n')
+    exported, _ = _publish(config, [first, _with_cells(second, link, *sections)])
+    assert exported.refused == ()
+    folder = exported.zenn.parent
+    assert check_book(folder) == []
+    chapters = yaml.safe_load(exported.zenn.read_text(encoding="utf-8"))["chapters"]
+    assert chapters == ["01_first", "02_hostile", "02_hostile-2"], chapters
+    one, two = ((folder / f"{name}.md").read_text(encoding="utf-8") for name in chapters[1:])
+    assert _front(one) == {"title": "Hostile outputs (1/2)"} and _front(two) == {"title": "Hostile outputs (2/2)"}
+    assert all(len(text) <= ZENN.chapter_limit for text in (one, two))
+    assert "\n## Part 1\n" in one and "\n## Part 2\n" in one and two.split("\n---\n", 1)[1].startswith("## Part 3\n")
+    assert "[Part 3 へ](02_hostile-2#part-3)" in one and "[前の章](01_first)" in one
+
+
+def test_a_long_chapter_without_headings_is_cut_between_paragraphs_never_inside_a_block(tmp_path):
+    first, second = records()
+    folded = Cell(0, "markdown", ":::details 折りたたみ\n\n" + _prose(30_000).source + "\n\n:::")
+    config = _project(tmp_path, BOOK)
+    exported, _ = _publish(config, [first, _with_cells(second, _prose(30_000), folded)])
+    assert exported.refused == ()
+    folder = exported.zenn.parent
+    assert check_book(folder) == []
+    bodies = [(folder / f"{name}.md").read_text(encoding="utf-8").split("\n---\n", 1)[1]
+              for name in yaml.safe_load(exported.zenn.read_text(encoding="utf-8"))["chapters"][1:]]
+    assert len(bodies) == 2 and all(body.count(":::details") == body.count("\n:::\n") for body in bodies), \
+        [body.count(":::") for body in bodies]
 
 
 def test_links_between_experiments_point_at_the_other_chapter(tmp_path):
@@ -241,9 +286,10 @@ def test_an_oversized_figure_that_cannot_be_read_is_an_error_naming_it(tmp_path)
     article = config.layout.zenn / "articles" / f"{ZENN.slug_for(config)}.md"
     published = article.read_bytes()
     (config.root / FIGURE).write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(ZENN.image_bytes + 1000))
-    with pytest.raises(ExportError, match=r"figures/01_first/01_first-cell03-1\.png is 3\.0 MB.*cannot be read"):
-        _publish(config)
+    exported, _ = _publish(config)
+    assert re.search(r"figures/01_first/01_first-cell03-1\.png is 3\.0 MB.*cannot be read", _refusal(exported))
     assert article.read_bytes() == published  # the last good export stays
+    assert (config.layout.zenn / "images/fixture-article/01_first/01_first-cell03-1.png").stat().st_size < 1000
 
 
 def test_the_cover_is_copied_and_fitted(tmp_path):
@@ -259,13 +305,12 @@ def test_the_cover_is_copied_and_fitted(tmp_path):
     assert any("the book cover art/cover.png" in w and "downscaled" in w for w in progress.warnings)
     assert check_book(exported.zenn.parent) == []
     (config.root / "art/cover.png").unlink()
-    with pytest.raises(ExportError, match="tool.pipeline.zenn.cover names art/cover.png, which does not exist"):
-        _publish(config)
+    exported, _ = _publish(config)
+    assert "tool.pipeline.zenn.cover names art/cover.png, which does not exist" in _refusal(exported)
     assert cover.is_file()
 
 
 @pytest.mark.parametrize("setting, error", [
-    ('format = "book"\n', 'tool.pipeline.zenn.summary: a Zenn book needs a summary'),
     ('price = 150\n', "tool.pipeline.zenn.price: price must be 0 (free) or 200 to 5,000 yen in steps of 100, got 150"),
     ('price = 1250\n', "got 1250"),
     ('cover = "cover.svg"\n', "tool.pipeline.zenn.cover: cover.svg: a Zenn book cover is a png, jpg, jpeg, webp or gif"),

@@ -78,7 +78,7 @@ def figure_src(path: str, dialect: str, config: Config) -> str:
     """Where a figure file (``figures/...`` under build/) is linked from the article (its path
     percent-encoded: experiment names may hold spaces or brackets)."""
     path = shown_file(path, dialect)
-    path = re.sub(r"[\s()<>\[\]]", lambda m: quote(m.group()), path)
+    path = re.sub(r"[\s()<>\[\]\"'`\\]", lambda m: quote(m.group()), path)
     if dialect == "qiita":
         base = config.article.image_base_url  # "git": the export links pushed figures (publish/githost.py)
         return base.rstrip("/") + "/" + path if base and base != "git" else UPLOAD_MARK + path

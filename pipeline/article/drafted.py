@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-import re
-
 from pipeline.article.context import Block
 from pipeline.markdown.scanner import escape_inline
 from pipeline.records import Drafts, ExperimentRecord, StepDraft
+from pipeline.text import readable_name
 
 
 def llm_disclosure(drafts: Drafts) -> str:
@@ -36,10 +35,7 @@ def needs_title(record: ExperimentRecord) -> bool:
 
 def readable_title(record: ExperimentRecord) -> str:
     """The record's title; for one titled by its file name, that name made readable."""
-    if not needs_title(record):
-        return record.title.strip()
-    words = re.sub(r"[_\-\s]+", " ", re.sub(r"^\d+[_\-\s.]+(?=\D)", "", record.name)).strip()
-    return words[:1].upper() + words[1:] if words else record.name
+    return record.title.strip() if not needs_title(record) else readable_name(record.name) or record.name
 
 
 def drafted_block(step: StepDraft, prose, level: int) -> Block:

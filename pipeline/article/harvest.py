@@ -68,7 +68,7 @@ def harvest(config: Config, names: list[str] | None = None, progress: Progress |
     progress = progress or Progress()
     layout = layout or config.layout
     own = publication is None
-    pub = publication or Publication(layout.journal)
+    pub = publication or Publication.of(layout, warn=progress.warn)
     records = []
     try:
         for experiment in experiments if experiments is not None else discover(config, names, warn=progress.warn):

@@ -47,6 +47,7 @@ from pipeline.llm.endpoint import (
 from pipeline.llm.factcheck import mark_claims
 from pipeline.llm.gate import judge, proposal
 from pipeline.llm.prompts import PROMPT_VERSION, Request, build_requests
+from pipeline.llm.report import answered_line, who_answered
 from pipeline.progress import Progress
 from pipeline.records import Claim, Drafts, ExperimentRecord, Rejection, SectionDraft, StepDraft
 from pipeline.storage import atomic_write_text
@@ -63,10 +64,11 @@ def request_key(request: Request, model: str, temperature: float, max_tokens: in
 
 
 class _Asker:
-    """Asks the endpoint for the requests the cache lacks, up to ``llm.concurrency`` at once."""
+    """Asks the endpoint for the requests the cache lacks, up to ``llm.concurrency`` at once,
+    saying who answered each one as it comes."""
 
-    def __init__(self, client, model: str, llm, deadline: float):
-        self.client, self.model, self.llm, self.deadline = client, model, llm, deadline
+    def __init__(self, client, model: str, llm, deadline: float, progress: Progress):
+        self.client, self.model, self.llm, self.deadline, self.progress = client, model, llm, deadline, progress
         self.lock = threading.Lock()
         self.failed_in_row = 0
         self.listed: tuple[str, ...] | None = None
@@ -78,6 +80,7 @@ class _Asker:
         if time.monotonic() >= self.deadline:
             return {"status": "skipped", "reason": f"the pass reached its {self.llm.deadline:g}s deadline "
                                                    "(tool.pipeline.llm.deadline)"}
+        started = time.monotonic()
         try:
             answer: Answer = ask(self.client, self.model, item.messages, self.llm, self.deadline)
         except Unusable as exc:
@@ -87,8 +90,9 @@ class _Asker:
                 self.failed_in_row += 1
             return {"status": "failed", "reason": str(exc)}
         else:
-            entry = {"status": "ok", "answer": answer.text, "finish_reason": answer.finish_reason,
-                     "served": served_model(answer.model, self.model, self._listed())}
+            served = served_model(answer.model, self.model, self._listed())
+            entry = {"status": "ok", "answer": answer.text, "finish_reason": answer.finish_reason, "served": served}
+            self.progress.info(f"      {item.section}: answered by {served} in {time.monotonic() - started:.1f}s")
         with self.lock:
             self.failed_in_row = 0
         return entry
@@ -120,13 +124,14 @@ def draft(records: list[ExperimentRecord], config: Config, *, model: str | None 
 
     client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=llm.timeout, max_retries=0)
     plan = build_requests(records, config)
-    progress.info(f"drafting {len(plan)} sections with {model} at {safe_url(endpoint.base_url)}"
-                  + (f", {llm.concurrency} at once" if llm.concurrency > 1 else ""))
     paths = {item.section: layout.drafts / f"{request_key(item, model, llm.temperature, llm.max_tokens)}.json"
              for item in plan}
     entries = {} if redraft else {item.section: e for item in plan if (e := _cached(paths[item.section])) is not None}
     missing = [item for item in plan if item.section not in entries]
-    asker = _Asker(client, model, llm, time.monotonic() + llm.deadline)
+    if missing:  # nothing has answered yet: name what was asked for, as what it is
+        progress.info(f"asking {endpoint.url} (configured model: {model}) for "
+                      f"{len(missing)} of {len(plan)} sections" + (f", {llm.concurrency} at once" if llm.concurrency > 1 else ""))
+    asker = _Asker(client, model, llm, time.monotonic() + llm.deadline, progress)
     try:
         fresh = dict(zip((item.section for item in missing), _ask_all(asker, missing, llm.concurrency)))
     finally:
@@ -145,18 +150,18 @@ def draft(records: list[ExperimentRecord], config: Config, *, model: str | None 
         if item.section in fresh:
             result.requests += 1
             atomic_write_text(paths[item.section], json.dumps({
-                "section": item.section, "model": model, "host": endpoint.host, "messages": item.messages, **entry,
-                "gate": rejected or "published"}, ensure_ascii=False, indent=1))
+                "section": item.section, "configured_model": model, "host": endpoint.host, "messages": item.messages,
+                **entry, "gate": rejected or "published"}, ensure_ascii=False, indent=1))
         else:
             result.cached += 1
     drafts = result.drafts()
-    progress.info(f"drafts: {drafts.requests} requested, {drafts.cached} from the cache, {len(drafts.rejected)} rejected, "
-                  f"{len(drafts.unsupported)} unsupported claims")
+    progress.info(answered_line(drafts))
     if drafts.answered and not drafts.answered_by:
         progress.warn(f"none of the {drafts.answered} drafts passed the gate: the article has no drafted prose "
-                      f"(the model at {endpoint.host} is too weak for drafting; see docs/llm.md)")
+                      f"({who_answered(drafts)} is too weak for drafting; see docs/llm.md)")
     for claim in drafts.unsupported:
-        progress.warn(f"drafted {claim.section}: {claim.text!r} appears in no record (marked 要確認 in the article)")
+        progress.warn(f"drafted {claim.section} ({result.served_of[claim.section]}): {claim.text!r} is not what the "
+                      "records hold (marked 要確認 in the article)")
     if drafts.unsupported and llm.fact_check == "fail":
         raise DraftError(f"{len(drafts.unsupported)} drafted claims are not supported by the records "
                          "(tool.pipeline.llm.fact_check = \"fail\"); see the warnings above, --redraft, or set it to \"warn\"")
@@ -206,6 +211,8 @@ class _Assembly:
         self.steps: dict[str, list[StepDraft]] = {}
         self.titles: dict[str, str] = {}
         self.answered_by: dict[str, int] = {}
+        self.served: dict[str, int] = {}  # every model that answered -> answers
+        self.served_of: dict[str, str] = {}  # section -> the model that answered it
         self.unsupported: list[Claim] = []
         self.rejected: list[Rejection] = []
         self.proposed: tuple[str, tuple[str, ...]] = ("", ())
@@ -217,6 +224,8 @@ class _Assembly:
             return self._reject(item, entry.get("reason", entry["status"]))
         self.answered += 1
         served = entry.get("served") or self.model
+        self.served[served] = self.served.get(served, 0) + 1
+        self.served_of[item.section] = served
         if item.kind in ("title", "proposal"):
             title, tags, problem = proposal(entry["answer"], item.gate)
             if problem:
@@ -258,7 +267,7 @@ class _Assembly:
                       summary=self.texts.get("summary", ""), sections=sections, unsupported=tuple(self.unsupported),
                       rejected=tuple(self.rejected), requests=self.requests, cached=self.cached,
                       answered_by=dict(self.answered_by), host=self.host, proposed_title=self.proposed[0],
-                      proposed_tags=self.proposed[1], answered=self.answered)
+                      proposed_tags=self.proposed[1], answered=self.answered, served=dict(self.served))
 
 
 def _give_up(exc: DraftError, required: bool, progress: Progress):
@@ -286,7 +295,7 @@ def _cached(path: Path) -> dict | None:
     status = data.get("status")
     if status == "ok" and isinstance(data.get("answer"), str):
         return {"status": "ok", "answer": data["answer"], "finish_reason": str(data.get("finish_reason", "")),
-                "served": str(data.get("served") or data.get("model") or "")}
+                "served": str(data.get("served") or "")}
     if status == "unusable":
         return {"status": "unusable", "reason": str(data.get("reason", status))}
     return None

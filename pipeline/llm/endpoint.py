@@ -24,6 +24,7 @@ from pipeline.errors import PipelineError
 from pipeline.text import safe_url
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+OPENAI_URL = "https://api.openai.com/v1"  # where the openai client sends requests with no base URL
 
 
 class DraftError(PipelineError):
@@ -47,9 +48,14 @@ class Endpoint:
         return f"Endpoint({safe_url(self.base_url)}, key={'set' if self.api_key else 'none'})"
 
     @property
+    def url(self) -> str:
+        """The endpoint's URL as it may be shown (no user:password)."""
+        return safe_url(self.base_url or OPENAI_URL)
+
+    @property
     def host(self) -> str:
         """host[:port] of the endpoint, without credentials ("api.openai.com" when none is set)."""
-        parts = urlparse(self.base_url or "https://api.openai.com/v1")
+        parts = urlparse(self.base_url or OPENAI_URL)
         host = parts.hostname or ""
         return f"{host}:{parts.port}" if parts.port else host
 

@@ -20,14 +20,17 @@ from pipeline.config import Config
 from pipeline.llm.gate import GateContext
 from pipeline.llm.sections import (
     Part,
+    anchors,
     estimate_tokens,
     evidence_of,
+    output_texts,
     part_text,
     parts,
     record_text,
     terms,
     visible_cells,
 )
+from pipeline.llm.subjects import Fact, facts_of
 from pipeline.markdown.scanner import headings
 from pipeline.records import ExperimentRecord
 
@@ -123,10 +126,15 @@ class Planner:
 
     def _request(self, section: str, kind: str, instruction: str, body: str, evidence: str, *, record: str = "",
                  first_cell: int = -1, wants_heading: bool = False, headings: tuple[str, ...] = (),
-                 own: set[str] | None = None, other: set[str] | None = None) -> Request:
+                 own: set[str] | None = None, other: set[str] | None = None, shown: str = "",
+                 outputs: str = "", facts: tuple[Fact, ...] = ()) -> Request:
+        """One request; *shown* is the code and outputs its answer must be about (``anchors``),
+        *outputs* what it is asked to say the outputs show, *facts* the values it may state,
+        each with its subject."""
         gate = GateContext(prompt=body, instructions=f"{self.system}\n{instruction}", language=self.config.article.language,
                            evidence=evidence, chapters=self.chapters, headings=headings,
-                           own_terms=tuple(sorted(own or ())), other_terms=tuple(sorted(other or ())))
+                           own_terms=tuple(sorted(own or ())), other_terms=tuple(sorted(other or ())),
+                           anchors=anchors(shown), results=anchors(outputs, digits=True) if outputs else (), facts=facts)
         messages = (("system", self.system), ("user", f"{instruction}\n\n{body}"))
         return Request(section, kind, messages, gate, record, first_cell, wants_heading)
 
@@ -136,14 +144,16 @@ class Planner:
         audience = "\n".join(f"- {a}" for a in article.audience)
         # with no audience configured, the introduction also drafts the 想定読者 list
         ask_intro = ask["introduction"] if audience else f"{ask['introduction']}{ask['audience']}"
+        shown = self.titles + "\n" + "\n".join(record_text(r, self.budget) for r in self.records)
+        facts = tuple(f for r in self.records for f in facts_of(r))
         requests = [self._request("introduction", "introduction", ask_intro, f"# {article.title}\n{self.titles}\n\n{audience}",
-                                  everything + "\n" + article.title + "\n" + audience)]
+                                  everything + "\n" + article.title + "\n" + audience, shown=shown, facts=facts)]
         for record in self.records:
             requests += self.chapter(record)
         summary_file = self.config.root / article.summary if article.summary else None
         author_summary = summary_file.read_text(encoding="utf-8", errors="replace") if summary_file and summary_file.is_file() else ""
         requests.append(self._request("summary", "summary", ask["summary"], f"{self.titles}\n\n{author_summary}",
-                                      everything + "\n" + author_summary))
+                                      everything + "\n" + author_summary, shown=shown, facts=facts))
         if article.title == DEFAULT_TITLE or tuple(article.tags) == DEFAULT_TAGS:
             requests.append(self._request("proposal", "proposal", ask["proposal"], self.titles, everything))
         return requests
@@ -158,9 +168,11 @@ class Planner:
         body = (f"# {record.title}\n\n## memo\n{intro_cell}\n\n## code and outputs\n{code}\n\n"
                 f"## values\n{values}\n\n## observations\n{prose}")
         evidence, chapter_headings = evidence_of(record), _headings(record)
-        name = record.name
-        requests = [self._request(f"{name}:intro", "intro", ask["intro"], body, evidence, record=name, headings=chapter_headings),
-                    self._request(f"{name}:notes", "notes", ask["notes"], body, evidence, record=name, headings=chapter_headings)]
+        name, facts = record.name, facts_of(record)
+        results = "\n".join(t for c in visible_cells(record) for t in output_texts(c)) + "\n" + values
+        requests = [self._request(f"{name}:{kind}", kind, ask[kind], body, evidence, record=name, headings=chapter_headings,
+                                  shown=f"{code}\n{values}", outputs=results if kind == "notes" else "", facts=facts)
+                    for kind in ("intro", "notes")]
         if needs_title(record):
             requests.append(self._request(f"{name}:title", "title", ask["title"], body, evidence, record=name,
                                           headings=chapter_headings))
@@ -176,11 +188,12 @@ class Planner:
         wants_heading = not part.heading
         instruction = self.ask["step"] + (self.ask["heading"] if wants_heading else "")
         where = f"# {record.title}\n" + (f"## {part.heading}\n" if part.heading else "")
-        body = f"{where}\n{part_text(part, self.budget)}"
-        return self._request(f"{record.name}:step{part.first_cell + 1}", "step", instruction, body,
+        shown = part_text(part, self.budget)
+        return self._request(f"{record.name}:step{part.first_cell + 1}", "step", instruction, f"{where}\n{shown}",
                              evidence_of(record, list(part.cells)) + "\n" + part.heading, record=record.name,
                              first_cell=part.first_cell, wants_heading=wants_heading, headings=chapter_headings,
-                             own=own, other=other)
+                             own=own, other=other, shown=shown, facts=facts_of(record, list(part.cells)),
+                             outputs="\n".join(t for c in part.cells for t in output_texts(c)))
 
 
 def build_requests(records: list[ExperimentRecord], config: Config) -> list[Request]:

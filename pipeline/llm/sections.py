@@ -101,6 +101,23 @@ def terms(text: str) -> set[str]:
     return {t.lower() for t in _IDENTIFIER.findall(text)} - _COMMON
 
 
+_ANCHOR = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}|[\u30a1-\u30fa\u30fc]{2,}|[\u4e00-\u9fff]{2,}|\d+\.\d+|\d{2,}")
+_SHOWN = {"cell", "output", "characters", "cut", "figure", "python", "code", "data", "def", "class", "import",
+          "print", "return", "none", "true", "false", "self", "for", "and", "the", "not", "with", "from", "len",
+          "int", "str", "float", "list", "dict", "range", "glue", "pipeline", "lambda", "while", "elif", "else"}
+
+
+def anchors(shown: str, digits: bool = False) -> tuple[str, ...]:
+    """What some cells hold, as shown to the model (``part_text``): identifiers and calls of 3+
+    characters, the words of comments, strings and outputs (Latin, katakana, kanji), and values
+    of 2+ digits (with *digits*, single digits too: an output may print only "7"). An explanation
+    of those cells must name one of them."""
+    text = re.sub(r"\[(?:cell \d+[^\]]*|output|figure[^\]]*)\]", " ", shown)
+    found = set(_ANCHOR.findall(text)) | (set(re.findall(r"(?<![\w.])\d(?![\w.])", text)) if digits else set())
+    found |= {p for a in found if "_" in a for p in a.split("_") if len(p) >= 3}
+    return tuple(sorted(a for a in found if a.lower() not in _SHOWN))
+
+
 @dataclass(frozen=True)
 class Part:
     """What one drafting request is about: consecutive code cells of one bare section."""

@@ -35,6 +35,7 @@ _BEGIN = re.compile(r"\\begin\{(" + "|".join(re.escape(e) for e in DISPLAY_ENVIR
 _LIST_MARKER = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|(?=\n)|$)")
 _NO_BLOCK = re.compile(r" {0,3}(?:>|#{1,6}(?:[ \t]|(?=\n)|$))")  # a blockquote or a heading: math stays inline there
 _INDENT = re.compile(r"[ \t]*")
+_QUOTED = re.compile(r"^[ \t]*(?:>[ \t]?)*")  # a continuation line's blockquote markers
 
 
 # ---------------------------------------------------------------------------
@@ -205,15 +206,17 @@ def _rewrite_run(text: str, table_rows: set[int]) -> str:
             continue  # already a block of its own
         if index.row(start) in table_rows or _NO_BLOCK.match(text, first) or (
                 marker and not text[marker.end():start].strip()):
-            if one_line:  # no block can stand here
-                copy(start)
-                out.add("$\\displaystyle " + " ".join(body.split()) + "$")
+            if one_line or text.startswith("$$", start):  # no block can stand here: one formula, on one line
+                copy(start)  # (a "$$" over lines, left, would open a math block at its closing line)
+                rows = body.split("\n")
+                rows[1:] = [_QUOTED.sub("", row) for row in rows[1:]]
+                out.add("$\\displaystyle " + " ".join(" ".join(rows).split()) + "$")
                 cursor = end
             continue
+        copy(start)  # the text after the block before goes at that block's indentation
         if fresh:  # in a list item: at least 4 columns, as Python-Markdown (MkDocs) wants its continuation lines
             indent = " " * max(marker.end() - first, 4) if marker else _INDENT.match(text, first).group()
             listed = bool(marker)
-        copy(start)
         if out.tail.strip():
             out.drop_tail(len(out.tail) - len(out.tail.rstrip(" \t")))
             out.add("\n\n")

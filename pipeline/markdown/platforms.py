@@ -17,13 +17,20 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 
 from pipeline.markdown.dialects import ZENN_IMAGE_TYPES, check_qiita, check_zenn
+from pipeline.markdown.scanner import unwanted_characters
 
 JST = timezone(timedelta(hours=9))
 
 
+def unwanted_problems(what: str, text: str) -> list[str]:
+    """*what* holds control characters, lone surrogates or noncharacters (no platform shows them)."""
+    found = unwanted_characters(text)
+    return [f"{what} holds {', '.join(found)} (control characters or noncharacters); remove them"] if found else []
+
+
 def js_length(text: str) -> int:
     """Length as JavaScript counts it (UTF-16 code units), as the platforms' validators do."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 class Qiita:
@@ -31,6 +38,8 @@ class Qiita:
 
     name = "qiita"
     max_tags = 5
+    #: the qiita-cli file public/<slug>.md: a file name that is the same on every system and in a URL
+    slug_rule = re.compile(r"[0-9A-Za-z_-]{1,100}")
     #: a title of this many characters or more is refused (qiita-discussions #1083)
     title_limit = 256
     #: images with these extensions are shown when linked from a raw repository URL
@@ -49,14 +58,19 @@ class Qiita:
         spaced = [tag for tag in tags if re.search(r"\s", tag)]
         if spaced:
             return [f"a Qiita tag has no spaces or line breaks: {', '.join(map(repr, spaced))}"]
-        return []
+        return [p for tag in tags for p in unwanted_problems(f"the tag {ascii(tag)}", tag)]
 
     def title_problems(self, title) -> list[str]:
         if not isinstance(title, str) or not title.strip():
             return ["the title must be non-empty text"]
         if len(title) >= self.title_limit:
             return [f"the title is {len(title)} characters; Qiita refuses {self.title_limit} or more"]
-        return []
+        return unwanted_problems("the title", title)
+
+    def slug_problems(self, slug) -> list[str]:
+        if isinstance(slug, str) and self.slug_rule.fullmatch(slug):
+            return []
+        return [f"slug {slug!r}: Qiita (qiita-cli's public/<slug>.md) wants 1 to 100 ASCII letters, digits, '-' and '_'"]
 
     def privacy_problems(self, private: bool, organization: str | None, campaign: str | None = None) -> list[str]:
         problems = []
@@ -127,7 +141,7 @@ class Zenn:
             return ["title must be a non-empty string"]
         if js_length(title) > self.title_limit:
             return [f"title is {js_length(title)} characters; Zenn allows {self.title_limit}"]
-        return []
+        return unwanted_problems("title", title)
 
     def topic_problems(self, topics) -> list[str]:
         if not isinstance(topics, (list, tuple)):
@@ -160,12 +174,14 @@ class Zenn:
         if len(body) <= limit:
             return []
         if what == "article":
-            fix = (f'set format = "book" and a summary under [tool.pipeline.zenn] to publish it as a Zenn book, one '
-                   f"chapter of up to {self.chapter_limit:,} characters per experiment; or split the experiments into "
-                   "several articles (projects), or shorten long outputs: tool.pipeline.article.max_output_lines")
+            fix = (f'set format = "book" under [tool.pipeline.zenn] to publish it as a Zenn book: one chapter per '
+                   f"experiment, a long one cut at its headings into chapters of up to {self.chapter_limit:,} "
+                   "characters; or split the experiments into several articles (projects), or shorten long outputs: "
+                   "tool.pipeline.article.max_output_lines")
         else:
-            fix = ("split the experiment into smaller ones, or shorten its outputs: tool.pipeline.article."
-                   "max_output_lines, or the remove-output and hide-output tags")
+            fix = ("add headings (## ...) to its markdown where the build may cut it into chapters, or split the "
+                   "experiment into smaller ones, or shorten its outputs: tool.pipeline.article.max_output_lines, or "
+                   "the remove-output and hide-output tags")
         return [f"the {what} is {len(body):,} characters; Zenn refuses more than {limit:,} ({fix})"]
 
     def image_problems(self, name: str, size: int, *, limit: int | None = None) -> list[str]:
@@ -258,12 +274,14 @@ class Zenn:
         return [f"front matter: {p}" for p in problems]
 
     def slug_for(self, config) -> str:
-        """The article's Zenn slug: zenn.slug, else article.slug made to fit Zenn's rule."""
+        """The article's Zenn slug: zenn.slug, else article.slug made to fit Zenn's rule (always
+        valid): lower case, other characters as "-", lengthened to 12 with a hash of the title."""
         if config.zenn.slug:
             return config.zenn.slug
-        slug = re.sub(r"[^0-9a-z_-]+", "-", config.article.slug.lower()).strip("-")[:50]
+        slug = re.sub(r"[^0-9a-z_-]+", "-", config.article.slug.lower()).strip("-")[:50] or "article"
         if len(slug) < 12:
-            slug = f"{slug}-{hashlib.sha1(config.article.title.encode()).hexdigest()[:8]}".strip("-")[:50]
+            digest = hashlib.sha1(config.article.title.encode("utf-8", "surrogatepass")).hexdigest()
+            slug = f"{slug}-{digest[:max(8, 11 - len(slug))]}"
         return slug
 
     def topics_for(self, config) -> tuple[str, ...]:

@@ -248,7 +248,7 @@ class _Sanitizer:
                     out.append(text[i:end + run])  # a code span every parser agrees on (inside an HTML
                     i = end + run  # element Python-Markdown reads raw HTML until the closing tag)
                     continue
-                if end < 0 or piped:
+                if (end < 0 or piped) and self.html != "pre":  # in <pre>, raw text for every parser
                     self.clean = False
                 out.append(text[i:i + run])
                 i += run

@@ -252,6 +252,17 @@ def set_heading_level(markdown: str, line_number: int, level: int) -> str:
 # ---------------------------------------------------------------------------
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: what no title, file name or setting may hold: C0 controls, DEL, C1 controls, the bidirectional embedding,
+#: override and isolate controls (U+202A-U+202E, U+2066-U+2069: "Trojan Source" text shown in another order
+#: than it is written), lone surrogates and the Unicode noncharacters (U+FDD0-U+FDEF and the last two code
+#: points of every plane)
+UNWANTED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufdd0-\ufdef"
+                      + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}" for p in range(17)) + "]")
+
+
+def unwanted_characters(text: str) -> list[str]:
+    """The control characters, lone surrogates and noncharacters in *text*, as U+XXXX (each once)."""
+    return list(dict.fromkeys(f"U+{ord(c):04X}" for c in UNWANTED.findall(text)))
 
 
 def visible_controls(text: str) -> str:

@@ -160,3 +160,37 @@ def rewrite_urls(markdown: str, rewrite: Callable[[str, str], str | None]) -> st
     a link keeps its text, an image becomes its alt text, a definition disappears."""
     lines = [line.text if line.code else _rewrite_line(line.text, rewrite) for line in scan(markdown)]
     return "\n".join(line for line in lines if line is not None)
+
+
+#: what a URL the pipeline writes itself may not hold: it would end or break the Markdown link or
+#: HTML attribute around it (whitespace, controls, quotes, parentheses, angle brackets, backticks, backslashes)
+_BREAKERS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\"'()<>`\\]")
+#: sample values for the placeholders of ``image_url_template``, to check it filled in
+SAMPLE_PLACES = {"owner": "owner", "repo": "repo", "host": "example.com", "commit": "0" * 40, "path": "figures/a.png"}
+
+
+def link_url_problems(url: str, shown: str | None = None) -> list[str]:
+    """Why *url* cannot be a link the pipeline writes itself (a figure's, one made from a URL
+    setting), checked like the links in the author's Markdown (``is_safe_url``) and stricter: an
+    absolute http(s) URL with a host, and none of the characters that would break the link.
+    Messages show *shown* (the setting as written) for *url*."""
+    problems, shown = [], url if shown is None else shown
+    if not (re.match(r"https?://[^/?#\s]", url, re.I) and is_safe_url(url, image=True)):
+        problems.append(f"{shown!r} is not an https:// (or http://) URL")
+    bad = list(dict.fromkeys(_BREAKERS.findall(url)))
+    if bad:
+        problems.append(f"{shown!r} holds {', '.join(repr(c) for c in bad)}; a URL cannot hold whitespace, control "
+                        "characters, quotes, parentheses or angle brackets (percent-encode them: %20 for a space, "
+                        "%28 and %29 for parentheses)")
+    return problems
+
+
+def url_setting_problems(name: str, value: str, special: tuple[str, ...] = ()) -> list[str]:
+    """A URL setting's problems, each starting with *name*: empty and the *special* words (``git``)
+    are fine; a template's ``{placeholders}`` are checked filled in with sample values."""
+    if not value or value in special:
+        return []
+    filled = value
+    for place, sample in SAMPLE_PLACES.items():
+        filled = filled.replace("{" + place + "}", sample)
+    return [f"{name}: {p}" for p in link_url_problems(filled, shown=value)]

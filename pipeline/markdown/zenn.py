@@ -17,7 +17,7 @@ from typing import Callable
 from urllib.parse import urlparse
 
 from pipeline.markdown.sanitize import ALLOWED_TAGS
-from pipeline.markdown.scanner import escape_inline, scan
+from pipeline.markdown.scanner import escape_inline, fence_for, scan
 from pipeline.markdown.urls import OPEN_TAG, TAG_ATTRS, destination, encode_url, is_safe_url
 
 #: hosts that serve status badges as SVG (their URLs often have no .svg ending)
@@ -29,6 +29,9 @@ _DEST = r"(<[^<>\n]*>|[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*)"
 _IMAGE = r"!\[((?:\\.|[^\[\]\\])*)\]\(\s*" + _DEST + r"(?:\s+(?:\"[^\"]*\"|'[^']*'|=\d*x\d*))*\s*\)"
 _LINKED_BADGE = re.compile(r"\[\s*" + _IMAGE + r"\s*\]\(\s*" + _DEST + r"(\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
 _BADGE = re.compile(_IMAGE)
+_PRE = re.compile(r"([ \t]*)<pre(?:\s[^<>]*)?>(.*)$", re.I)
+_LINK_OPEN = re.compile(r"<a[\s>]", re.I)
+_LINK_CLOSE = re.compile(r"</a\s*>", re.I)
 
 
 def _outside_code(markdown: str, change: Callable[[str], str]) -> str:
@@ -80,7 +83,56 @@ def html_for_zenn(markdown: str) -> str:
                       lambda m: "" if m.group(1).lower() in ALLOWED_TAGS and m.group(1).lower() != "br" else m.group(),
                       text)
 
-    return _outside_code(markdown, change)
+    return _outside_code(_links_on_one_line(_pre_as_fences(markdown)), change)
+
+
+def _pre_as_fences(markdown: str) -> str:
+    """Each ``<pre>`` block that starts a line as a fence holding its text (tags dropped, entities
+    read): on Zenn it would be a paragraph, its spaces collapsed and its backticks paired."""
+    lines, out, k = scan(markdown), [], 0
+    while k < len(lines):
+        opening = None if lines[k].code or lines[k].math else _PRE.match(lines[k].text)
+        if not opening:
+            out.append(lines[k].text)
+            k += 1
+            continue
+        indent, rows, rest = opening.group(1), [], opening.group(2)
+        while "</pre" not in rest.lower() and k + 1 < len(lines):
+            rows.append(rest)
+            k += 1
+            rest = lines[k].text
+        end = rest.lower().find("</pre")
+        rows.append(rest[:end] if end >= 0 else rest)
+        text = html.unescape(re.sub(r"<[^<>]*>", "", "\n".join(rows))).strip("\n")
+        fence = fence_for(text)
+        out += [indent + fence + "text", *(indent + row for row in text.split("\n")), indent + fence]
+        after = rest[end:].split(">", 1)[1].strip() if end >= 0 and ">" in rest[end:] else ""
+        out += [indent + after] if after else []
+        k += 1
+    return "\n".join(out)
+
+
+def _links_on_one_line(markdown: str) -> str:
+    """A link (``<a href>``) over several lines of one paragraph (Colab's badge as notebooks paste
+    it), joined onto one line, so that ``html_for_zenn`` makes it one link; an ``<a>`` the paragraph
+    does not close joins nothing."""
+    lines, out, k = scan(markdown), [], 0
+    while k < len(lines):
+        text, end = lines[k].text, k
+        if not (lines[k].code or lines[k].math) and _LINK_OPEN.search(text):
+            depth = 0
+            while True:
+                row = lines[end].text
+                depth += len(_LINK_OPEN.findall(row)) - len(_LINK_CLOSE.findall(row))
+                if depth <= 0 or end + 1 >= len(lines) or lines[end + 1].code or lines[end + 1].math \
+                        or not lines[end + 1].text.strip():
+                    break
+                end += 1
+            if depth > 0 or "href=" not in text:
+                end = k  # not closed in its paragraph, or no link: left as it is
+        out.append(" ".join([text.rstrip()] + [line.text.strip() for line in lines[k + 1:end + 1]]) if end > k else text)
+        k = end + 1
+    return "\n".join(out)
 
 
 def is_badge(url: str) -> bool:

@@ -17,15 +17,18 @@ The qiita-cli and zenn-cli folders may be the writer's own, shared by many artic
 article's files are written there, each marked with the project that wrote it (``owner_mark``, an
 HTML comment after the front matter; ``GENERATED_FILE`` in a figures folder), so a fresh clone
 knows its own files and a file of another article or of the writer's is refused, never replaced.
-Everything is staged into the build's ``Publication`` and appears together.
-Files outside build/ that the pipeline did not write before are never replaced
-(``layout.check_owned``). Every export runs the dialect checks.
+Everything is staged into the build's ``Publication`` and appears together, each platform (the
+site, Zenn, Qiita) whole or not at all: one its platform would refuse keeps its last good files
+and is named in ``Exports.refused``, the others are published. With ``image_base_url = "git"``
+the figures get content-addressed names and the Qiita file never publishes a placeholder
+(``pipeline.publish.qiita``). Files outside build/ that the pipeline did not write before are
+never replaced (``layout.check_owned``). Every export runs the dialect checks.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
 from pathlib import Path
 
 from pipeline.article.render import UPLOAD_MARK, RenderedArticle, render
@@ -36,35 +39,47 @@ from pipeline.layout import (
     GENERATED_LINE,
     Layout,
     check_owned,
+    check_writable,
     inside,
     owner_file,
     owner_mark,
     project_path,
     read_manifest,
 )
-from pipeline.markdown.platforms import QIITA, ZENN
+from pipeline.markdown.platforms import QIITA
+from pipeline.markdown.urls import link_url_problems
 from pipeline.progress import Progress
+from pipeline.publish.frontmatter import front_problems, read_front_matter
+from pipeline.publish.qiita import QIITA_KEYS, git_links, hold, linked, qiita_front_matter
 from pipeline.publish.site import mathjax_folder, stage_mathjax
-from pipeline.publish.zenn_book import export_book, fit_images, zenn_entry, zenn_images, zenn_targets
+from pipeline.publish.zenn import (
+    ZENN_KEYS,
+    export_article,
+    fit_images,
+    zenn_entry,
+    zenn_front_matter,
+    zenn_images,
+    zenn_targets,
+)
+from pipeline.publish.zenn_book import export_book
 from pipeline.records import Drafts, ExperimentRecord
 from pipeline.storage import Publication
 from pipeline.summary import Exports
 
-#: qiita-cli's front matter, in its order; the first group comes from the config
-QIITA_KEYS = ("title", "tags", "private", "updated_at", "id", "organization_url_name", "slide", "ignorePublish")
-
-
-#: Zenn's front matter, in zenn-cli's order; the last three are kept from an existing file
-ZENN_KEYS = ("title", "emoji", "type", "topics", "published", "published_at", "publication_name")
+__all__ = ["QIITA_KEYS", "ZENN_KEYS", "export", "export_targets", "git_images", "pushed_paths", "qiita_cli_file",
+           "qiita_front_matter", "read_front_matter", "zenn_front_matter"]
 
 
 def export(records: list[ExperimentRecord], config: Config, progress: Progress, publication: Publication,
            layout: Layout | None = None, drafts: Drafts | None = None, preview: bool = False) -> Exports:
+    """Render and stage every platform. Each platform (the site, Zenn, Qiita) is staged whole or not at
+    all: one that its platform would refuse (an ExportError) is left as it was and named in
+    ``Exports.refused``, and the others are published all the same."""
     layout = layout or config.layout
     qiita = render(records, config, "qiita", drafts=drafts, layout=layout)
     mkdocs = render(records, config, "mkdocs", drafts=drafts, preview=preview, layout=layout)
-    printed = tuple(dict.fromkeys(qiita.warnings + mkdocs.warnings))
-    for warning in printed:
+    zenn = render(records, config, "zenn", drafts=drafts, layout=layout) if config.zenn.enabled else None
+    for warning in dict.fromkeys(qiita.warnings + mkdocs.warnings + (zenn.warnings if zenn else ())):
         progress.warn(warning)
     for problem in QIITA.check(qiita.markdown):
         progress.warn(f"Qiita export: {problem}")
@@ -72,25 +87,49 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     article, cli_file, page = layout.qiita / "article.md", qiita_cli_file(config, layout), layout.site / "index.md"
     zenn_file = zenn_entry(config, layout)  # articles/<slug>.md, or books/<slug>/config.yaml
     targets = export_targets(config, layout)
+    check_writable(targets + [layout.manifest], layout)  # before any of them is read or staged
     check_owned(targets, layout)
 
-    front = qiita_front_matter(config, existing=cli_file)
-    for problem in QIITA.front_matter_problems(_front_values(front)):
-        progress.warn(f"qiita-cli file: {problem}")
-    _stage_figures(qiita, layout.qiita / "figures", layout, publication)
-    publication.write(page, f"{GENERATED_LINE}\n{mkdocs.markdown}")
-    _stage_figures(mkdocs, layout.site / "figures", layout, publication)
-    stage_mathjax(layout, publication)
-    if config.zenn.enabled:
-        _export_zenn(records, config, progress, publication, layout, drafts, zenn_file, printed)
-    body, pending = qiita.markdown, [f for f in qiita.figures if f.src.startswith(UPLOAD_MARK)]
-    if config.article.image_base_url == "git":  # after the Zenn export staged the images both platforms share
-        body, pending = _link_from_git(qiita, config, layout, publication, progress, cli_file)
-    publication.write(article, body)
-    publication.write(cli_file, front + owner_mark(cli_file, layout) + "\n" + body)
-    record_manifest(targets, layout, publication)
+    refused: list[str] = []
+    published: list[Path] = []
+
+    def platform(name: str, its_targets: list[Path], stage) -> bool:
+        try:
+            with publication.part():
+                stage()
+        except ExportError as error:
+            refused.append(f"{name}: {error}")
+            return False
+        published.extend(its_targets)
+        return True
+
+    site_targets = [page, layout.site / "figures", mathjax_folder(layout)]
+    platform("site", site_targets, lambda: _stage_site(mkdocs, page, layout, publication))
+    git = config.article.image_base_url == "git"
+    images = git_images(config, layout) if git or zenn else None
+    hosted: dict[str, Path] = {}
+    zenn_problem = None
+    if images is not None:  # the figures the Zenn export and (image_base_url = "git") Qiita link
+        hosted, zenn_problem = _stage_images(qiita, zenn, images, layout, publication, progress, hashed=git)
+    if zenn is not None:
+        def stage_zenn() -> None:
+            if zenn_problem:
+                raise zenn_problem
+            if config.zenn.format == "book":  # books/<slug>/: one chapter per experiment
+                export_book(_renamed(zenn, hosted), records, config, progress, publication, layout)
+            else:
+                export_article(_renamed(zenn, hosted), config, progress, publication, layout, zenn_file)
+
+        zenn_ok = platform("Zenn", zenn_targets(config, layout), stage_zenn)
+        if not zenn_ok and not git and images is not None:
+            publication.drop(images)  # the Zenn export's own images: left as published with its article
+    qiita_targets = [article, cli_file, layout.qiita / "figures"] + ([images] if git and images else [])
+    platform("Qiita", qiita_targets,
+             lambda: _stage_qiita(qiita, config, layout, publication, progress, cli_file, hosted))
+    record_manifest(published, layout, publication)
+    pending = [f for f in qiita.figures if f.src.startswith(UPLOAD_MARK)] if not git else []
     uploads = tuple(layout.qiita / f.file for f in pending)
-    return Exports(article, cli_file, page, uploads, zenn_file if config.zenn.enabled else None)
+    return Exports(article, cli_file, page, uploads, zenn_file if config.zenn.enabled else None, tuple(refused))
 
 
 def git_images(config: Config, layout: Layout) -> Path:
@@ -101,35 +140,127 @@ def git_images(config: Config, layout: Layout) -> Path:
     return layout.qiita_root / "images" / config.article.slug
 
 
-def _link_from_git(qiita: RenderedArticle, config: Config, layout: Layout, publication: Publication,
-                   progress: Progress, cli_file: Path) -> tuple[str, list]:
-    """The Qiita body with each figure the repository's remote already serves linked to its raw URL,
-    pinned to a pushed commit (``pipeline.publish.githost``); the others keep upload placeholders
-    and the build says which git commands publish them."""
-    from pipeline.publish.githost import earlier_pins, pin
+def pushed_paths(config: Config, layout: Layout | None = None) -> list[Path]:
+    """The article's files a push publishes (outside build/): ``public/<slug>.md``, the Zenn article or
+    book folder, and ``images/<slug>/``; what git commands name, and what "pull first" looks at."""
+    layout = layout or config.layout
+    paths = [qiita_cli_file(config, layout)]
+    if config.zenn.enabled:
+        paths += zenn_targets(config, layout)
+    elif config.article.image_base_url == "git":
+        paths.append(git_images(config, layout))
+    return [p for p in dict.fromkeys(paths) if not inside(p, layout.build)]
 
-    images = git_images(config, layout)
-    if not config.zenn.enabled:
-        _stage_figures(qiita, images, layout, publication)
-    files = {f.src: images / Path(f.file).relative_to("figures") for f in qiita.figures}
-    contents = {path: publication.resolve(path) for path in files.values()}
-    article = config.article
+
+def _stage_site(mkdocs: RenderedArticle, page: Path, layout: Layout, publication: Publication) -> None:
+    publication.write(page, f"{GENERATED_LINE}\n{mkdocs.markdown}")
+    _stage_figures(mkdocs, layout.site / "figures", layout, publication)
+    stage_mathjax(layout, publication)
+
+
+def _stage_images(qiita: RenderedArticle, zenn: RenderedArticle | None, target: Path, layout: Layout,
+                  publication: Publication, progress: Progress, hashed: bool) -> tuple[dict[str, Path], ExportError | None]:
+    """Stage images/<slug>/: each figure the Qiita and Zenn articles link, fitted to Zenn's limits when the
+    Zenn export is on (``fit_images``), and with *hashed* named by its content (``<name>-<sha256 prefix>``,
+    so a path's bytes never change: ``pipeline.publish.qiita``). Returns {figure file: its copy's
+    place} and the ExportError that refuses the Zenn export (a figure that cannot fit), if any."""
+    figures = tuple({f.file: f for f in qiita.figures + (zenn.figures if zenn else ())}.values())
+    if not figures:
+        if target.exists():
+            publication.remove(target)
+        return {}, None
+    folder = publication.folder(target)
+    (folder / GENERATED_FILE).write_text(owner_file(target, layout), encoding="utf-8")
+    for figure in figures:
+        destination = folder / Path(figure.file).relative_to("figures")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(publication.resolve(layout.build / figure.file).read_bytes())
+    problem = None
+    if zenn is not None:
+        try:
+            fit_images(figures, folder, progress)
+        except ExportError as error:
+            problem = error  # the Zenn export is refused; Qiita links the original
+    places = {}
+    for figure in figures:
+        name = Path(figure.file).relative_to("figures")
+        if hashed:
+            data = (folder / name).read_bytes()
+            new = name.with_name(f"{name.stem}-{hashlib.sha256(data).hexdigest()[:12]}{name.suffix}")
+            (folder / name).rename(folder / new)
+            name = new
+        places[figure.file] = target / name
+    return places, problem
+
+
+def _renamed(rendered: RenderedArticle, places: dict[str, Path]) -> RenderedArticle:
+    """The Zenn article with each figure linked under the name its copy got in images/<slug>/."""
+    import dataclasses
+
+    markdown = rendered.markdown
+    for figure in rendered.figures:
+        place = places.get(figure.file)
+        old = Path(figure.file).name
+        if place is None or place.name == old or not figure.src.endswith(Path(old).suffix):
+            continue
+        suffix = Path(old).suffix
+        new = figure.src[:len(figure.src) - len(suffix)] + place.name[len(Path(old).stem):]
+        markdown = markdown.replace(f"]({figure.src})", f"]({new})")
+    return dataclasses.replace(rendered, markdown=markdown)
+
+
+def _stage_qiita(qiita: RenderedArticle, config: Config, layout: Layout, publication: Publication,
+                 progress: Progress, cli_file: Path, hosted: dict[str, Path]) -> None:
+    """Stage build/qiita/article.md, its figures for upload, and the qiita-cli file (``pipeline.publish.qiita``)."""
+    _stage_figures(qiita, layout.qiita / "figures", layout, publication)
     try:
-        earlier = cli_file.read_text(encoding="utf-8") if cli_file.is_file() else ""
+        earlier = cli_file.read_text(encoding="utf-8").replace("\r\n", "\n") if cli_file.is_file() else ""
     except (OSError, UnicodeDecodeError):
         earlier = ""
-    previous = earlier_pins(earlier, repo=layout.root, remote=article.git_remote, template=article.image_url_template)
-    pins = pin(list(dict.fromkeys(files.values())), repo=layout.root, remote=article.git_remote,
-               template=article.image_url_template, previous=previous, contents=contents)
     body = qiita.markdown
-    for src, path in files.items():
-        if path in pins.urls:
-            body = body.replace(f"]({src})", f"]({pins.urls[path]})").replace(f'"{src}"', f'"{pins.urls[path]}"')
-    pending = [f for f in qiita.figures if files[f.src] not in pins.urls]
-    if pending:
-        progress.warn(f"Qiita figures: {len(pending)} of {len(qiita.figures)} are not in {article.git_remote}'s "
-                      f"pushed commits yet, so the Qiita article keeps upload placeholders for them. {pins.advice}")
-    return body, pending
+    why = (f"Upload the files in {project_path(layout.qiita / 'figures', layout)}/ and replace the placeholders, or let "
+           "your repository serve them: image_base_url = \"git\"")
+    _check_links([f.src for f in qiita.figures if not f.src.startswith(UPLOAD_MARK)], "image_base_url")
+    git = config.article.image_base_url == "git"
+    mark = owner_mark(cli_file, layout)
+    where = project_path(cli_file, layout)
+    kept = read_front_matter(cli_file) if cli_file.is_file() else {}
+
+    def compose(text: str) -> str:
+        held = hold(earlier, kept.get("ignorePublish"), len({f.src for f in qiita.figures if f.src in text
+                                                             and f.src.startswith(UPLOAD_MARK)}), where, why)
+        front = qiita_front_matter(config, existing=cli_file, ignore_publish=held.value)
+        return front + mark + held.line + "\n" + text, held
+
+    if git:
+        from pipeline.publish.gitrepo import Repository
+
+        sources = {f.src: hosted[f.file] for f in qiita.figures if f.file in hosted}
+        files = list(dict.fromkeys(sources.values()))
+        repository = Repository.of(layout.root, config.article.git_remote)
+        links = git_links(files, config, layout.root, repository, earlier,
+                          {path: publication.resolve(path) for path in files})
+        _check_links(links.urls(lazy=False).values(), "image_url_template (or the remote's URL)")
+        why = links.why
+        body = linked(qiita.markdown, sources, links.urls(lazy=True))
+        if links.kept and compose(body)[0] != earlier:  # the file changes anyway: pin what was linked at the branch
+            body = linked(qiita.markdown, sources, links.urls(lazy=False))
+    text, held = compose(body)
+    for problem in front_problems(QIITA, text[:text.index("\n---\n") + 5]):
+        progress.warn(f"qiita-cli file: {problem}")
+    if held.said:  # a warning where a push publishes the file; in build/ a note
+        (progress.warn if held.held and not inside(cli_file, layout.build) else progress.info)(held.said)
+    publication.write(layout.qiita / "article.md", body)
+    publication.write(cli_file, text)
+
+
+def _check_links(urls, setting: str) -> None:
+    """Every figure link the export writes passes the allow-list of links (``link_url_problems``),
+    the same as links in the author's Markdown; ExportError (nothing published) names the setting."""
+    problems = [p for url in urls for p in link_url_problems(url)]
+    if problems:
+        raise ExportError(f"figure links would be unsafe, so the Qiita article was not published: {'; '.join(problems[:3])}; "
+                          f"fix tool.pipeline.article.{setting}")
 
 
 def qiita_cli_file(config: Config, layout: Layout) -> Path:
@@ -146,30 +277,6 @@ def export_targets(config: Config, layout: Layout) -> list[Path]:
     elif config.article.image_base_url == "git":
         targets.append(git_images(config, layout))
     return targets
-
-
-def _export_zenn(records, config: Config, progress: Progress, publication: Publication, layout: Layout,
-                 drafts, target: Path, printed: tuple[str, ...] = ()) -> None:
-    zenn = render(records, config, "zenn", drafts=drafts, layout=layout)
-    for warning in zenn.warnings:  # what only the Zenn article has (the badges it shows as links)
-        if warning not in printed:
-            progress.warn(warning)
-    images = zenn_images(config, layout)
-    if config.zenn.format == "book":  # books/<slug>/: one chapter per experiment (pipeline.publish.zenn_book)
-        export_book(zenn, records, config, progress, publication, layout)
-        fit_images(_stage_figures(zenn, images, layout, publication), publication.resolve(images), progress)
-        return
-    front = zenn_front_matter(config, existing=target)
-    refused = (ZENN.article_problems(zenn.markdown) + ZENN.front_matter_problems(_front_values(front))
-               + ZENN.slug_problems(ZENN.slug_for(config)))
-    if refused:  # zenn-cli or Zenn would refuse the article: an error, never a silent export
-        raise ExportError("the Zenn article breaks Zenn's limits, so nothing was published (the last good "
-                          "articles stay):\n" + "\n".join(f"  - {p}" for p in refused)
-                          + "\n(or set enabled = false under [tool.pipeline.zenn] to skip the Zenn export)")
-    for problem in ZENN.check(zenn.markdown) + ZENN.topic_warnings(ZENN.topics_for(config)):
-        progress.warn(f"Zenn export: {problem}")
-    publication.write(target, front + owner_mark(target, layout) + "\n" + zenn.markdown)
-    fit_images(_stage_figures(zenn, images, layout, publication), publication.resolve(images), progress)
 
 
 def _stage_figures(rendered: RenderedArticle, target: Path, layout: Layout, publication: Publication) -> tuple:
@@ -228,91 +335,3 @@ def prune(records: list[ExperimentRecord], layout: Layout, publication: Publicat
     return sorted(gone)
 
 
-# ---------------------------------------------------------------------------
-# qiita-cli front matter
-# ---------------------------------------------------------------------------
-
-def qiita_front_matter(config: Config, existing: Path | None = None) -> str:
-    """YAML front matter in qiita-cli's layout. The title, tags, privacy and organization come
-    from the config; every other field an existing file has (id and updated_at that qiita-cli
-    wrote back, slide, ignorePublish, campaign fields of newer qiita-cli versions) is kept as written."""
-    article = config.article
-    kept = read_front_matter(existing) if existing and existing.is_file() else {}
-    ours = {
-        "title": _yaml_str(article.title),
-        "tags": None,
-        "private": "true" if article.private else "false",
-        "organization_url_name": _yaml_str(article.organization_url_name) if article.organization_url_name else "null",
-    }
-    defaults = {"updated_at": "''", "id": "null", "slide": "false", "ignorePublish": "false"}
-    lines = ["---"]
-    for key in QIITA_KEYS + tuple(k for k in kept if k not in QIITA_KEYS):
-        if key == "tags":
-            lines.append("tags:")
-            lines += [f"  - {_yaml_str(tag)}" for tag in article.tags]
-        elif key in ours:
-            lines.append(f"{key}: {ours[key]}")
-        else:
-            value = kept.get(key, defaults.get(key, "null"))
-            lines.append(f"{key}:{value}" if "\n" in value else f"{key}: {value}")
-    lines.append("---")
-    return "\n".join(lines) + "\n"
-
-
-def zenn_front_matter(config: Config, existing: Path | None = None) -> str:
-    """YAML front matter for zenn-cli. Title, emoji, type and topics come from the config;
-    published, published_at and publication_name already in the file are kept."""
-    zenn = config.zenn
-    kept = read_front_matter(existing) if existing and existing.is_file() else {}
-    values = {
-        "title": _yaml_str(config.article.title),
-        "emoji": _yaml_str(zenn.emoji),
-        "type": _yaml_str(zenn.type),
-        "topics": "[" + ", ".join(_yaml_str(t) for t in ZENN.topics_for(config)) + "]",
-        "published": "true" if zenn.published else "false",
-        "publication_name": _yaml_str(zenn.publication_name) if zenn.publication_name else None,
-    }
-    for key in ("published", "published_at", "publication_name"):
-        if key in kept:
-            values[key] = kept[key]
-    lines = ["---"] + [f"{key}: {values[key]}" for key in ZENN_KEYS if values.get(key) is not None] + ["---"]
-    return "\n".join(lines) + "\n"
-
-
-def _front_values(front: str) -> dict:
-    """The front matter as YAML reads it (for the dialect checks)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(front.strip().strip("-").strip()) or {}
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def read_front_matter(path: Path) -> dict[str, str]:
-    """The values of an existing front matter's top-level keys, as written: a one-line value
-    stripped, a value that continues on indented lines (a list, say) kept whole, from the text
-    after its colon. CRLF files read the same as LF files."""
-    try:
-        text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
-    except (OSError, UnicodeDecodeError):
-        return {}
-    match = re.match(r"---\n(.*?)\n---(\n|$)", text, re.S)
-    if not match:
-        return {}
-    values: dict[str, str] = {}
-    key = None
-    for line in match.group(1).split("\n"):
-        m = re.match(r"([A-Za-z_][\w-]*):(.*)$", line)
-        if m:
-            key = m.group(1)
-            values[key] = m.group(2)
-        elif key is not None and (line.startswith((" ", "\t", "-")) or not line.strip()):
-            values[key] += "\n" + line
-    return {k: (v.strip() if "\n" not in v.rstrip("\n") else v.rstrip("\n")) for k, v in values.items()
-            if v.strip()}
-
-
-def _yaml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid YAML scalar

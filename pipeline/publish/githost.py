@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from pipeline.errors import PipelineError
+from pipeline.markdown.urls import link_url_problems
 
 #: raw file URLs of the hosts known without configuration; {commit} and {path} are filled per figure
 GITHUB_RAW = "https://raw.githubusercontent.com/{owner}/{repo}/{commit}/{path}"
@@ -136,7 +137,7 @@ def raw_url_base(remote_url: str, template: str = "") -> str | None:
     named = _owner_repo(where[1]) if where else None
     if template:
         if named is None:
-            return None if re.search(r"\{(owner|repo|host)\}", template) else template
+            return None if re.search(r"\{(owner|repo|host)\}", template) else _checked(template, remote_url)
         pattern = template
     elif where and named and where[0] in _GITHUB_HOSTS and "/" not in named[0]:
         pattern = GITHUB_RAW
@@ -144,10 +145,20 @@ def raw_url_base(remote_url: str, template: str = "") -> str | None:
         pattern = GITLAB_RAW.replace("{host}", "gitlab.com")
     else:
         return None
-    owner, repo = named
-    values = {"owner": quote(owner, safe="/"), "repo": quote(repo, safe=""), "host": where[0]}
+    owner, repo = named  # as the remote URL writes them: percent-encoded once more here only if not already
+    values = {"owner": quote(unquote(owner), safe="/"), "repo": quote(unquote(repo), safe=""), "host": where[0]}
     for name, value in values.items():
         pattern = pattern.replace("{" + name + "}", value)
+    return _checked(pattern, remote_url)
+
+
+def _checked(pattern: str, remote_url: str) -> str:
+    """*pattern*, once its filled-in URLs pass the allow-list of links (``link_url_problems``); else
+    GitHostError: a host or template that would break the figure links or make them unsafe."""
+    problems = link_url_problems(pattern.replace("{commit}", "0" * 40).replace("{path}", "figures/a.png"), pattern)
+    if problems:
+        raise GitHostError(f"the figures' raw-file URLs for the remote {_display(remote_url)} would be unsafe: "
+                           + "; ".join(problems) + "; fix tool.pipeline.article.image_url_template or the remote's URL")
     return pattern
 
 

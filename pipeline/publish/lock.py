@@ -77,10 +77,14 @@ class BuildLock:
 @contextmanager
 def locked(layout, command: str, progress) -> Iterator[None]:
     """Hold the build folder's lock for *command*, first finishing any publication an
-    interrupted command left half-done and removing its staging leftovers."""
-    from pipeline.layout import published_outside_build
+    interrupted command left half-done and removing its staging leftovers. Before that (before
+    anything is written, the lock file included), every path the command may write is resolved
+    (``layout.check_writable``): a symbolic link leading out of the project or into .git stops it."""
+    from pipeline.layout import check_writable, published_outside_build, write_problems
     from pipeline.storage import recover
 
+    check_writable(layout.write_targets(), layout)
     with BuildLock(layout.lock, command=f"python -m pipeline {command}", notify=progress.info):
-        recover(layout.journal, layout.output_folders(), warn=progress.warn, beside=published_outside_build(layout))
+        beside = [p for p in published_outside_build(layout) if not write_problems([p], layout)]
+        recover(layout.journal, layout.output_folders(), warn=progress.warn, beside=beside)
         yield

@@ -1,11 +1,14 @@
 """A build with nothing changed ends at once, before any stage runs (like make's timestamps).
 
 ``stamp`` writes ``build/.uptodate.json`` (``Layout.up_to_date_stamp``) after a
-build that ran no experiment and had no failure, no LLM pass and no gateway (so
-after an edit, the build that runs it settles the outputs and the next one writes
-the stamp): a fingerprint of the inputs and outputs, and what its summary said.
-The next ``build`` compares a fresh fingerprint with it (``check``); only an exact
-match skips the stages. The fingerprint covers, by path, size and modification time:
+build with no failure, no LLM pass and no gateway: a fingerprint of the inputs and
+outputs, and what its summary said. It is *settled* when the build ran no experiment
+(so after an edit, the build that runs it settles the outputs and the next one
+settles the stamp). The next ``build`` compares a fresh fingerprint with it
+(``check``); only an exact match with a settled stamp skips the stages. ``status``
+compares the inputs alone (``inputs_unchanged``: the outputs may change without the
+article changing, as when qiita-cli writes an id back). The fingerprint covers, by
+path, size and modification time:
 
 - every file of the project (hidden folders, virtual environments, node_modules
   and the build folder left out), so experiments, templates, pyproject.toml,
@@ -21,8 +24,10 @@ modification times of the folders on ``sys.path`` (installing, upgrading or
 removing a package there changes them). Any difference or doubt (no stamp,
 an unreadable one, another format) runs the full build, which is always right; a
 file saved without a change costs only that. An input modified after the build
-started, or less than 2 s before (a coarse file clock could hide an edit), leaves
-the stamp unwritten. Not seen: an edit that keeps a file's size and puts back an
+started leaves the stamp unwritten; one modified less than 2 s before it started (a
+coarse file clock could hide an edit) leaves it unsettled: it never skips a build, and
+only tells ``status`` (with ``inputs_unchanged``) what the build's inputs were, as the
+stamp of a build that ran experiments does. Not seen: an edit that keeps a file's size and puts back an
 older modification time (``cp -p``, ``rsync -a`` of an older copy), and edits
 inside installed packages (the execution cache does not see those either); run
 ``build --force`` after such changes. ``--force``, the LLM pass and gateway
@@ -47,10 +52,10 @@ from pipeline.summary import BuildSummary
 
 PACKAGE = Path(__file__).resolve().parent.parent  # the whole pipeline package
 
-FORMAT = 3
+FORMAT = 4
 #: folders never walked: caches of Python, Jupyter and git
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git"}
-#: an input modified this long before the build started, or later, leaves the stamp unwritten
+#: an input modified this long before the build started leaves the stamp unsettled (later: unwritten)
 RACY_NS = 2_000_000_000
 
 
@@ -93,15 +98,26 @@ def _outputs(config: Config) -> list[Path]:
             *(t for t in export_targets(config, layout) if not inside(t, layout.qiita) and not inside(t, layout.site))]
 
 
-def fingerprint(config: Config, data_files: list[str]) -> tuple[str, int]:
-    """The fingerprint, and the newest modification time (ns) among the inputs."""
+def fingerprint(config: Config, data_files: list[str]) -> tuple[str, str, int]:
+    """The fingerprint, the fingerprint of the inputs alone (what ``status`` compares: the outputs may
+    change without the article changing, as when qiita-cli writes an id back), and the newest
+    modification time (ns) among the inputs."""
     digest = hashlib.sha256()
     digest.update(json.dumps([FORMAT, sys.executable, platform.python_version(), os.environ.get("PYTHONPATH", ""),
                               dataclasses.asdict(config)], sort_keys=True, default=str).encode())
+    # an install, upgrade or removal changes their entries; the working folder (`python -m` puts it first)
+    # does not change what a build makes, so `build` in the project and `build --all` above it agree
+    for folder in sorted(set(sys.path) - {"", os.getcwd()}):
+        try:
+            digest.update(b"\0path " + os.fsencode(folder) + str(os.stat(folder or ".").st_mtime_ns).encode())
+        except OSError:
+            pass
     inputs, outputs = _inputs(config, data_files), _outputs(config)
     skip = frozenset([config.layout.build, *outputs, *inputs[1:]])  # each walked once, on its own
-    newest = 0
+    newest, inputs_digest = 0, ""
     for number, root in enumerate(inputs + outputs):
+        if number == len(inputs):
+            inputs_digest = digest.hexdigest()
         digest.update(b"\0root " + os.fsencode(root))
         for file in _files(root, skip, project=number == 0):
             try:
@@ -112,14 +128,7 @@ def fingerprint(config: Config, data_files: list[str]) -> tuple[str, int]:
             digest.update(b"\0" + os.fsencode(file) + f"\0{info.st_size}\0{info.st_mtime_ns}".encode())
             if number < len(inputs):
                 newest = max(newest, info.st_mtime_ns)
-    # an install, upgrade or removal changes their entries; the working folder (`python -m` puts it first)
-    # does not change what a build makes, so `build` in the project and `build --all` above it agree
-    for folder in sorted(set(sys.path) - {"", os.getcwd()}):
-        try:
-            digest.update(b"\0path " + os.fsencode(folder) + str(os.stat(folder or ".").st_mtime_ns).encode())
-        except OSError:
-            pass
-    return digest.hexdigest(), newest
+    return digest.hexdigest(), inputs_digest or digest.hexdigest(), newest
 
 
 def clear(config: Config) -> None:
@@ -127,30 +136,53 @@ def clear(config: Config) -> None:
     config.layout.up_to_date_stamp.unlink(missing_ok=True)
 
 
+def _saved(config: Config) -> dict:
+    saved = json.loads(config.layout.up_to_date_stamp.read_text(encoding="utf-8"))
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        raise ValueError("another format")
+    return saved
+
+
 def check(config: Config) -> BuildSummary | None:
     """The last build's summary (``up_to_date=True``) when nothing changed since it, else None."""
     try:
-        saved = json.loads(config.layout.up_to_date_stamp.read_text(encoding="utf-8"))
-        if saved.get("format") != FORMAT or saved["fingerprint"] != fingerprint(config, saved["data_files"])[0]:
+        saved = _saved(config)
+        if not saved["settled"] or saved["fingerprint"] != fingerprint(config, saved["data_files"])[0]:
             return None
         return dataclasses.replace(decode(BuildSummary, saved["summary"]), up_to_date=True)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
+def inputs_unchanged(config: Config) -> bool | None:
+    """Whether no input changed since the last clean build (``status``); None when no build left a
+    stamp (none yet, or the last one failed, drafted with the LLM or ran on a gateway)."""
+    try:
+        saved = _saved(config)
+        return saved["inputs"] == fingerprint(config, saved["data_files"])[1]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def stamp(config: Config, summary: BuildSummary, data_files, started_ns: int) -> str | None:
-    """Record a build that started at *started_ns* if it may stand for the next ones (*data_files*:
-    the data files its experiments declared). Returns a problem to warn about, or None."""
-    if summary.failures or summary.count("executed") or summary.drafts is not None:
-        return None  # its warnings may be one-offs (a re-run cache entry): the next, settled build stamps
+    """Record a build that started at *started_ns* (*data_files*: the data files its experiments
+    declared). Only a settled build (no experiment ran, no LLM pass) may stand for the next ones;
+    any clean build tells ``status`` what its inputs were. Returns a problem to warn about, or None."""
+    if summary.failures or summary.drafts is not None:
+        return None
     data_files = sorted({os.fsdecode(p) for p in data_files})
-    digest, newest = fingerprint(config, data_files)
-    if newest >= started_ns - RACY_NS:
-        return None  # an input changed during the build (or just before it): what was built may be stale
+    digest, inputs, newest = fingerprint(config, data_files)
+    if newest >= started_ns:
+        return None  # an input changed during the build: what was built may be stale
+    # a build that ran experiments may have had one-off warnings (a re-run cache entry): the next one settles;
+    # an input modified just before the build started (a coarse file clock could hide an edit) is for
+    # `status` only, never for skipping a build
+    settled = not summary.count("executed") and newest < started_ns - RACY_NS
     try:
         atomic_write_text(config.layout.up_to_date_stamp,
-                          json.dumps({"format": FORMAT, "fingerprint": digest, "data_files": data_files,
-                                      "summary": encode(summary)}, ensure_ascii=False, indent=1))
+                          json.dumps({"format": FORMAT, "fingerprint": digest, "inputs": inputs, "settled": settled,
+                                      "data_files": data_files, "summary": encode(summary)},
+                                     ensure_ascii=False, indent=1))
     except (OSError, ValueError) as exc:
         return f"could not write {config.layout.up_to_date_stamp} ({exc}); the next build runs every stage"
     return None

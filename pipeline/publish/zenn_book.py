@@ -1,65 +1,41 @@
-"""The Zenn export's book format, what the Zenn export writes, and its images (called by ``export``).
+"""The Zenn export's book format (``format = "book"``, called by ``export``).
 
-- ``zenn_entry`` / ``zenn_targets``: in the zenn-cli root, ``articles/<slug>.md`` with
-  ``format = "article"``, the folder ``books/<slug>/`` (known by its ``config.yaml``) with
-  ``format = "book"``; ``images/<slug>/`` either way.
-- ``export_book``: the rendered Zenn article as a book in zenn-cli's layout: ``config.yaml``
-  (title, summary, topics, published, price, chapters) and one chapter file per experiment
-  (``<name>.md``, front matter ``title``), with ``cover.<ext>`` when ``cover`` is set. What the
-  article says before the first experiment (how it was made, the audience, the overview, the
-  background) opens the first chapter; the summary and references close the last one. A chapter's
-  headings move up one level (its title is the page's title), and links between experiments point
-  at the other chapter's page. ``published`` and any key you or zenn-cli added to config.yaml
-  (``toc_depth``, say), and ``free`` in a chapter, are kept. Each chapter is checked against Zenn's
-  50,000 characters and its dialect, the book against zenn-cli's rules.
-- ``fit_images``: a figure over Zenn's 3 MB (a cover over 1 MB) is downscaled, its aspect ratio
-  kept, in the Zenn folder only: build/figures and the other exports keep the original.
+``export_book``: the rendered Zenn article as a book in zenn-cli's layout: ``config.yaml`` (title,
+summary, topics, published, price, chapters) and one chapter file per experiment (``<name>.md``,
+front matter ``title``), with ``cover.<ext>`` when ``cover`` is set. What the article says before
+the first experiment (how it was made, the audience, the overview, the background) opens the first
+chapter; the summary and references close the last one. A chapter's headings move up one level (its
+title is the page's title), and links between experiments point at the other chapter's page. A
+chapter over Zenn's 50,000 characters is cut at its own headings into several chapters
+(``_split_long``). Without a ``summary`` setting, the book's is the article's lead (``book_lead``).
+``published`` and any key you or zenn-cli added to config.yaml (``toc_depth``, say), and ``free``
+in a chapter, are kept. Each chapter is checked against Zenn's limit and its dialect, the book
+against zenn-cli's rules.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from pipeline.article.anchors import anchors, chapter_starts
-from pipeline.article.context import FigureView
 from pipeline.article.render import RenderedArticle
 from pipeline.config import Config
 from pipeline.errors import ExportError
 from pipeline.layout import GENERATED_FILE, Layout, owner_file
-from pipeline.markdown.platforms import ZENN
+from pipeline.markdown.platforms import ZENN, js_length
 from pipeline.markdown.scanner import headings, scan, set_heading_level, tidy_blank_lines
 from pipeline.progress import Progress
+from pipeline.publish.zenn import fit_image, with_setting
 from pipeline.records import ExperimentRecord
 from pipeline.storage import Publication
+from pipeline.suggest import plain_text
+from pipeline.text import clean_text, quoted
 
 #: config.yaml's keys, in zenn-cli's order (new:book writes them so); the build writes all but a kept published
 BOOK_KEYS = ("title", "summary", "topics", "published", "price", "chapters")
-#: formats Pillow writes back in the same type (the types Zenn shows)
-_SCALABLE = {"PNG": {"optimize": True}, "JPEG": {"quality": 85, "optimize": True}, "WEBP": {"quality": 85}, "GIF": {}}
-
-
-def zenn_entry(config: Config, layout: Layout) -> Path:
-    """The file the Zenn export is known by: the article, or the book's config.yaml."""
-    slug = ZENN.slug_for(config)
-    if config.zenn.format == "book":
-        return layout.zenn / "books" / slug / "config.yaml"
-    return layout.zenn / "articles" / f"{slug}.md"
-
-
-def zenn_images(config: Config, layout: Layout) -> Path:
-    """images/<slug>/ in the zenn-cli root: the figures of the article or book (linked as /images/<slug>/)."""
-    return layout.zenn / "images" / ZENN.slug_for(config)
-
-
-def zenn_targets(config: Config, layout: Layout) -> list[Path]:
-    """What the Zenn export writes (for the ownership checks and the manifest)."""
-    entry = zenn_entry(config, layout)
-    return [entry.parent if config.zenn.format == "book" else entry, zenn_images(config, layout)]
 
 
 @dataclass(frozen=True)
@@ -82,9 +58,11 @@ def export_book(rendered: RenderedArticle, records: list[ExperimentRecord], conf
     slug = ZENN.slug_for(config)
     target = layout.zenn / "books" / slug
     chapters = split_book(rendered.markdown, records,
-                          [c.title for c in rendered.context.chapters] if rendered.context else None)
-    text = book_config(config, [c.slug for c in chapters], _top_level(_read(target / "config.yaml")))
-    refused = ZENN.book_problems(_yaml(text)) + ZENN.slug_problems(slug)
+                          [c.title for c in rendered.context.chapters] if rendered.context else None,
+                          limit=ZENN.chapter_limit)
+    summary = config.zenn.summary or book_lead(rendered, config)
+    text = book_config(config, [c.slug for c in chapters], _top_level(_read(target / "config.yaml")), summary)
+    refused = [with_setting(p) for p in ZENN.book_problems(_yaml(text)) + ZENN.slug_problems(slug)]
     files: dict[str, str] = {}
     for chapter in chapters:
         where = f"chapter {chapter.number} ({chapter.source}, books/{slug}/{chapter.slug}.md)"
@@ -118,10 +96,13 @@ def export_book(rendered: RenderedArticle, records: list[ExperimentRecord], conf
     return target / "config.yaml"
 
 
-def split_book(markdown: str, records: list[ExperimentRecord], titles: list[str] | None = None) -> list[BookChapter]:
+def split_book(markdown: str, records: list[ExperimentRecord], titles: list[str] | None = None,
+               limit: int | None = None) -> list[BookChapter]:
     """The rendered Zenn article cut at its chapters (the level-2 headings "N. Title", or the chapter's
     own numbered title from *titles*, as ``anchors.chapter_starts`` finds them): one chapter per experiment, the preamble in the first,
-    the closing sections (the first level-2 heading after the last chapter on) in the last."""
+    the closing sections (the first level-2 heading after the last chapter on) in the last. A chapter
+    longer than *limit* characters is cut further at its own headings (``_split_long``): several
+    chapters, titled "Title (1/3)", ... and named ``<name>``, ``<name>-2``, ..."""
     if not records:
         raise ExportError("a Zenn book needs at least one experiment; add one, or set format = \"article\"")
     found = headings(markdown)
@@ -141,7 +122,8 @@ def split_book(markdown: str, records: list[ExperimentRecord], titles: list[str]
         return found[index][0] - 1 if index < len(found) else len(lines)
 
     slugs: list[str] = []
-    parts: list[tuple[str, list[int]]] = []  # each chapter's body, and the article's headings in it
+    #: each chapter's body, the article's headings in it, its heading (None: a later piece), source, title
+    parts: list[tuple[str, list[int], int | None, str, str]] = []
     for k, start in enumerate(starts):
         stop = starts[k + 1] if k + 1 < len(starts) else end
         content = _promoted("\n".join(lines[line(start) + 1:line(stop)]))
@@ -152,12 +134,101 @@ def split_book(markdown: str, records: list[ExperimentRecord], titles: list[str]
         if k == len(starts) - 1:
             pieces.append("\n".join(lines[line(end):]))
             indexes += list(range(end, len(found)))
-        parts.append((tidy_blank_lines("\n\n".join(p.strip("\n") for p in pieces if p.strip())).strip("\n") + "\n",
-                      indexes))
-        slugs.append(_chapter_slug(records[k].name, k + 1, slugs))
-    bodies = _relink([p[0] for p in parts], [p[1] for p in parts], starts, slugs, anchors(found, "zenn"))
-    return [BookChapter(k + 1, slugs[k], records[k].title.strip() or records[k].name, records[k].source, body)
-            for k, body in enumerate(bodies)]
+        body = tidy_blank_lines("\n\n".join(p.strip("\n") for p in pieces if p.strip())).strip("\n") + "\n"
+        title = clean_text(records[k].title) or clean_text(records[k].name)
+        slug = _chapter_slug(records[k].name, k + 1, slugs)
+        cut = _split_long(body, indexes, limit) if limit else [(body, indexes)]
+        for i, (piece, its) in enumerate(cut, 1):
+            parts.append((piece, its, start if i == 1 else None, records[k].source,
+                          _part_title(title, i, len(cut))))
+            slugs.append(slug if i == 1 else _chapter_slug(f"{slug[:45]}-{i}", k + 1, slugs))
+    bodies = _relink([p[0] for p in parts], [p[1] for p in parts], [p[2] for p in parts], slugs,
+                     anchors(found, "zenn"))
+    return [BookChapter(k + 1, slugs[k], part[4], part[3], body) for k, (part, body) in enumerate(zip(parts, bodies))]
+
+
+def _split_long(body: str, indexes: list[int], limit: int) -> list[tuple[str, list[int]]]:
+    """*body* (a chapter, with the article's heading *indexes* of its headings) when it is over *limit*
+    characters, cut into pieces of at most 95% of it (room for the links pointed at other chapters):
+    before its level-2 headings if that is enough, else before level-3 ones too, and so on, else at
+    the blank lines between its paragraphs (never inside code or math). Uncut (Zenn's refusal then
+    names it) when no cut fits: one block longer than that, a long output say."""
+    if len(body) <= limit:
+        return [(body, indexes)]
+    limit = limit * 95 // 100
+    found = headings(body)
+    lines = body.split("\n")
+    free = _outside_blocks(body)  # lines where no fence, math or ::: block is open
+    blanks = [n for n, line in enumerate(lines) if not line.strip() and free[n]]
+    for level in range(2, 8):
+        if level < 7:
+            cuts = sorted({n - 1 for n, lvl, _ in found if lvl <= level and n > 1 and free[n - 1]})
+        else:
+            cuts = [n + 1 for n in blanks if 0 < n + 1 < len(lines)]
+        if not cuts:
+            continue
+        bounds = [0] + cuts + [len(lines)]
+        pieces: list[tuple[str, list[int]]] = []
+        for a, b in zip(bounds, bounds[1:]):
+            section = "\n".join(lines[a:b]).strip("\n")
+            mine = [j for j, h in enumerate(found) if a < h[0] <= b]
+            if not section:
+                continue
+            joined = pieces[-1][0].rstrip("\n") + "\n\n" + section + "\n" if pieces else ""
+            if pieces and len(joined) <= limit:
+                pieces[-1] = (joined, pieces[-1][1] + mine)
+            else:
+                pieces.append((section + "\n", mine))
+        if all(len(piece) <= limit for piece, _ in pieces):
+            mapped = len(found) == len(indexes)
+            return [(piece, [indexes[j] for j in mine] if mapped else []) for piece, mine in pieces]
+    return [(body, indexes)]
+
+
+def _outside_blocks(markdown: str) -> list[bool]:
+    """For each line: whether it lies outside every fence, display math and Zenn ``:::`` block (a
+    chapter may be cut there)."""
+    free, depth = [], 0
+    for line in scan(markdown):
+        text = line.text.strip()
+        if not (line.code or line.math) and re.match(r":{3,}[^:\s]", text):
+            depth += 1
+        free.append(depth == 0 and not line.code and not line.math)
+        if not (line.code or line.math) and re.fullmatch(r":{3,}", text) and depth:
+            depth -= 1
+    return free
+
+
+def _part_title(title: str, number: int, count: int) -> str:
+    """A chapter's title, with "(2/3)" when it is one of several pieces (cut to Zenn's title limit)."""
+    if count == 1:
+        return title
+    suffix = f" ({number}/{count})"
+    while js_length(title + suffix) > ZENN.title_limit and len(title) > 1:
+        title = title[:-2] + "…"
+    return title + suffix
+
+
+def book_lead(rendered: RenderedArticle, config: Config, limit: int = 200) -> str:
+    """A book's summary when none is set: the article's lead, the first paragraph of the author's own
+    prose (the background, else the first chapter's), as plain text, cut after a sentence near
+    *limit* characters; the title when the article has no prose."""
+    context = rendered.context
+    sources = [context.background] if context else []
+    for chapter in context.chapters if context else ():
+        sources += [chapter.intro] + [b.markdown for b in chapter.blocks if b.kind == "prose"]
+    for source in sources:
+        for paragraph in re.split(r"\n\s*\n", source or ""):
+            first = paragraph.lstrip()
+            if not first or first[0] in "#|`:!<$>-*+~=" or re.match(r"\d+[.)]\s", first):
+                continue
+            text = plain_text(paragraph)
+            if len(text) > limit:
+                ends = [m.end() for m in re.finditer(r"[。．.!?！？](?:\s|$)|[。！？]", text[:limit])]
+                text = text[:ends[-1]].strip() if ends else text[:limit - 1].rstrip() + "…"
+            if text:
+                return text
+    return clean_text(config.article.title)
 
 
 def _promoted(markdown: str) -> str:
@@ -168,7 +239,7 @@ def _promoted(markdown: str) -> str:
     return markdown
 
 
-def _relink(bodies: list[str], indexes: list[list[int]], starts: list[int], slugs: list[str],
+def _relink(bodies: list[str], indexes: list[list[int]], starts: list[int | None], slugs: list[str],
             ids: list[str]) -> list[str]:
     """Links to headings (``#anchor``, as ``resolve_refs`` wrote them for the whole article) pointed
     at the anchor in the chapter that holds the heading now: ``#anchor`` there, ``<chapter>#anchor``
@@ -178,7 +249,7 @@ def _relink(bodies: list[str], indexes: list[list[int]], starts: list[int], slug
 
     where: dict[str, tuple[int, str]] = {}
     for k, start in enumerate(starts):
-        if ids[start]:
+        if start is not None and ids[start]:
             where.setdefault(encoded(ids[start]), (k, ""))
         local = anchors(headings(bodies[k]), "zenn")
         if len(local) == len(indexes[k]):  # the same headings, in the same order
@@ -206,17 +277,17 @@ def _chapter_slug(name: str, number: int, taken: list[str]) -> str:
     return f"{slug[:45]}-{number}" if slug in taken else slug
 
 
-def book_config(config: Config, chapters: list[str], kept: dict[str, str]) -> str:
-    """config.yaml: title, summary, topics, price and chapters from the config; ``published`` and
-    any other key already in the file are kept as written."""
+def book_config(config: Config, chapters: list[str], kept: dict[str, str], summary: str = "") -> str:
+    """config.yaml: title, summary (*summary*, else the config's), topics, price and chapters from the
+    config; ``published`` and any other key already in the file are kept as written."""
     zenn = config.zenn
     values = {
-        "title": _yaml_str(config.article.title),
-        "summary": _yaml_str(zenn.summary),
-        "topics": "[" + ", ".join(_yaml_str(t) for t in ZENN.topics_for(config)) + "]",
+        "title": quoted(config.article.title),
+        "summary": quoted(summary or zenn.summary),
+        "topics": "[" + ", ".join(quoted(t) for t in ZENN.topics_for(config)) + "]",
         "published": kept.get("published", "true" if zenn.published else "false"),
         "price": str(zenn.price),
-        "chapters": "\n" + "\n".join(f"  - {_yaml_str(c)}" for c in chapters),
+        "chapters": "\n" + "\n".join(f"  - {quoted(c)}" for c in chapters),
     }
     values.update({k: v for k, v in kept.items() if k not in BOOK_KEYS})
     lines = ["# Written by ml-article-pipeline: set these in [tool.pipeline.zenn]; published and keys you add are kept"]
@@ -226,79 +297,9 @@ def book_config(config: Config, chapters: list[str], kept: dict[str, str]) -> st
 
 def chapter_front_matter(chapter: BookChapter, kept: dict[str, str]) -> str:
     """The chapter's title; ``free`` and any other key already in the file are kept as written."""
-    lines = ["---", f"title: {_yaml_str(chapter.title)}"]
+    lines = ["---", f"title: {quoted(chapter.title)}"]
     lines += [f"{k}:{v}" if v.startswith("\n") else f"{k}: {v}" for k, v in kept.items() if k != "title"]
     return "\n".join(lines + ["---", ""])
-
-
-# ---------------------------------------------------------------------------
-# Images: Zenn's size limits
-# ---------------------------------------------------------------------------
-
-def fit_images(figures: tuple[FigureView, ...], folder: Path, progress: Progress) -> None:
-    """The figure copies in the staged Zenn *folder* within Zenn's limits: a figure over 3 MB is
-    downscaled there (a warning says from what to what); one that cannot fit is an ExportError."""
-    for figure in figures:
-        path = folder / Path(figure.file).relative_to("figures")
-        kind = ZENN.image_problems(figure.file, 0)
-        if kind:  # a type Zenn does not show: the figure stays, the reader sees a broken image
-            progress.warn(f"Zenn export: {kind[0]}")
-            continue
-        message = fit_image(path, ZENN.image_bytes, figure.file)
-        if message:
-            progress.warn(f"Zenn export: {message}")
-
-
-def fit_image(path: Path, limit: int, name: str) -> str | None:
-    """Downscale the image at *path* (a copy only the Zenn export uses), keeping its type and
-    aspect ratio, until it has at most *limit* bytes. Returns what was done (None when it fit);
-    ExportError, naming *name*, when it cannot be read or made small enough."""
-    size = path.stat().st_size
-    if size <= limit:
-        return None
-    from PIL import Image, ImageSequence
-
-    fix = f"save it smaller (fewer pixels, a lower dpi, or JPEG for photographs) to fit Zenn's {_size(limit)}"
-    try:
-        with Image.open(path) as image:
-            kind, width, height, info = image.format, image.width, image.height, dict(image.info)
-            frames = [frame.copy() for frame in ImageSequence.Iterator(image)]
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ExportError(f"{name} is {_size(size)}, over Zenn's {_size(limit)}, and cannot be read as an image to "
-                          f"downscale it ({exc}); {fix}") from None
-    if kind not in _SCALABLE:
-        raise ExportError(f"{name} is {_size(size)}, over Zenn's {_size(limit)}, in a format ({kind}) the export "
-                          f"cannot downscale; {fix}")
-    scale, data, new = 0.97 * (limit / size) ** 0.5, b"", (width, height)
-    while min(new) > 16:
-        new = (max(1, round(width * scale)), max(1, round(height * scale)))
-        data = _encoded(frames, new, kind, info)
-        if len(data) <= limit:
-            path.write_bytes(data)
-            return (f"{name} is {_size(size)} ({width}x{height}), over Zenn's {_size(limit)}: the Zenn copy is "
-                    f"downscaled to {new[0]}x{new[1]} ({_size(len(data))}); the other exports keep the original")
-        scale *= min(0.9, 0.97 * (limit / len(data)) ** 0.5)
-    raise ExportError(f"{name} is {_size(size)} ({width}x{height}), over Zenn's {_size(limit)}, and still "
-                      f"{_size(len(data))} downscaled to {new[0]}x{new[1]}; {fix}")
-
-
-def _encoded(frames: list, size: tuple[int, int], kind: str, info: dict) -> bytes:
-    from PIL import Image
-
-    resized = []
-    for frame in frames:
-        if frame.mode not in ("L", "LA", "RGB", "RGBA"):
-            frame = frame.convert("RGBA")
-        if kind == "JPEG" and frame.mode in ("LA", "RGBA"):
-            frame = frame.convert("RGB")
-        resized.append(frame.resize(size, Image.Resampling.LANCZOS))
-    options = dict(_SCALABLE[kind])
-    if len(resized) > 1:  # an animation keeps its frames and timing
-        options.update(save_all=True, append_images=resized[1:], duration=info.get("duration", 100),
-                       loop=info.get("loop", 0))
-    out = io.BytesIO()
-    resized[0].save(out, format=kind, **options)
-    return out.getvalue()
 
 
 def _stage_cover(config: Config, folder: Path, progress: Progress) -> None:
@@ -318,10 +319,6 @@ def _stage_cover(config: Config, folder: Path, progress: Progress) -> None:
     if round(height / width, 1) != 1.4:
         progress.warn(f"Zenn export: the book cover {name} is {width}x{height}; Zenn shows covers at 500x700 "
                       "and recommends that shape (width:height 1:1.4)")
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:,.0f} KB"
 
 
 # ---------------------------------------------------------------------------
@@ -366,7 +363,3 @@ def _yaml(text: str) -> dict:
     except yaml.YAMLError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _yaml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid YAML scalar

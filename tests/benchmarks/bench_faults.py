@@ -5,9 +5,9 @@
 Runs every case of tests/faults/ (or those matching the globs) on a fresh copy of a
 project built once, then loads the hostile cases' outputs in chromium, and prints per
 case: seconds, exit code of its last command, lost, leaked, scripts run, raw tracebacks,
-ok; then the totals line
+written outside, ok; then the totals line
 
-    cases tried N, lost N, leaked N, scripts run N, raw tracebacks N
+    cases tried N, lost N, leaked N, scripts run N, raw tracebacks N, written outside N
 
 and the details of every case that is not ok. Exit status 1 when any count is non-zero
 or any case missed its own expectation. --keep keeps the work folder for inspection;
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import faults
 
-ROW = "{:<38} {:>7} {:>5} {:>5} {:>7} {:>8} {:>11}  {}"
+ROW = "{:<38} {:>7} {:>5} {:>5} {:>7} {:>8} {:>11} {:>8}  {}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,21 +43,21 @@ def main(argv: list[str] | None = None) -> int:
         base = faults.make_base(workdir)
         kept = "kept" if args.keep else "removed at the end; --keep keeps it"
         print(f"last good build: {base.seconds:.1f}s; {len(cases)} cases; work folder {workdir} ({kept})", flush=True)
-        print(ROW.format("case", "seconds", "exit", "lost", "leaked", "scripts", "tracebacks", "ok"))
-        print("-" * 100)
+        print(ROW.format("case", "seconds", "exit", "lost", "leaked", "scripts", "tracebacks", "outside", "ok"))
+        print("-" * 109)
 
         def show(result: faults.Result) -> None:
-            lost, leaked, scripts, tracebacks = result.counts
+            lost, leaked, scripts, tracebacks, outside = result.counts
             shown = "-" if result.scripts is None else scripts
             print(ROW.format(result.name, f"{result.seconds:.1f}", str(result.rc), lost, leaked, shown, tracebacks,
-                             "ok" if result.ok else "FAILED"), flush=True)
+                             outside, "ok" if result.ok else "FAILED"), flush=True)
 
         results, why_not = faults.run_all(cases, workdir, base=base, on_result=show)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    totals = [sum(r.counts[i] for r in results) for i in range(4)]
-    print("-" * 100)
+    totals = [sum(r.counts[i] for r in results) for i in range(5)]
+    print("-" * 109)
     if why_not:
         print(f"browser check not run: {why_not}")
     failed = [r for r in results if not r.ok]
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{len(failed)} of {len(results)} cases not ok; {time.monotonic() - started:.0f}s in all")
     print(f"cases tried {len(results)}, lost {totals[0]}, leaked {totals[1]}, scripts run {totals[2]}, "
-          f"raw tracebacks {totals[3]}")
+          f"raw tracebacks {totals[3]}, written outside {totals[4]}")
     return 1 if any(totals) or failed else 0
 
 

@@ -13,7 +13,8 @@ The modules, by concern:
 - ``checks``: the measures every case is judged by; ``structure``: Markdown as markdown-it
   parses it;
 - the cases, registered in this order: ``cases_execution`` (failing cells, timeouts,
-  signals, concurrency), ``cases_storage`` (corrupt inputs, paths), ``cases_hostile``
+  signals, concurrency), ``cases_storage`` (corrupt inputs, paths), ``cases_writer`` (the
+  writer's repository: links, URL settings, hostile titles, malformed notebooks), ``cases_hostile``
   (hostile text), ``cases_secrets`` (credentials), ``cases_llm`` (LLM endpoint faults);
 - ``runner`` (``run_case``, ``select``, ``run_all``) and ``browser`` (``browser_check``).
 
@@ -29,6 +30,10 @@ Per case the harness counts:
   by ``browser_check`` for all hostile cases together);
 - raw tracebacks: commands that printed a Python traceback without --debug, or exited
   with a status other than 0, 1 or 130 (processes the case killed itself excepted);
+- written outside: files in the case's work folder outside the project (its copy of the
+  project, the command logs and HOME aside) whose sha256 changed, or that appeared or
+  vanished, between the case's first command and its end (files the case's own
+  instrumentation writes there, ``ctx.outside_ok``, excepted);
 - problems: the case's own expectation, plus the generic checks (no kernel process and
   no private runtime folder of a finished command left behind; for hostile cases the
   Markdown structure as markdown-it parses it).
@@ -44,7 +49,7 @@ from .project import Base, make_base
 from .runner import run_all, run_case, select
 
 #: the modules of cases; importing one registers its cases in CASES, so this order is the run order
-CASE_MODULES = ("cases_execution", "cases_storage", "cases_hostile", "cases_secrets", "cases_llm")
+CASE_MODULES = ("cases_execution", "cases_storage", "cases_writer", "cases_hostile", "cases_secrets", "cases_llm")
 for _module in CASE_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 

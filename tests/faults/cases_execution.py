@@ -101,6 +101,7 @@ if pathlib.Path({flag!r}).exists():
 def _slow_experiment(ctx: Ctx) -> tuple[Path, Path]:
     marker, flag = ctx.work / "cell-started", ctx.work / "slow.flag"
     flag.write_text("1")
+    ctx.outside_ok |= {marker.name, flag.name}  # the cell's own marker, and the flag the case removes
     ctx.experiment("03_slow", failing("Slow", "x = 1", SLOW_CELL.format(marker=str(marker), flag=str(flag))))
     return marker, flag
 
@@ -139,7 +140,8 @@ def sig_sigint_llm(ctx: Ctx):
     ctx.configure(llm={"timeout": 60.0, "deadline": 120.0})
     with FakeOpenAI([(200, completion("下書きの説明文です。"))], delay=30) as server:
         proc = ctx.start("build", "--llm", "--llm-base-url", server.base_url)
-        ctx.expect(proc.wait_for(r"drafting \d+ sections", 60), "no 'drafting' progress line")
+        ctx.expect(proc.wait_for(r"asking \S+ \(configured model: [^)]+\) for \d+ of \d+ sections", 60),
+                   "no 'asking ...' progress line")
         end = time.monotonic() + 20
         while not server.requests and time.monotonic() < end:
             time.sleep(0.05)
@@ -198,6 +200,7 @@ def sig_sigkill_publish(ctx: Ctx):
     finishes the publication."""
     hook = ctx.work / "hook"
     hook.mkdir()
+    ctx.outside_ok |= {"hook/*", "swaps.log"}  # the instrumentation: its bytecode and its log
     (hook / "sitecustomize.py").write_text(KILL_AFTER_SWAP, encoding="utf-8")
     log = ctx.work / "swaps.log"
     path = ctx.path("experiments/02_table.py")

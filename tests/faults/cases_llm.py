@@ -47,10 +47,10 @@ def llm_deadline(ctx: Ctx):
     with FakeOpenAI([(200, completion("遅い答えです。"))], delay=30) as server:
         run = ctx.cli("build", "--llm", "--llm-base-url", server.base_url)
     _author_text_kept(ctx, run)
-    started = re.search(r"drafting \d+ sections", run.stderr)
+    started = re.search(r"asking \S+ \(configured model: [^)]+\) for \d+ of \d+ sections", run.stderr)
     ctx.notes.append(f"build {run.seconds:.1f}s")
     ctx.expect(run.seconds < 3.0 + 6, f"the build took {run.seconds:.1f}s with a 3s LLM deadline")
-    ctx.expect(started, "no 'drafting' line")
+    ctx.expect(started, "no 'asking ...' line")
 
 
 @case("llm", mode="rebuilt")

@@ -5,6 +5,7 @@ Markdown structure of the article."""
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -37,6 +38,38 @@ def intact_problems(ctx: Ctx) -> list[str]:
         elif now[path] != digest:
             found.append(f"{path} changed")
     return found
+
+
+#: folders of a case's work folder that are not "outside the project": the project, the command logs,
+#: and HOME (Jupyter's runtime files, caches)
+NOT_OUTSIDE = ("proj", "logs", "home")
+
+
+def outside_hashes(work: Path) -> dict[str, str]:
+    """sha256 of every file in the case's work folder outside the project (and of the links there)."""
+    found = {}
+    for path in sorted(work.rglob("*")):
+        relative = path.relative_to(work)
+        if relative.parts[0] in NOT_OUTSIDE or path.is_dir() and not path.is_symlink():
+            continue
+        try:
+            found[relative.as_posix()] = (f"link:{os.readlink(path)}" if path.is_symlink()
+                                          else hashlib.sha256(path.read_bytes()).hexdigest())
+        except OSError as exc:
+            found[relative.as_posix()] = f"unreadable: {exc}"
+    return found
+
+
+def outside_findings(ctx: Ctx) -> list[str]:
+    """Files outside the project that changed, appeared or vanished since the case's first command
+    (those the case itself writes there, ``ctx.outside_ok``, excepted)."""
+    if ctx.outside is None:
+        return []
+    now = outside_hashes(ctx.work)
+    changed = sorted(p for p in set(now) | set(ctx.outside) if now.get(p) != ctx.outside.get(p)
+                     and not any(fnmatch.fnmatch(p, pattern) for pattern in ctx.outside_ok))
+    return [f"{p} {'appeared' if p not in ctx.outside else 'vanished' if p not in now else 'changed'}"
+            for p in changed]
 
 
 def experiment_names(root: Path) -> set[str]:

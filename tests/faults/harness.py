@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checks import intact_problems
+from .checks import intact_problems, outside_hashes
 from .project import CONFIG, Base, read_text, render_config
 
 # ---------------------------------------------------------------------------
@@ -156,6 +156,9 @@ class Ctx:
         self.spawned: list[int] = []
         self.procs: list[Proc] = []
         self.chapter_notes = 0  # hostile: note boxes the hostile chapter itself must show
+        #: sha256 of every file outside the project, taken before the case's first command
+        self.outside: dict[str, str] | None = None
+        self.outside_ok: set[str] = set()  # globs (in the work folder) of files the case itself writes there
         self.config = json.loads(json.dumps(CONFIG))
 
     # writing the project ---------------------------------------------------
@@ -177,7 +180,13 @@ class Ctx:
         return read_text(self.root / relative)
 
     # commands ----------------------------------------------------------------
+    def before_command(self) -> None:
+        """The files outside the project, before the first command (what the case set up included)."""
+        if self.outside is None:
+            self.outside = outside_hashes(self.work)
+
     def cli(self, *args: str, timeout: float = 180, env: dict | None = None, debug: bool = False) -> Run:
+        self.before_command()
         started = time.monotonic()
         popen = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=self.root,
                                  env={**self.env, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -206,6 +215,7 @@ class Ctx:
         return run
 
     def start(self, *args: str, env: dict | None = None, new_session: bool = False) -> Proc:
+        self.before_command()
         proc = Proc(self, tuple(args), {**self.env, **(env or {})}, new_session)
         self.procs.append(proc)
         return proc
@@ -303,6 +313,7 @@ class Result:
     tracebacks: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     scripts: list[str] | None = None  # None: not a hostile case, or no browser check ran
+    outside: list[str] = field(default_factory=list)  # files outside the project a command wrote
     notes: list[str] = field(default_factory=list)
     root: Path | None = None
     hostile: bool = False
@@ -311,19 +322,21 @@ class Result:
         return f"Result({self.name}, {'ok' if self.ok else 'FAILED'})"
 
     @property
-    def counts(self) -> tuple[int, int, int, int]:
-        return len(self.lost), len(self.leaked), len(self.scripts or []), len(self.tracebacks)
+    def counts(self) -> tuple[int, int, int, int, int]:
+        """lost, leaked, scripts run, raw tracebacks, written outside."""
+        return len(self.lost), len(self.leaked), len(self.scripts or []), len(self.tracebacks), len(self.outside)
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.leaked or self.scripts or self.tracebacks or self.problems)
+        return not (self.lost or self.leaked or self.scripts or self.tracebacks or self.outside or self.problems)
 
     def report(self) -> str:
         lines = [f"{self.name}: {'ok' if self.ok else 'FAILED'} ({self.seconds:.1f}s, exit {self.rc})"]
         if not self.ok and self.root is not None:
             lines.append(f"  command outputs: {self.root.parent / 'logs'}")
         for label, items in (("lost", self.lost), ("leaked", self.leaked), ("scripts run", self.scripts or []),
-                             ("raw tracebacks", self.tracebacks), ("expectation", self.problems),
+                             ("raw tracebacks", self.tracebacks), ("written outside", self.outside),
+                             ("expectation", self.problems),
                              ("note", self.notes)):
             lines += [f"  {label}: {item}" for item in items]
         return "\n".join(lines)

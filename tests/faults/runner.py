@@ -16,6 +16,7 @@ from .checks import (
     intact_problems,
     leak_findings,
     leftover_findings,
+    outside_findings,
     staging_problems,
     structure_problems,
     traceback_findings,
@@ -49,6 +50,7 @@ def run_case(case: Case, base: Base, workdir: Path) -> Result:
     result.lost = list(ctx.lost)
     result.lost += intact_problems(ctx) if ctx.mode == "intact" else consistency_problems(root, ctx.user_files)
     result.leaked = leak_findings(ctx)
+    result.outside = outside_findings(ctx)
     result.tracebacks = traceback_findings(ctx)
     result.problems = list(ctx.problems) + leftover_findings(ctx)
     if ctx.mode == "intact":

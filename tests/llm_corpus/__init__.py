@@ -1,5 +1,6 @@
 """The gate's labelled corpus: real answers of a small model (garbage.jsonl) and drafts written
-by hand (good.jsonl). See README.md; ``load`` reads both."""
+by hand (good.jsonl), each from a *set* of notebooks ("seed" for the seed study, the others
+named for the notebooks they come from). See README.md; ``load`` reads both."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class Example:
     finish_reason: str
     wants_heading: bool
     context: dict  # pipeline.llm.gate.GateContext's fields
+    set: str = "seed"  # the notebooks it comes from
 
     def __repr__(self) -> str:
         return f"Example({self.id}, {self.label}, {self.kind})"
@@ -31,15 +33,17 @@ def load(name: str) -> list[Example]:
         if line.strip():
             d = json.loads(line)
             found.append(Example(d["id"], d["label"], d["kind"], d["answer"], d.get("finish_reason", ""),
-                                 bool(d.get("wants_heading")), d["context"]))
+                                 bool(d.get("wants_heading")), d["context"], d.get("set", "seed")))
     return found
 
 
 def verdict(example: Example, max_unsupported_share: float = 0.25):
-    """The gate's verdict on *example* (the default max_unsupported_share)."""
+    """The gate's verdict on *example* (the default max_unsupported_share): its reasons, or None."""
     from pipeline.llm.gate import GateContext, judge, proposal
 
-    context = GateContext(**example.context)
+    fields = {**example.context, "anchors": tuple(example.context.get("anchors", ())),
+              "facts": tuple(tuple(f) for f in example.context.get("facts", ()))}
+    context = GateContext(**fields)
     if example.id.split("@")[0].endswith((":title", "proposal")):
         return proposal(example.answer, context)[2]
     reasons = judge(example.answer, example.finish_reason, context, max_unsupported_share, example.wants_heading).reasons
