@@ -223,7 +223,7 @@ def main() -> int:
                     floors.append(round_floor(root))
                 shutil.rmtree(root, ignore_errors=True)
                 times[way].append(seconds)
-                print(f"round {round_ + 1} {way:>12}: {seconds:.2f}s", flush=True)
+                print(f"round {round_ + 1} {way:>12}: {seconds:.2f}s  (1-minute load after: {os.getloadavg()[0]:.2f})", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(times, floors)
@@ -240,7 +240,7 @@ def seed(work: Path, env: dict, rounds: int) -> int:
         shutil.rmtree(work / f"seed-{round_}", ignore_errors=True)
         seconds, own, cells = runs[-1]
         print(f"round {round_ + 1}: {seconds:.2f}s; experiments' own times {own:.2f}s ({seconds / own:.2f}x), "
-              f"their cells {cells:.2f}s ({seconds / cells:.2f}x)", flush=True)
+              f"their cells {cells:.2f}s ({seconds / cells:.2f}x); 1-minute load after: {os.getloadavg()[0]:.2f}", flush=True)
     wall, own, cells = (statistics.median(r[i] for r in runs) for i in range(3))
     ratio = statistics.median(r[0] / r[1] for r in runs)
     print(f"\nseed study, medians of {rounds} rounds: {wall:.2f}s; the experiments' own times {own:.2f}s, "
