@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
 import platform
 import re
 import time
@@ -35,9 +34,10 @@ from pipeline.records import RUN_METADATA, ExecutionInfo, Experiment, Failure, S
 from pipeline.run.cache import Cache, cache_key, environment_parts, merge_outputs, stored_key
 from pipeline.run.kernel_env import redact_outputs, secret_values
 from pipeline.run.outputs import normalize_outputs
-from pipeline.run.prestart import Closing, Prestarter, cores
-from pipeline.run.schedule import Stop, check_order, longest_first, not_run, run_all
+from pipeline.run.prestart import Closing, Prestarter, cores, free_memory
+from pipeline.run.schedule import Stop, auto_jobs, check_order, longest_first, not_run, run_all
 from pipeline.run.sessions import KernelSession, run_clean
+from pipeline.run.threads import MachineLoad, ThreadBudget, sets_own_threads, user_set_threads
 from pipeline.storage import atomic_write_text, write_if_changed
 from pipeline.text import safe_url
 
@@ -104,32 +104,51 @@ def execute(
     progress = progress or Progress()
     layout = layout or config.layout
     clean = runner is None
-    jobs = resolve_jobs(config, jobs) if clean else 1
+    jobs = requested_jobs(config, jobs) if clean else 1
     secrets = secret_values()
-    threads = max(1, cores() // jobs) if jobs > 1 else None  # math libraries share the cores (as joblib does)
-    prestarter = _prestarter(config, secrets, jobs, threads) if clean else None
+    budget, threads = _threads(config, jobs)
+    prestarter = _prestarter(config, secrets, jobs, threads, budget) if clean else None
     if prestarter is not None and force and experiments is None:
         prestarter.spare()  # the first kernel starts while the experiments are read
     closing = Closing()
     try:
+        if budget is not None:
+            budget.start()
         return _execute(config, names, force, fail_fast, keep_going, progress, layout, runner, jobs, experiments,
-                        secrets, prestarter, closing, threads)
+                        secrets, prestarter, closing, threads, budget)
     finally:
+        if budget is not None:
+            budget.close()
         if prestarter is not None:
             prestarter.close()
         closing.join()
 
 
-def _prestarter(config: Config, secrets: list[str], jobs: int, threads: int | None) -> Prestarter | None:
+def _threads(config: Config, jobs: int | str) -> tuple[ThreadBudget | None, int | None]:
+    """The budget the kernels' math threads follow (``pipeline.run.threads``), and the threads a kernel
+    starts with when there is none: local kernels under several jobs (``auto`` never takes more than the
+    cores); a thread variable the user set holds, the others get a fixed share."""
+    planned = cores() if jobs == "auto" else jobs
+    if config.gateway_url or planned <= 1:
+        return None, None
+    if user_set_threads():
+        return None, max(1, cores() // planned)
+    budget = ThreadBudget(cores(), planned, MachineLoad())
+    return budget, budget.start_share()
+
+
+def _prestarter(config: Config, secrets: list[str], jobs: int | str, threads: int | None,
+                budget: ThreadBudget | None) -> Prestarter | None:
     if config.prestart == "off" or config.gateway_url:
         return None
-    return Prestarter(config, secrets, jobs, threads)
+    return Prestarter(config, secrets, cores() if jobs == "auto" else jobs, threads, budget)
 
 
 def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bool, keep_going: bool,
-             progress: Progress, layout: Layout, runner: Callable[[Experiment, Progress], Run] | None, jobs: int,
-             experiments: list[Experiment] | None, secrets: list[str], prestarter: Prestarter | None,
-             closing: Closing, threads: int | None) -> ExecuteSummary:
+             progress: Progress, layout: Layout, runner: Callable[[Experiment, Progress], Run] | None,
+             jobs: int | str, experiments: list[Experiment] | None, secrets: list[str],
+             prestarter: Prestarter | None, closing: Closing, threads: int | None,
+             budget: ThreadBudget | None) -> ExecuteSummary:
     experiments = experiments if experiments is not None else discover(config, names, warn=progress.warn)
     if not experiments:
         raise ExperimentNotFound(f"{config.experiments_dir}: no experiments (.py percent scripts or .ipynb notebooks) "
@@ -145,10 +164,17 @@ def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bo
     clean = runner is None
     followers = {name for e in experiments for name in e.after}
     runner = runner or (lambda experiment, progress: run_notebook(experiment, config, progress, secrets, stop, prestarter,
-                                                                  closing, experiment.name not in followers, threads))
-    progress.parallel = jobs > 1 and len(experiments) > 1
-    order = longest_first(experiments, cache.durations()) if jobs > 1 else list(experiments)
+                                                                  closing, experiment.name not in followers, threads,
+                                                                  budget))
+    order = longest_first(experiments, cache.durations()) if jobs == "auto" or jobs > 1 else list(experiments)
     to_run = [e for e in order if e.name in keys and (force or not cache.has(e.name, keys[e.name]))]
+    if jobs == "auto":
+        jobs = _auto(config, to_run, progress)
+        if budget is not None:
+            budget.jobs = jobs
+        if prestarter is not None:
+            prestarter.ahead = max(0, cores() - jobs)
+    progress.parallel = jobs > 1 and len(experiments) > 1
     upcoming = None
     if prestarter is not None:
         prestarter.selected = {e.name for e in experiments}
@@ -174,7 +200,8 @@ def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bo
         return Outcome(experiment.name, "failed", 0.0, problem)
 
     try:
-        outcomes = run_all(experiments, jobs, work, fail_fast, stop, report_not_run, order, upcoming)
+        outcomes = run_all(experiments, jobs, work, fail_fast, stop, report_not_run, order, upcoming,
+                           budget.update if budget is not None else None)
     finally:
         progress.parallel = False
     if keep_going and len(outcomes) < len(experiments):
@@ -311,23 +338,33 @@ def _environment(config: Config, progress: Progress) -> dict:
     return environment
 
 
-def resolve_jobs(config: Config, jobs: int | str | None) -> int:
-    """How many experiments run at once: a number, or "auto" (the number of cores here,
-    ``gateway_jobs`` on a gateway)."""
+def requested_jobs(config: Config, jobs: int | str | None) -> int | str:
+    """How many experiments run at once: a number, or "auto" (decided by ``_auto`` once the
+    experiments to run are known)."""
     jobs = config.jobs if jobs is None else jobs
-    if jobs == "auto":
-        return config.gateway_jobs if config.gateway_url else max(1, os.cpu_count() or 1)
-    return max(1, int(jobs))
+    return "auto" if jobs == "auto" else max(1, int(jobs))
+
+
+def _auto(config: Config, to_run: list[Experiment], progress: Progress) -> int:
+    """``--jobs auto``: ``gateway_jobs`` on a gateway; here, from the cores, the memory available and
+    the experiments' ``after`` chains (``schedule.auto_jobs``). Says what it picked."""
+    if config.gateway_url:
+        jobs, why = config.gateway_jobs, f"--jobs auto: {config.gateway_jobs} at once (tool.pipeline.gateway_jobs)"
+    else:
+        jobs, why = auto_jobs(to_run, cores(), free_memory())
+    if to_run:
+        progress.info(why)
+    return jobs
 
 
 def run_notebook(experiment: Experiment, config: Config, progress: Progress, secrets: list[str],
                  stop: Stop | None = None, prestarter: Prestarter | None = None, closing: Closing | None = None,
-                 close_behind: bool = False, threads: int | None = None) -> Run:
+                 close_behind: bool = False, threads: int | None = None, budget: ThreadBudget | None = None) -> Run:
     """The default runner: every cell in a fresh kernel (``pipeline.run.sessions``), the one a *prestarter*
     started ahead when it has one. A *stop* (--fail-fast after another experiment failed) shuts the kernel
     down and reports the experiment as stopped. With *close_behind* (no experiment runs after this one)
-    the kernel shuts down in the background (*closing*) once its outputs are in. *threads*: the threads its
-    math libraries may use (``KernelSession.threads``)."""
+    the kernel shuts down in the background (*closing*) once its outputs are in. The math libraries of a
+    local kernel follow its share of the *budget* (``pipeline.run.threads``), or start with *threads*."""
     url = config.gateway_url
     session = prestarter.take(experiment) if prestarter is not None else None
     if session is None and url:
@@ -336,14 +373,23 @@ def run_notebook(experiment: Experiment, config: Config, progress: Progress, sec
         session = GatewaySession(experiment, config, secrets, url)
     elif session is None:
         session = KernelSession(experiment, config, secrets)
-        session.threads = threads
-    if stop is not None:
-        session.on_start = lambda: stop.register(id(session), session.kill)
+        session.threads = budget.start_share() if budget is not None else threads
+        session.follows_budget = budget is not None
+
+    def started() -> None:
+        if stop is not None:
+            stop.register(id(session), session.kill)
+        if budget is not None and session.share_file is not None and not sets_own_threads(experiment):
+            budget.attach(experiment.name, session.share_file)
+
+    session.on_start = started
     try:
         nb, problem, probe = run_clean(session, experiment, progress, closing if close_behind else None)
     finally:
         if stop is not None:
             stop.unregister(id(session))
+        if budget is not None:
+            budget.detach(experiment.name)
     if stop and problem is not None and problem.ename in ("DeadKernelError", "CellExecutionError", "KernelStartError"):
         problem = dataclasses.replace(problem, ename="Stopped", traceback="",
                                       evalue="stopped: another experiment failed and --fail-fast was given")

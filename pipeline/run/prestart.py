@@ -40,6 +40,7 @@ from pipeline.config import Config
 from pipeline.records import Experiment
 from pipeline.run.schedule import closing_loops
 from pipeline.run.sessions import KernelSession
+from pipeline.run.threads import ThreadBudget
 
 #: bytes of memory that must be available before a kernel starts ahead of its turn
 MIN_FREE_MEMORY = 2 << 30
@@ -179,10 +180,12 @@ class Prestarter:
     is not known yet; ``want`` gives the next experiments kernels (the spares first); ``take``
     hands an experiment its kernel, ready, or None (then it starts one as before)."""
 
-    def __init__(self, config: Config, secrets: list[str], jobs: int, threads: int | None = None):
+    def __init__(self, config: Config, secrets: list[str], jobs: int, threads: int | None = None,
+                 budget: ThreadBudget | None = None):
         self.config = config
         self.secrets = secrets
-        self.threads = threads  # each kernel's share of the cores (KernelSession.threads)
+        self.threads = threads  # the threads a kernel starts with (KernelSession.threads) where there is no budget
+        self.budget = budget
         self.ahead = max(0, cores() - jobs)  # kernels that may wait while `jobs` experiments run
         self.waiting: list[_Waiting] = []
         self.noisy: set[tuple] = set()  # imports that printed once: not tried again
@@ -285,7 +288,8 @@ class Prestarter:
 
     def _session(self, experiment: Experiment | None) -> KernelSession:
         session = KernelSession(experiment, self.config, self.secrets)
-        session.threads = self.threads
+        session.threads = self.budget.start_share() if self.budget is not None else self.threads
+        session.follows_budget = self.budget is not None
         return session
 
     def _prepare(self, waiting: _Waiting) -> None:
