@@ -131,9 +131,10 @@ def _jobs(value: str):
 def _execution_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="re-execute even when the cache holds a result")
     p.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N",
-                   help="run N experiments at once, each in its own kernel; 'auto': one per core (on a gateway: "
-                   "tool.pipeline.gateway_jobs). Experiments that name others under 'after' wait for them. "
-                   "Default: tool.pipeline.jobs (1)")
+                   help="run N experiments at once, each in its own kernel, their math libraries sharing the free "
+                   "cores; 'auto': one per core, no more than the 'after' chains let run at once nor than the memory "
+                   "holds, and it says what it picked (on a gateway: tool.pipeline.gateway_jobs). Experiments that "
+                   "name others under 'after' wait for them. Default: tool.pipeline.jobs (1)")
     p.add_argument("--gateway-url", metavar="URL", default=None,
                    help="run the kernels on this Jupyter Kernel Gateway or Enterprise Gateway (default: "
                    "tool.pipeline.gateway_url, then JUPYTER_GATEWAY_URL); the token comes from "

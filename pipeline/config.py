@@ -234,8 +234,9 @@ class Config:
     keep_going: bool = False
     #: environment variables kernels may see although they look like credentials (e.g. "HF_TOKEN").
     kernel_env_allow: tuple[str, ...] = ()
-    #: experiments run at once, each in its own kernel: a number, or "auto" (the number of cores
-    #: locally, gateway_jobs on a gateway). Order set with `after` holds either way.
+    #: experiments run at once, each in its own kernel: a number, or "auto" (locally: one per core, no more
+    #: than the experiments' `after` chains let run at once nor than the memory holds at 2 GiB a kernel;
+    #: gateway_jobs on a gateway). Order set with `after` holds either way.
     jobs: int | Literal["auto"] = 1
     #: a Jupyter Kernel Gateway / Enterprise Gateway to run kernels on (--gateway-url, then this, then
     #: JUPYTER_GATEWAY_URL); its token comes from JUPYTER_GATEWAY_AUTH_TOKEN only. Empty: local kernels.

@@ -64,6 +64,36 @@ while True:
 '''
 
 
+def test_the_package_probe_names_the_distributions_python_names():
+    """The probe (run here, in this process) reports for each imported module the distribution
+    named like it, else those Python's own packages_distributions() names: the same answer, from
+    the lines of the RECORD files that matter instead of every path of every distribution."""
+    import importlib.metadata as m
+    import json
+
+    from pipeline.run.sessions import _PROBE
+
+    names = ["sklearn", "dateutil", "zmq", "numpy", "matplotlib", "mpl_toolkits", "pipeline", "no_such_module", "_cffi_backend"]
+    scope = {}
+    exec(_PROBE, scope)
+    found = json.loads(scope["_pipeline_probe"](names))["packages"]
+    owners = m.packages_distributions()
+    expected = {}
+    for name in names:
+        if name == "pipeline":
+            continue
+        try:
+            own = m.distribution(name)
+            if name in ((own.read_text("top_level.txt") or "").split() or {f.parts[0] for f in own.files or ()}):
+                expected[own.metadata["Name"]] = own.version
+                continue
+        except m.PackageNotFoundError:
+            pass
+        expected.update({dist: m.version(dist) for dist in owners.get(name, []) if dist != "ml-article-pipeline"})
+    assert found == expected
+    assert {"scikit-learn", "python-dateutil", "pyzmq", "numpy", "matplotlib"} <= set(found)
+
+
 def test_kitchen_sink_outputs_are_recorded(project, quiet):
     project.add("01_sink", KITCHEN_SINK)
     config = project.config()
@@ -257,3 +287,14 @@ def test_prints_split_by_glue_values_read_as_one_output(project, quiet):
     [record] = harvest(config, progress=quiet)
     assert record.cells[0].outputs == (StreamOutput("stdout", "T = 1\nT = 2\nT = 3\n"),)
     assert sorted(record.glue) == ["v1", "v2", "v3"]
+
+
+def test_kernels_draw_japanese_labels_and_load_matplotlib_only_when_asked(project, quiet):
+    """The kernel extension sets matplotlib's Japanese font as matplotlib is imported, in the cell
+    that imports it; a kernel that never draws never loads matplotlib."""
+    project.add("01_draws", "# %%\nimport matplotlib.pyplot as plt\nprint(plt.rcParams['font.family'])\n")
+    project.add("02_no_figures", "# %%\nimport sys\nprint('matplotlib' in sys.modules)\n")
+    config = project.config()
+    execute(config, progress=quiet)
+    printed = {r.name: r.cells[0].outputs[0].text.strip() for r in harvest(config, progress=quiet)}
+    assert printed == {"01_draws": "['IPAexGothic']", "02_no_figures": "False"}

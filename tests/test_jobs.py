@@ -230,3 +230,53 @@ def test_never_run_experiments_are_estimated_from_the_timings_their_notebooks_ca
     guesses = estimates([many, timed, saved], {})
     assert guesses["saved"] == 12.0 and guesses["saved"] > guesses["many"] > guesses["timed"] > 4.0
     assert estimates([many, timed], {"many": 1.2})["timed"] > 4.0  # 1.2 s over 60 cells: 0.02 s a cell
+
+
+def test_width_is_the_most_experiments_that_can_run_at_once():
+    from pathlib import Path
+
+    import nbformat
+
+    from pipeline.records import Experiment
+    from pipeline.run.schedule import width
+
+    def experiment(name, after=()):
+        return Experiment(name=name, path=Path(f"/x/{name}.py"), source=f"experiments/{name}.py",
+                          notebook=nbformat.v4.new_notebook(), title=name, parameters={}, after=tuple(after))
+
+    a, b, c = experiment("a"), experiment("b", ["a"]), experiment("c", ["b"])
+    assert width([a, b, c]) == 1  # one chain
+    assert width([a, b, c, experiment("d"), experiment("e", ["a"])]) == 3  # {b or c, d, e}
+    # two chains that join: a -> b -> d, c -> d; and f after everything
+    joined = [a, experiment("b", ["a"]), experiment("c"), experiment("d", ["b", "c"]), experiment("f", ["d"])]
+    assert width(joined) == 2
+    assert width([experiment("b", ["a"])]) == 1  # a predecessor outside the run does not count
+    assert width([]) == 0
+
+
+def test_jobs_auto_picks_from_cores_memory_and_chains_and_says_so(project, monkeypatch):
+    """--jobs auto: as many kernels as cores, no more than the experiments can run at once (an
+    `after` chain runs one by one) nor than the memory holds; the run says what it picked."""
+    import io
+
+    import pipeline.run.execute as execute_module
+
+    _add(project, "01_a", sleep=0.1)
+    _add(project, "02_b", sleep=0.1, after=["01_a"])
+    _add(project, "03_c", sleep=0.1)
+    config = project.config()
+
+    def picked():
+        stream = io.StringIO()
+        execute(config, force=True, progress=Progress(stream=stream, live=False), jobs="auto")
+        return next(line for line in stream.getvalue().splitlines() if line.startswith("--jobs auto"))
+
+    monkeypatch.setattr(execute_module, "cores", lambda: 8)
+    monkeypatch.setattr(execute_module, "free_memory", lambda: 64 << 30)
+    assert picked().startswith("--jobs auto: 2 at once (8 cores; 2 of 3 experiments can run at once; 64.0 GiB")
+    monkeypatch.setattr(execute_module, "free_memory", lambda: 3 << 30)
+    assert picked().startswith("--jobs auto: 1 at once (8 cores; 2 of 3 experiments can run at once; 3.0 GiB available "
+                               "holds 1 at 2 GiB each)")
+    monkeypatch.setattr(execute_module, "cores", lambda: 1)
+    monkeypatch.setattr(execute_module, "free_memory", lambda: None)
+    assert picked() == "--jobs auto: 1 at once (1 core; 2 of 3 experiments can run at once)"

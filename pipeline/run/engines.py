@@ -28,6 +28,7 @@ from pipeline.progress import Progress
 from pipeline.records import Experiment, Failure
 from pipeline.run.schedule import Stop, closing_loops
 from pipeline.run.sessions import KernelSession, run_clean
+from pipeline.run.threads import ThreadBudget, sets_own_threads
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class Engine:
     def upcoming(self, waiting: list[Experiment]) -> None:
         """The experiments now waiting for a job, in order (their kernels may start ahead)."""
 
+    def changed(self, running: list[str], waiting: int) -> None:
+        """Experiments started or ended: *running*, in the order they started, and how many are ready."""
+
     def finished(self, name: str) -> None:
         """*name* has finished, whatever the outcome."""
 
@@ -116,35 +120,58 @@ class Closing:
 
 
 class LocalKernels(Engine):
-    """A fresh local kernel per experiment; its math libraries get *threads* (a share of the cores
-    under several jobs); a kernel no experiment runs ``after`` shuts down in the background."""
+    """A fresh local kernel per experiment; its math libraries follow its share of the *budget*
+    (``pipeline.run.threads``), or start with *threads*; a kernel no experiment runs ``after`` shuts
+    down in the background."""
 
-    def __init__(self, config: Config, secrets: list[str], threads: int | None = None):
+    def __init__(self, config: Config, secrets: list[str], threads: int | None = None,
+                 budget: ThreadBudget | None = None):
         super().__init__(config, secrets)
-        self.threads = threads
+        self.threads = threads  # the threads a kernel starts with (KernelSession.threads) where there is no budget
+        self.budget = budget
         self.closing = Closing()
 
-    def session(self, experiment: Experiment) -> KernelSession:
+    def prepare(self, to_run: list[Experiment], jobs: int) -> None:
+        if self.budget is not None:
+            self.budget.jobs = jobs  # --jobs auto is decided by now
+            self.budget.start()
+
+    def changed(self, running: list[str], waiting: int) -> None:
+        if self.budget is not None:
+            self.budget.update(running, waiting)
+
+    def session(self, experiment: Experiment | None) -> KernelSession:
         session = KernelSession(experiment, self.config, self.secrets)
-        session.threads = self.threads
+        session.threads = self.budget.start_share() if self.budget is not None else self.threads
+        session.follows_budget = self.budget is not None
         return session
 
     def run(self, experiment: Experiment, progress: Progress) -> Run:
         """Every cell in a fresh kernel (``pipeline.run.sessions``). A stop (--fail-fast after another
         experiment failed) shuts the kernel down and reports the experiment as stopped."""
-        session, stop = self.session(experiment), self.halt
-        if stop is not None:
-            session.on_start = lambda: stop.register(id(session), session.kill)
+        session, stop, budget = self.session(experiment), self.halt, self.budget
+
+        def started() -> None:
+            if stop is not None:
+                stop.register(id(session), session.kill)
+            if budget is not None and session.share_file is not None and not sets_own_threads(experiment):
+                budget.attach(experiment.name, session.share_file)
+
+        session.on_start = started
         close_behind = self.closing if experiment.name not in self.followed else None
         try:
             nb, problem, probe = run_clean(session, experiment, progress, close_behind)
         finally:
             if stop is not None:
                 stop.unregister(id(session))
+            if budget is not None:
+                budget.detach(experiment.name)
         if stop and problem is not None and problem.ename in ("DeadKernelError", "CellExecutionError", "KernelStartError"):
             problem = dataclasses.replace(problem, ename="Stopped", traceback="",
                                           evalue="stopped: another experiment failed and --fail-fast was given")
         return Run(nb, problem, probe)
 
     def close(self) -> None:
+        if self.budget is not None:
+            self.budget.close()
         self.closing.join()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import platform
 import re
 import time
@@ -34,8 +33,9 @@ from pipeline.run.cache import Cache, cache_key, environment_parts, merge_output
 from pipeline.run.engines import Engine, LocalKernels
 from pipeline.run.kernel_env import redact_outputs, secret_values
 from pipeline.run.outputs import normalize_outputs
-from pipeline.run.prestart import Prestarter, cores
-from pipeline.run.schedule import Stop, check_order, longest_first, not_run, run_all
+from pipeline.run.prestart import Prestarter, cores, free_memory
+from pipeline.run.schedule import Stop, auto_jobs, check_order, longest_first, not_run, run_all
+from pipeline.run.threads import MachineLoad, ThreadBudget, user_set_threads
 from pipeline.storage import atomic_write_text, write_if_changed
 from pipeline.summary import counts_line
 
@@ -94,7 +94,9 @@ def execute(
     """
     progress = progress or Progress()
     layout = layout or config.layout
-    jobs = min(resolve_jobs(config, jobs), (engine.max_jobs if engine else None) or 1 << 16)
+    jobs = requested_jobs(config, jobs)
+    if engine is not None and engine.max_jobs:  # preview's warm kernels: one experiment at a time
+        jobs = engine.max_jobs if jobs == "auto" else min(jobs, engine.max_jobs)
     owned = engine is None
     engine = engine or engine_for(config, secret_values(), jobs)
     if owned and force and experiments is None:
@@ -107,7 +109,7 @@ def execute(
 
 
 def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bool, keep_going: bool,
-             progress: Progress, layout: Layout, engine: Engine, jobs: int,
+             progress: Progress, layout: Layout, engine: Engine, jobs: int | str,
              experiments: list[Experiment] | None) -> ExecuteSummary:
     listed = experiments is not None  # by the caller (build): every experiment, read once
     experiments = experiments if listed else discover(config, names, warn=progress.warn)
@@ -124,9 +126,11 @@ def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bo
         environment = engine.environment(environment, progress)
     keys = {e.name: cache_key(e, config, environment) for e in experiments if not e.stored}
     stop = Stop()
-    progress.parallel = jobs > 1 and len(experiments) > 1
-    order = longest_first(experiments, cache.durations()) if jobs > 1 else list(experiments)
+    order = longest_first(experiments, cache.durations()) if jobs == "auto" or jobs > 1 else list(experiments)
     to_run = [e for e in order if e.name in keys and (force or not cache.has(e.name, keys[e.name]))]
+    if jobs == "auto":
+        jobs = _auto(config, to_run, progress)
+    progress.parallel = jobs > 1 and len(experiments) > 1
     engine.begin(experiments, to_run, jobs, stop)
 
     def work(experiment: Experiment, position: int) -> Outcome:
@@ -145,7 +149,8 @@ def _execute(config: Config, names: list[str] | None, force: bool, fail_fast: bo
         return Outcome(experiment.name, "failed", 0.0, problem)
 
     try:
-        outcomes = run_all(experiments, jobs, work, fail_fast, stop, report_not_run, order, engine.upcoming)
+        outcomes = run_all(experiments, jobs, work, fail_fast, stop, report_not_run, order, engine.upcoming,
+                           engine.changed)
     finally:
         progress.parallel = False
     if keep_going and len(outcomes) < len(experiments):
@@ -265,24 +270,46 @@ def use_stored(experiment: Experiment, config: Config, secrets: list[str]):
     return nb
 
 
-def resolve_jobs(config: Config, jobs: int | str | None) -> int:
-    """How many experiments run at once: a number, or "auto" (the number of cores here,
-    ``gateway_jobs`` on a gateway)."""
+def requested_jobs(config: Config, jobs: int | str | None) -> int | str:
+    """How many experiments run at once: a number, or "auto" (decided by ``_auto`` once the
+    experiments to run are known)."""
     jobs = config.jobs if jobs is None else jobs
-    if jobs == "auto":
-        return config.gateway_jobs if config.gateway_url else max(1, os.cpu_count() or 1)
-    return max(1, int(jobs))
+    return "auto" if jobs == "auto" else max(1, int(jobs))
 
 
-def engine_for(config: Config, secrets: list[str], jobs: int) -> Engine:
+def _auto(config: Config, to_run: list[Experiment], progress: Progress) -> int:
+    """``--jobs auto``: ``gateway_jobs`` on a gateway; here, from the cores, the memory available and
+    the experiments' ``after`` chains (``schedule.auto_jobs``). Says what it picked."""
+    if config.gateway_url:
+        jobs, why = config.gateway_jobs, f"--jobs auto: {config.gateway_jobs} at once (tool.pipeline.gateway_jobs)"
+    else:
+        jobs, why = auto_jobs(to_run, cores(), free_memory())
+    if to_run:
+        progress.info(why)
+    return jobs
+
+
+def engine_for(config: Config, secrets: list[str], jobs: int | str) -> Engine:
     """The engine (``pipeline.run.engines``) the config asks for: a gateway's kernels, else local ones,
-    started ahead unless ``prestart = "off"``. Under several *jobs* the math libraries share the cores
-    (as joblib does)."""
+    started ahead unless ``prestart = "off"``, their math threads following the budget (``_threads``)."""
     if config.gateway_url:
         from pipeline.run.gateway import GatewayKernels
 
         return GatewayKernels(config, secrets)
-    threads = max(1, cores() // jobs) if jobs > 1 else None
+    budget, threads = _threads(jobs)
     if config.prestart == "off":
-        return LocalKernels(config, secrets, threads)
-    return Prestarter(config, secrets, jobs, threads)
+        return LocalKernels(config, secrets, threads, budget)
+    return Prestarter(config, secrets, cores() if jobs == "auto" else jobs, threads, budget)
+
+
+def _threads(jobs: int | str) -> tuple[ThreadBudget | None, int | None]:
+    """The budget local kernels' math threads follow (``pipeline.run.threads``), and the threads a kernel
+    starts with when there is none: under several jobs (``auto`` never takes more than the cores); a
+    thread variable the user set holds, the others get a fixed share."""
+    planned = cores() if jobs == "auto" else jobs
+    if planned <= 1:
+        return None, None
+    if user_set_threads():
+        return None, max(1, cores() // planned)
+    budget = ThreadBudget(cores(), planned, MachineLoad())
+    return budget, budget.start_share()

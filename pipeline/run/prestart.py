@@ -41,6 +41,7 @@ from pipeline.records import Experiment
 from pipeline.run.engines import LocalKernels
 from pipeline.run.schedule import closing_loops
 from pipeline.run.sessions import KernelSession
+from pipeline.run.threads import ThreadBudget
 
 #: bytes of memory that must be available before a kernel starts ahead of its turn
 MIN_FREE_MEMORY = 2 << 30
@@ -181,8 +182,9 @@ class Prestarter(LocalKernels):
     kernels (the spares first); ``take`` hands an experiment its kernel, ready, or None (then it
     starts one as before)."""
 
-    def __init__(self, config: Config, secrets: list[str], jobs: int, threads: int | None = None):
-        super().__init__(config, secrets, threads)  # threads: each kernel's share of the cores
+    def __init__(self, config: Config, secrets: list[str], jobs: int, threads: int | None = None,
+                 budget: ThreadBudget | None = None):
+        super().__init__(config, secrets, threads, budget)
         self.ahead = max(0, cores() - jobs)  # kernels that may wait while `jobs` experiments run
         self.waiting: list[_Waiting] = []
         self.noisy: set[tuple] = set()  # imports that printed once: not tried again
@@ -200,6 +202,8 @@ class Prestarter(LocalKernels):
         self._start(None)
 
     def prepare(self, to_run: list[Experiment], jobs: int) -> None:
+        super().prepare(to_run, jobs)
+        self.ahead = max(0, cores() - jobs)  # --jobs auto is decided by now
         self.running = {e.name for e in to_run}  # not taken from the cache
         self.halt.register(id(self), self.stop)
         self.want(to_run[:jobs], first=True)
@@ -297,9 +301,7 @@ class Prestarter(LocalKernels):
         waiting.thread.start()
 
     def _session(self, experiment: Experiment | None) -> KernelSession:
-        session = KernelSession(experiment, self.config, self.secrets)
-        session.threads = self.threads
-        return session
+        return LocalKernels.session(self, experiment)  # a fresh one: its threads follow the budget
 
     def _prepare(self, waiting: _Waiting) -> None:
         """In its own thread: start the kernel, wait for its experiment, import ahead."""

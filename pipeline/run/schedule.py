@@ -6,13 +6,13 @@ runs alike, and an experiment whose predecessor failed is not run. Otherwise the
 configured order (``order``, then by name) decides, except that with N > 1 jobs the
 longest start first (``longest_first``: the durations the cache recorded, else the cell
 timings an executed notebook carries, so that the jobs finish together instead of one long
-experiment starting last). Up to N
-experiments run at once, each in its own kernel (threads here: the work is in the
-kernels), and each kernel's math libraries (OpenMP, OpenBLAS, MKL, torch) get an equal share
-of the cores (``KernelSession.threads``, as joblib does; a thread count set in the environment
-wins): N kernels each running as many threads as there are cores spend their time waiting on
-each other. With ``--fail-fast`` the first failure stops the rest: nothing new
-starts and the kernels still running are shut down.
+experiment starting last). Up to N experiments run at once, each in its own kernel (threads
+here: the work is in the kernels); their math libraries share the cores through a
+``pipeline.run.threads.ThreadBudget``, which ``run_all`` tells (``changed``) which experiments
+run and how many wait. ``--jobs auto`` (``auto_jobs``) takes as many kernels as there are cores,
+no more than the experiments can run at once (``width``: ``after`` chains run one by one) and
+than the memory available holds. With ``--fail-fast`` the first failure stops the rest: nothing
+new starts and the kernels still running are shut down.
 """
 
 from __future__ import annotations
@@ -179,12 +179,14 @@ def longest_first(experiments: list[Experiment], durations: dict[str, float]) ->
 def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment, int], object],
             fail_fast: bool, stop: Stop, outcome_of_blocked: Callable[[Experiment, Failure], object],
             order: list[Experiment] | None = None,
-            upcoming: Callable[[list[Experiment]], None] | None = None) -> list:
+            upcoming: Callable[[list[Experiment]], None] | None = None,
+            changed: Callable[[list[str], int], None] | None = None) -> list:
     """Run ``work(experiment, position)`` for each experiment, honouring ``after`` and *jobs*,
     starting them in *order* when given (``longest_first``). *upcoming* is told, whenever
     experiments start, which ones are next in line (those whose predecessors are done or
-    running), so that their kernels can start early. Returns the outcomes in experiment order
-    (those never started are left out)."""
+    running), so that their kernels can start early. *changed* is told, whenever experiments start
+    or end, which run (in the order they started) and how many are ready to start.
+    Returns the outcomes in experiment order (those never started are left out)."""
     selected = {e.name for e in experiments}
     position = {e.name: i for i, e in enumerate(experiments, 1)}
     done: dict[str, object] = {}
@@ -226,6 +228,8 @@ def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment
             if experiment is None:
                 break
             tell_upcoming()
+            if changed is not None:
+                changed([experiment.name], 0)
             record(experiment, work(experiment, position[experiment.name]))
     else:
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="experiment")
@@ -238,6 +242,9 @@ def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment
                         break
                     running[pool.submit(closing_loops(work), experiment, position[experiment.name])] = experiment
                 tell_upcoming()
+                if changed is not None:
+                    changed([e.name for e in running.values()],
+                            sum(1 for e in pending if ready(e) and not any(n in failed for n in e.after)))
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -249,3 +256,49 @@ def run_all(experiments: list[Experiment], jobs: int, work: Callable[[Experiment
             raise
         pool.shutdown(wait=True)
     return [done[e.name] for e in experiments if e.name in done]
+
+
+def width(experiments: list[Experiment]) -> int:
+    """The most of *experiments* that can run at once: the largest set of which none runs ``after``
+    another, directly or through others (Dilworth: their number less a maximum matching of the
+    "runs before" relation)."""
+    names = {e.name for e in experiments}
+    before: dict[str, set[str]] = {e.name: {n for n in e.after if n in names} for e in experiments}
+    closure: dict[str, set[str]] = {}
+
+    def earlier(name: str) -> set[str]:
+        if name not in closure:
+            closure[name] = set()
+            for other in before[name]:
+                closure[name] |= {other} | earlier(other)
+        return closure[name]
+
+    match: dict[str, str] = {}  # later experiment -> the earlier one matched to it
+
+    def augment(name: str, seen: set[str]) -> bool:
+        for later in (n for n in names if name in earlier(n)):
+            if later not in seen:
+                seen.add(later)
+                if later not in match or augment(match[later], seen):
+                    match[later] = name
+                    return True
+        return False
+
+    return len(names) - sum(augment(name, set()) for name in sorted(names))
+
+
+#: memory counted for each kernel ``--jobs auto`` starts (a kernel with the scientific stack loaded
+#: takes a few hundred MB; experiments that train or load models take more)
+KERNEL_MEMORY = 2 << 30
+
+
+def auto_jobs(experiments: list[Experiment], cores: int, memory: int | None) -> tuple[int, str]:
+    """``(jobs, why)`` for ``--jobs auto``: one kernel per core, no more than *experiments* can run at
+    once, nor than the *memory* available (bytes; None where unknown) holds at ``KERNEL_MEMORY`` each."""
+    cores, wide = max(1, cores), max(1, width(experiments))
+    fits = max(1, memory // KERNEL_MEMORY) if memory is not None else None
+    jobs = min(n for n in (cores, wide, fits) if n is not None)
+    why = [f"{cores} core{'s' if cores > 1 else ''}", f"{wide} of {len(experiments)} experiments can run at once"]
+    if fits is not None:
+        why.append(f"{memory / (1 << 30):.1f} GiB available holds {fits} at {KERNEL_MEMORY >> 30} GiB each")
+    return jobs, f"--jobs auto: {jobs} at once ({'; '.join(why)})"

@@ -39,39 +39,48 @@ from pipeline.run.kernel_env import (
     runtime_base,
 )
 from pipeline.run.outputs import normalize_outputs
+from pipeline.run.threads import kernel_variables
 from pipeline.text import clean_traceback
 
 KERNEL_EXTENSION = "pipeline.kernel_extension"
-#: what OpenMP, OpenBLAS, MKL and torch read for their thread count (a value the user set wins)
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _PROBE = """
 def _pipeline_probe(names):
-    import importlib.metadata as m, inspect, json, platform, sys
+    import csv, importlib.metadata as m, inspect, json, platform, sys, types
     if "pipeline" in names and getattr(sys.modules.get("pipeline.lab"), "models_loaded", 0):  # not sys.modules: pre-imported
         names = names + [n for n in ("torch", "transformers", "bitsandbytes", "accelerate") if n in sys.modules]
-    def provided(dist):
+    def files(dist, prefixes):  # those of its files that may make these top-level names: RECORD is read as
+        record = dist.read_text("RECORD")  # text and only matching lines are parsed (all of it: 0.5 s)
+        if record is None:
+            return list(dist.files or ())
+        lines = [line for line in record.splitlines() if line.startswith(prefixes)]
+        return [m.PackagePath(row[0]) for row in csv.reader(lines) if row]
+    def provided(dist, name):
         declared = (dist.read_text("top_level.txt") or "").split()
-        return set(declared) or {f.parts[0] if len(f.parts) > 1 else inspect.getmodulename(f) for f in dist.files or ()}
+        return name in (declared or {f.parts[0] if len(f.parts) > 1 else inspect.getmodulename(f) for f in files(dist, name)})
     found, rest = {}, []
     for name in names:  # the distribution named like the module, when it provides it: no scan of them all
         if name == "pipeline":  # this package (ml-article-pipeline), never reported
             continue
         try:
             dist = m.distribution(name)
-            if name not in provided(dist):
+            if not provided(dist, name):
                 raise LookupError(name)
         except Exception:
             rest.append(name)
             continue
         if dist.metadata["Name"] != "ml-article-pipeline":
             found[dist.metadata["Name"]] = dist.version
-    dists = m.packages_distributions() if rest else {}
-    for name in rest:
-        for dist in dists.get(name, []):
-            if dist != "ml-article-pipeline":
+    # the others as packages_distributions() finds them (this Python's own rules), from the lines that matter
+    inferred = getattr(m, "_top_level_inferred", lambda dist: ())
+    for dist in m.distributions() if rest else ():
+        declared = (dist.read_text("top_level.txt") or "").split()
+        top = set(declared or inferred(types.SimpleNamespace(files=files(dist, tuple(rest)))))
+        owner = dist.metadata["Name"]
+        for name in rest:
+            if name in top and owner != "ml-article-pipeline":
                 try:
-                    found[dist] = m.version(dist)
+                    found[owner] = m.version(owner)
                 except Exception:
                     pass
     return json.dumps({"python": platform.python_version(), "packages": found})
@@ -102,9 +111,11 @@ class KernelSession:
         self._log = None
         #: called once the kernel runs (``execute`` registers the session for --fail-fast there)
         self.on_start = None
-        #: threads the kernel's math libraries may use (None: their default, every core); set when
+        #: threads the kernel's math libraries start with (None: their default, every core); set when
         #: several experiments run at once, so that they do not fight over the cores
         self.threads: int | None = None
+        #: whether the kernel's limits follow its share of a ``ThreadBudget`` (read from ``share_file``)
+        self.follows_budget = False
 
     # lifecycle ---------------------------------------------------------------
     def start(self, nb) -> None:
@@ -172,6 +183,7 @@ class KernelSession:
         clean_stale_runtimes()
         self._private = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runtime_base()))
         km = self.client.km = self.client.create_kernel_manager()
+        km.client = _quickly_ready(km.client)
         km.transport, km.ip = "ipc", str(self._private / "k")
         km.connection_file = str(self._private / "kernel.json")
         # the kernel's own stderr (not the cells' outputs, which come as messages) goes to a log
@@ -180,13 +192,17 @@ class KernelSession:
         self.client.start_new_kernel(env=self.environment(), stdout=self._log, stderr=subprocess.STDOUT)
         remember_kernel(self._private, getattr(km.provisioner, "pid", None))
 
+    @property
+    def share_file(self) -> Path | None:
+        """Where the kernel reads its share of the cores before each cell (``pipeline.run.threads``)."""
+        return self._private / "threads" if self.follows_budget and self._private is not None else None
+
     def environment(self) -> dict[str, str]:
-        limits = {name: str(self.threads) for name in THREAD_VARIABLES if self.threads and name not in os.environ}
         return kernel_environment(dict(os.environ), self.config.kernel_env_allow, {
             "PIPELINE_SETTINGS": json.dumps(kernel_settings(self.config)),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
-            **limits,
+            **kernel_variables(self.threads, self.share_file),
         })
 
     def alive(self) -> bool:
@@ -306,6 +322,41 @@ class KernelSession:
             return json.loads(ast.literal_eval(text))
         except Exception:  # informative only: a kernel that cannot answer leaves it empty (many error types)
             return {}
+
+
+def _quickly_ready(make_client):
+    """*make_client* (a kernel manager's ``client``), whose clients' ``wait_for_ready`` does not wait
+    0.2 s for IOPub to fall silent (jupyter_client's; paid for each experiment, the first cell waits on
+    it): ask for kernel_info until the reply comes and an IOPub message shows the subscription is up (a
+    new subscriber misses what was sent before it connected), then take what is queued, without waiting."""
+    from queue import Empty
+
+    def make(**options):
+        kc = make_client(**options)
+
+        async def wait_for_ready(timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+            while True:
+                kc.kernel_info()
+                try:
+                    reply = await kc.shell_channel.get_msg(timeout=0.5)
+                    if reply["msg_type"] == "kernel_info_reply":
+                        await kc.iopub_channel.get_msg(timeout=0.02)
+                        kc._handle_kernel_info_reply(reply)
+                        break
+                except Empty:
+                    pass
+                if not await kc._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+            while await kc.iopub_channel.msg_ready():
+                await kc.iopub_channel.get_msg(timeout=0)
+
+        kc.wait_for_ready = wait_for_ready
+        return kc
+
+    return make
 
 
 def run_clean(session: KernelSession, experiment: Experiment, progress: Progress, close=None):
