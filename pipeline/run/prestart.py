@@ -194,7 +194,7 @@ class Prestarter(LocalKernels):
         #: runs ``after`` others imports ahead only once they are done (they may write what it imports)
         self.running: set[str] = set()
         self.finished_names: set[str] = set()
-        self.changed = threading.Condition()
+        self.finishing = threading.Condition()  # finished_names grew
 
     # the engine ------------------------------------------------------------
     def spare(self) -> None:
@@ -234,9 +234,9 @@ class Prestarter(LocalKernels):
 
     def finished(self, name: str) -> None:
         """*name* has finished (whatever the outcome): kernels waiting on it may import ahead."""
-        with self.changed:
+        with self.finishing:
             self.finished_names.add(name)
-            self.changed.notify_all()
+            self.finishing.notify_all()
 
     def take(self, experiment: Experiment) -> KernelSession | None:
         with self.lock:
@@ -261,8 +261,8 @@ class Prestarter(LocalKernels):
         """No more kernels ahead: the waiting ones are killed (``close`` cleans up after them).
         Registered with the run's ``Stop``, so that --fail-fast and Ctrl-C end them at once."""
         self.stopped.set()
-        with self.changed:
-            self.changed.notify_all()
+        with self.finishing:
+            self.finishing.notify_all()
         with self.lock:
             waiting = list(self.waiting)
         for entry in waiting:
@@ -312,8 +312,8 @@ class Prestarter(LocalKernels):
             waiting.assigned.wait()
             experiment = waiting.experiment
             before = set(experiment.after) & self.selected if experiment is not None else set()
-            with self.changed:
-                self.changed.wait_for(lambda: self.stopped.is_set() or before <= self.finished_names)
+            with self.finishing:
+                self.finishing.wait_for(lambda: self.stopped.is_set() or before <= self.finished_names)
             if experiment is None or self.stopped.is_set():
                 return
             names, declared = wanted_imports(experiment, self.config) if self.config.prestart == "imports" else ([], False)
