@@ -10,7 +10,6 @@ import binascii
 import re
 from pathlib import Path
 
-from pipeline.config import Config
 from pipeline.errors import HarvestError
 from pipeline.records import Experiment, ImageOutput
 
@@ -27,10 +26,11 @@ def output_image(raw, mime: str, cell, index: int, number: int, name: str, figur
     return ImageOutput(path=f"figures/{name}/{filename}", mime=mime, alt=_alt(cell, number))
 
 
-def author_images(cell, index: int, experiment: Experiment, config: Config, figures: Path, where: str,
+def author_images(cell, index: int, experiment: Experiment, root: Path, figures: Path, where: str,
                   warnings: list[str]) -> dict[str, str]:
-    """Copy the images a markdown cell shows (relative files next to the notebook, and the cell's
-    own attachments) into the figures folder; returns {reference as written: path under build/}."""
+    """Copy the images a markdown cell shows (relative files next to the notebook, inside the project
+    folder *root*, and the cell's own attachments) into the figures folder; returns {reference as
+    written: path under build/}."""
     from urllib.parse import unquote, urlparse
 
     from pipeline.markdown.sanitize import sanitize_markdown
@@ -58,7 +58,7 @@ def author_images(cell, index: int, experiment: Experiment, config: Config, figu
             source = (experiment.path.parent / unquote(parts.path)).resolve()
             ext = AUTHOR_IMAGE_TYPES.get(source.suffix.lower())
             try:
-                relative = source.relative_to(config.root)
+                relative = source.relative_to(root)
             except ValueError:
                 warnings.append(f"{where}: image {url!r} lies outside the project; it is shown as its alt text")
                 return url

@@ -154,7 +154,7 @@ def build_record(experiment: Experiment, nb, execution: ExecutionInfo, failure, 
         if cell.cell_type == "markdown":
             where = location(experiment.source, index, lines)
             warnings += check_citations(cell.source, glue, where)
-            images = author_images(cell, index, experiment, config, figures, where, warnings)
+            images = author_images(cell, index, experiment, config.root, figures, where, warnings)
             if images:
                 metadata["images"] = images
             mismatch = model_mismatch(metadata.get("written_for"), model.id if model else None)

@@ -132,15 +132,17 @@ def fingerprint(config: Config, data_files: list[str]) -> tuple[str, str, int]:
             digest.update(b"\0" + os.fsencode(file) + f"\0{info.st_size}\0{info.st_mtime_ns}".encode())
             if number < len(inputs):
                 newest = max(newest, info.st_mtime_ns)
-    digest.update(b"\0remote " + _remote_state(config, list(paths.pushed)).encode("utf-8", "surrogateescape"))
+    remote = _remote_state(config.root, config.article.git_remote, list(paths.pushed))
+    digest.update(b"\0remote " + remote.encode("utf-8", "surrogateescape"))
     return digest.hexdigest(), inputs_digest or digest.hexdigest(), newest
 
 
-def _remote_state(config: Config, paths: list[Path]) -> str:
-    """What the remote-tracking branch holds at the article's pushed *paths* ("" when none are outside build/)."""
+def _remote_state(root: Path, remote: str, paths: list[Path]) -> str:
+    """What the remote-tracking branch (of *remote*, in the repository holding *root*) holds at the
+    article's pushed *paths* ("" when none are outside build/)."""
     from pipeline.publish.gitrepo import Repository
 
-    repository = Repository.of(config.root, config.article.git_remote) if paths else None
+    repository = Repository.of(root, remote) if paths else None
     return repository.remote_state(paths) if repository else ""
 
 

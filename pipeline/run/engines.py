@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from pipeline.config import Config
 from pipeline.progress import Progress
@@ -52,6 +52,11 @@ class Engine:
     max_jobs: int | None = None
     #: its kernels run elsewhere: the cache key's environment is theirs (``environment``), not this machine's
     remote = False
+    #: the budget its kernels' math threads follow (``pipeline.run.threads``), None: none
+    budget: ThreadBudget | None = None
+    #: told whenever experiments start or end (the running ones in the order they started, how many are
+    #: ready): the budget's ``update``, or None
+    changed: Callable[[list[str], int], None] | None = None
 
     def __init__(self, config: Config, secrets: list[str]):
         self.config = config
@@ -78,6 +83,9 @@ class Engine:
         self.halt = stop
         self.selected = {e.name for e in experiments}
         self.followed = {name for e in experiments for name in e.after}
+        if self.budget is not None:
+            self.budget.jobs = jobs  # --jobs auto is decided by now
+            self.budget.start()
         self.prepare(to_run, jobs)
 
     def prepare(self, to_run: list[Experiment], jobs: int) -> None:
@@ -89,8 +97,6 @@ class Engine:
     def upcoming(self, waiting: list[Experiment]) -> None:
         """The experiments now waiting for a job, in order (their kernels may start ahead)."""
 
-    def changed(self, running: list[str], waiting: int) -> None:
-        """Experiments started or ended: *running*, in the order they started, and how many are ready."""
 
     def finished(self, name: str) -> None:
         """*name* has finished, whatever the outcome."""
@@ -129,16 +135,8 @@ class LocalKernels(Engine):
         super().__init__(config, secrets)
         self.threads = threads  # the threads a kernel starts with (KernelSession.threads) where there is no budget
         self.budget = budget
+        self.changed = budget.update if budget is not None else None
         self.closing = Closing()
-
-    def prepare(self, to_run: list[Experiment], jobs: int) -> None:
-        if self.budget is not None:
-            self.budget.jobs = jobs  # --jobs auto is decided by now
-            self.budget.start()
-
-    def changed(self, running: list[str], waiting: int) -> None:
-        if self.budget is not None:
-            self.budget.update(running, waiting)
 
     def session(self, experiment: Experiment | None) -> KernelSession:
         session = KernelSession(experiment, self.config, self.secrets)

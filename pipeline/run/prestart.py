@@ -202,7 +202,6 @@ class Prestarter(LocalKernels):
         self._start(None)
 
     def prepare(self, to_run: list[Experiment], jobs: int) -> None:
-        super().prepare(to_run, jobs)
         self.ahead = max(0, cores() - jobs)  # --jobs auto is decided by now
         self.running = {e.name for e in to_run}  # not taken from the cache
         self.halt.register(id(self), self.stop)
