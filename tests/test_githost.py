@@ -450,3 +450,25 @@ def test_git_runs_a_fixed_number_of_times_however_many_figures(world, monkeypatc
     world.write("images/my-slug/7.png", png(rgb=(99, 0, 0)))
     calls.clear()
     assert len(pin(many, repo=world.work).pending) == 1 and len(calls) <= 9, calls
+
+
+def test_the_repository_read_once_is_not_asked_again(world, monkeypatch):
+    """With the repository the build read once (gitrepo.Repository), pin and earlier_pins ask git
+    neither for the toplevel, the remote's URL nor the refs again, and link the same."""
+    from pipeline.publish.gitrepo import Repository
+
+    figure = world.write()
+    world.commit()
+    git(world.work, "push", "-q")
+    expected = pin([figure], repo=world.work)
+    repository = Repository.of(world.work)
+    asked: list[tuple] = []
+    real = githost._git
+    monkeypatch.setattr(githost, "_toplevel", lambda *a: asked.append(("toplevel",)) or (None, "asked"))
+    monkeypatch.setattr(githost, "_refs", lambda *a: asked.append(("refs",)))
+    monkeypatch.setattr(githost, "_git", lambda root, *args, **kw: (asked.append(args) if args[:1] == ("config",)
+                                                                     else None) or real(root, *args, **kw))
+    assert pin([figure], repo=world.work, resolved=repository) == expected
+    article = f"![x]({expected.urls[figure]})"
+    assert githost.earlier_pins(article, repo=world.work, resolved=repository) == {figure.resolve(): world.pushed()}
+    assert asked == []

@@ -275,7 +275,8 @@ def _advice(root: Path, remote: str, refs: _Refs, ignored: list[str], uncommitte
 
 
 def pin(files: list[Path], *, repo: Path, remote: str = "origin", template: str = "",
-        previous: dict[Path, str] | None = None, contents: dict[Path, Path] | None = None) -> Pins:
+        previous: dict[Path, str] | None = None, contents: dict[Path, Path] | None = None,
+        resolved=None) -> Pins:
     """Raw URLs for the figures whose exact bytes the remote already has.
 
     A figure is pinned when the blob at its path in the pinned commit (see ``_refs``) equals
@@ -284,16 +285,17 @@ def pin(files: list[Path], *, repo: Path, remote: str = "origin", template: str 
     same bytes and the remote has it, so pushing the article itself does not move every link (and
     change the article again). *contents* names where a file's bytes are while the build has
     only staged it (``Publication.resolve``). Relative *files* are taken from *repo*. Git runs a fixed handful of
-    times per call, however many figures there are.
+    times per call, however many figures there are. *resolved*: the repository as the build read it once
+    (``gitrepo.Repository``: its root, remote URL and refs), so they are not asked again.
     Raises GitHostError where no build could ever pin (see the class)."""
-    root, why = _toplevel(Path(repo))
+    root, why = (resolved.root, "") if resolved is not None else _toplevel(Path(repo))
     if root is None:
         raise GitHostError(f"{repo}: image_base_url = \"git\" needs the project in a git repository with a "
                            f"remote ({why}); run `git init` and `git remote add origin URL`, or set "
                            "image_base_url to a URL, or leave it empty to upload figures by hand")
     contents = contents or {}
     rels = [_relative(Path(f), Path(repo), root, staged=f in contents) for f in files]
-    configured = _git(root, "config", "--get", f"remote.{remote}.url").stdout.strip()
+    configured = resolved.url if resolved is not None else _git(root, "config", "--get", f"remote.{remote}.url").stdout.strip()
     if not configured:
         return Pins(pending=tuple(files), advice=(
             f"The repository {root} has no remote named {remote!r}: add one "
@@ -304,9 +306,9 @@ def pin(files: list[Path], *, repo: Path, remote: str = "origin", template: str 
         raise GitHostError(f"remote {remote!r} ({_display(configured)}) is not on github.com or gitlab.com: "
                            "set tool.pipeline.article.image_url_template to its raw-file URL, e.g. "
                            "https://{host}/{owner}/{repo}/raw/{commit}/{path}")
+    refs = resolved.refs if resolved is not None else _refs(root, remote)
     if not files:
-        return Pins(commit=_refs(root, remote).commit)
-    refs = _refs(root, remote)
+        return Pins(commit=refs.commit)
     sources = [str(contents[f]) if f in contents else r for f, r in zip(files, rels)]
     hashed = _git(root, "hash-object", "--no-filters", "--stdin-paths", stdin="".join(r + "\n" for r in sources))
     hashes = hashed.stdout.split()
@@ -342,13 +344,15 @@ def pin(files: list[Path], *, repo: Path, remote: str = "origin", template: str 
     return Pins(urls=urls, pending=tuple(pending), commit=refs.commit, advice=advice)
 
 
-def earlier_pins(text: str, *, repo: Path, remote: str = "origin", template: str = "") -> dict[Path, str]:
+def earlier_pins(text: str, *, repo: Path, remote: str = "origin", template: str = "",
+                 resolved=None) -> dict[Path, str]:
     """The commits an earlier build pinned figures to, read from that build's article *text*
-    ({figure file: commit}), for ``pin(previous=...)``; empty when nothing can be read."""
-    root, _ = _toplevel(Path(repo))
+    ({figure file: commit}), for ``pin(previous=...)``; empty when nothing can be read. *resolved*: as
+    for ``pin``."""
+    root = resolved.root if resolved is not None else _toplevel(Path(repo))[0]
     if root is None:
         return {}
-    configured = _git(root, "config", "--get", f"remote.{remote}.url").stdout.strip()
+    configured = resolved.url if resolved is not None else _git(root, "config", "--get", f"remote.{remote}.url").stdout.strip()
     try:
         pattern = raw_url_base(configured, template) if configured else None
     except GitHostError:

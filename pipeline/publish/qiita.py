@@ -163,9 +163,11 @@ def git_links(files: list[Path], config: Config, root: Path, repository, previou
     from pipeline.publish.githost import earlier_pins, pin, raw_url_base
 
     article = config.article
-    earlier = earlier_pins(previous, repo=root, remote=article.git_remote, template=article.image_url_template)
+    # the repository as the build read it once: its root, remote URL and refs are not asked again
+    earlier = earlier_pins(previous, repo=root, remote=article.git_remote, template=article.image_url_template,
+                           resolved=repository)
     pins = pin(files, repo=root, remote=article.git_remote, template=article.image_url_template,
-               previous=earlier, contents=contents)
+               previous=earlier, contents=contents, resolved=repository)
     pattern = raw_url_base(repository.url, article.image_url_template) if repository and repository.url else None
     branch = repository.push_branch if repository else None
     rest = [f for f in files if f not in pins.urls]
