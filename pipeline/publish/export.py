@@ -54,7 +54,15 @@ from pipeline.progress import Progress
 from pipeline.publish.frontmatter import front_problems, read_front_matter
 from pipeline.publish.qiita import QIITA_KEYS, git_links, hold, linked, qiita_front_matter
 from pipeline.publish.site import mathjax_folder, stage_mathjax, stage_site_config
-from pipeline.publish.zenn import ZENN_KEYS, ZennPaths, export_article, fit_images, zenn_front_matter, zenn_paths
+from pipeline.publish.zenn import (
+    ZENN_KEYS,
+    ZennPaths,
+    export_article,
+    fit_images,
+    hosted_links,
+    zenn_front_matter,
+    zenn_paths,
+)
 from pipeline.publish.zenn_book import export_book
 from pipeline.records import Drafts, ExperimentRecord
 from pipeline.storage import Publication
@@ -118,7 +126,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
             if zenn_problem:
                 raise zenn_problem
             if config.zenn.format == "book":  # books/<slug>/: one chapter per experiment
-                export_book(_renamed(zenn, hosted), records, config, progress, publication, layout)
+                export_book(zenn, hosted, records, config, progress, publication, layout)
             else:
                 export_article(_renamed(zenn, hosted), config, progress, publication, layout, zenn_file)
 
@@ -233,16 +241,7 @@ def _renamed(rendered: RenderedArticle, places: dict[str, Path]) -> RenderedArti
     """The Zenn article with each figure linked under the name its copy got in images/<slug>/."""
     import dataclasses
 
-    markdown = rendered.markdown
-    for figure in rendered.figures:
-        place = places.get(figure.file)
-        old = Path(figure.file).name
-        if place is None or place.name == old or not figure.src.endswith(Path(old).suffix):
-            continue
-        suffix = Path(old).suffix
-        new = figure.src[:len(figure.src) - len(suffix)] + place.name[len(Path(old).stem):]
-        markdown = markdown.replace(f"]({figure.src})", f"]({new})")
-    return dataclasses.replace(rendered, markdown=markdown)
+    return dataclasses.replace(rendered, markdown=hosted_links(rendered.markdown, rendered.figures, places))
 
 
 def _stage_qiita(qiita: RenderedArticle, config: Config, layout: Layout, publication: Publication,
