@@ -4,14 +4,17 @@ The stages, in order: experiments -> execute -> harvest -> draft -> render -> ex
 The package lays them out as folders; each folder's ``__init__`` says what lives there.
 
 - Commands (``cli``, ``build``, ``preview``): parse, load the config, call the stages.
-- Shared nouns and helpers, at the top: ``config``, ``records``, ``errors``, ``progress``,
-  ``text``, ``layout`` (where everything lives), ``storage`` (atomic writes, the journaled
-  publication; ``renames`` exchanges two paths in one step) and ``experiments`` (stage 0:
-  find and read the experiments); ``scaffold`` and ``suggest`` (``init``: a new project and
-  the values it suggests), ``workspace`` (several article projects in one repository:
-  ``build --all``).
-- Kernel side, where authors import them: ``glue``, ``lab``, and ``kernel_extension`` (the
-  IPython extension every experiment kernel loads).
+- Shared nouns and helpers, at the top: ``config`` (with ``schema``, the typed validation of a
+  TOML table, and ``config_docs``, the reference pages written from the code), ``records``
+  (with ``codec``, records to JSON and back), ``summary`` (what a build did, and its counts
+  line), ``errors``, ``progress``, ``text``, ``layout`` (where everything lives), ``storage``
+  (atomic writes, the journaled publication; ``renames`` exchanges two paths in one step) and
+  ``experiments`` (stage 0: find and read the experiments; ``gallery`` reads sphinx-gallery
+  scripts); ``scaffold`` and ``suggest`` (``init``: a new project and the values it suggests),
+  ``workspace`` (several article projects in one repository: ``build --all``).
+- Kernel side, where authors import them: ``glue``, ``lab`` (with ``model_cache``, the
+  machine's one cache of converted model weights), and ``kernel_extension`` (the IPython
+  extension every experiment kernel loads).
 - ``run/`` (execute), ``article/`` (harvest, render), ``llm/`` (draft), ``publish/``
   (export), ``markdown/`` (text rules every stage shares).
 

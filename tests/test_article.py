@@ -327,10 +327,10 @@ def test_an_authors_own_chapter_number_is_recognised(title, numbered):
 def test_a_numbered_title_is_printed_once_and_links_still_find_its_chapter(article_project):
     """The chapter heading is the author's numbered title alone; as the author numbers the chapters,
     the unnumbered one gets no number of ours either ("2. Hostile outputs" next to "第1章"); links to
-    both chapters still resolve, and the Zenn book is still cut at them."""
+    both chapters still resolve, in the article and in the Zenn book's pages."""
     from dataclasses import replace
 
-    from pipeline.publish.zenn_book import split_book
+    from pipeline.publish.zenn_book import book_chapters
 
     records = load_records(article_project)
     records[0] = replace(records[0], title="第1章 最初の実験", cells=(
@@ -344,7 +344,7 @@ def test_a_numbered_title_is_printed_once_and_links_still_find_its_chapter(artic
         assert "- 第1章 最初の実験\n- Hostile outputs\n- まとめ\n" in text, dialect
         assert "[次の章](#hostile-outputs)" in text, dialect
         assert "[この章](#第1章-最初の実験)" in text or "[この章](#%E7%AC%AC1" in text, dialect
-    book = split_book(text, records, [c.title for c in rendered.context.chapters])
+    book = book_chapters(rendered, records, article_project.layout)
     assert [c.title for c in book] == ["第1章 最初の実験", "Hostile outputs"]
     assert "## Hostile outputs" not in book[0].body and "[次の章](02_hostile)" in book[0].body
 

@@ -3,7 +3,6 @@
 import nbformat
 import pytest
 
-from pipeline.run import cache as cache_module
 from pipeline.run.execute import execute
 
 
@@ -88,13 +87,15 @@ def test_model_setting_change_reruns(cached_project, quiet):
 
 
 def test_package_version_change_reruns(cached_project, quiet, monkeypatch):
+    from importlib import metadata
+
     _, _, config = cached_project
-    real = cache_module.metadata.version
+    real = metadata.version
 
     def bumped(name):
         return "999.0" if name == "torch" else real(name)
 
-    monkeypatch.setattr(cache_module.metadata, "version", bumped)
+    monkeypatch.setattr(metadata, "version", bumped)
     assert _statuses(config, quiet) == ["executed"]
 
 

@@ -472,3 +472,41 @@ def test_the_repository_read_once_is_not_asked_again(world, monkeypatch):
     article = f"![x]({expected.urls[figure]})"
     assert githost.earlier_pins(article, repo=world.work, resolved=repository) == {figure.resolve(): world.pushed()}
     assert asked == []
+
+
+def test_a_whole_build_asks_git_once_for_the_repository(world, monkeypatch, quiet):
+    """A build in the writer's repository (the pull check, the no-change stamp at its start and end, the
+    export's figures) asks git once for the toplevel, the remote's URL and the refs; so does a build
+    that ends at the stamp."""
+    from conftest import Project
+
+    from pipeline.build import build
+    from pipeline.publish import gitrepo
+
+    project = Project(world.work / "numbers")
+    project.add("01_one", "# %% [markdown]\n# 一つ目の実験\n\n# %%\nprint(1 + 1)\n")
+    project.write_config('[tool.pipeline.article]\ntitle = "数の記事"\nexport_dir = "../qiita"\n')
+    (world.work / "qiita" / "public").mkdir(parents=True)
+    git(world.work, "add", "-A")
+    git(world.work, "commit", "-q", "-m", "project")
+    git(world.work, "push", "-q")
+    asked: list[tuple[str, ...]] = []
+
+    def counted(real):
+        return lambda cwd, *args, **kw: asked.append(args) or real(cwd, *args, **kw)
+
+    monkeypatch.setattr(githost, "_git", counted(githost._git))
+    monkeypatch.setattr(gitrepo, "_git", counted(gitrepo._git))
+    repository = [("rev-parse", "--show-toplevel"), ("config", "--get", "remote.origin.url"),
+                  ("symbolic-ref", "-q", "HEAD")]
+
+    def times() -> dict[tuple[str, ...], int]:
+        return {kind: sum(args[:len(kind)] == kind for args in asked) for kind in repository}
+
+    config = project.config()
+    assert build(config, progress=quiet).outcomes == {"01_one": "executed"}
+    assert times() == dict.fromkeys(repository, 1), asked
+    build(config, progress=quiet)  # runs no experiment: the next one settles the stamp
+    asked.clear()
+    assert build(config, progress=quiet).up_to_date
+    assert times() == dict.fromkeys(repository, 1), asked

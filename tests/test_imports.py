@@ -81,3 +81,22 @@ def test_no_module_is_over_400_lines():
     long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
     assert long == {}
+
+
+def unnamed_modules() -> list[str]:
+    """Modules (and subpackages) a package's ``__init__`` docstring does not name as ``name`` or ``name/``."""
+    missing = []
+    for init in sorted([PACKAGE / "__init__.py", *PACKAGE.glob("*/__init__.py")]):
+        folder = init.parent
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        names = [p.stem for p in folder.glob("*.py") if not p.stem.startswith("__")]
+        names += [p.parent.name for p in folder.glob("*/__init__.py")]
+        for name in sorted(names):
+            if f"``{name}``" not in doc and f"``{name}/``" not in doc:
+                missing.append(f"pipeline/{init.relative_to(PACKAGE)}: {name}")
+    return missing
+
+
+def test_package_docstrings_name_every_module():
+    missing = unnamed_modules()
+    assert not missing, "name each module in its package's docstring (``name``):\n" + "\n".join(missing)

@@ -164,7 +164,8 @@ def test_two_copies_of_the_project_built_at_once_share_one_conversion(tmp_path):
 
 def test_kernels_are_told_the_machine_cache(project, tmp_path, monkeypatch):
     """What the kernel is told (PIPELINE_SETTINGS) is the machine's cache, not build/models."""
-    from pipeline.run.cache import environment_parts, kernel_settings
+    from pipeline.lab import kernel_settings
+    from pipeline.run.cache import environment_parts
 
     monkeypatch.setenv("PIPELINE_MODEL_CACHE", str(tmp_path / "m"))
     config = project.config()

@@ -21,7 +21,7 @@ from pipeline.config import load_config
 from pipeline.markdown.dialects import check_qiita, check_zenn
 from pipeline.markdown.scanner import scan
 from pipeline.progress import Progress
-from pipeline.publish.zenn_book import split_book
+from pipeline.publish.zenn_book import book_chapters
 
 DIALECTS = ["qiita", "zenn", "mkdocs"]
 
@@ -181,7 +181,7 @@ def test_links_and_the_zenn_book_find_chapters_by_their_own_titles(course):
     assert "[第2章](#chapter-2-fitting-a-line)" in _article(config, "qiita")
     records = load_records(config)
     rendered = render(records, config, "zenn")
-    chapters = split_book(rendered.markdown, records, [c.title for c in rendered.context.chapters])
+    chapters = book_chapters(rendered, records, config.layout)
     assert len(chapters) == 2 and "## 1\\. チュートリアル" not in chapters[0].body  # the page title now
     assert "データの扱い方" in chapters[0].body and "We look for the weight" not in chapters[0].body
     assert "We look for the weight" in chapters[1].body and "データの扱い方" not in chapters[1].body

@@ -125,6 +125,35 @@ def test_a_book_in_zenn_clis_layout(tmp_path):
     assert not [w for w in progress.warnings if w.startswith("Zenn book")]  # the dialect check is clean
 
 
+def test_the_book_is_rendered_from_the_context_not_cut_out_of_the_article(tmp_path):
+    """Each page is rendered from its chapter in the context (chapter.md.j2), its links resolved from
+    the context: a writer's article.md.j2 that heads its chapters its own way, at another level and
+    with no number, changes nothing in the book; a writer's chapter.md.j2 shows on every page."""
+    from pipeline.layout import DEFAULT_TEMPLATES
+
+    first, second = records()
+    second = _with_cells(second, Cell(0, "markdown", "[前の章の Count](01_first.py#Count) と [前の章](01_first.py)"))
+
+    def book(name: str, templates: dict[str, str]) -> dict[str, str]:
+        config = _project(tmp_path / name, BOOK)
+        for file, text in templates.items():
+            (config.root / "templates" / file).parent.mkdir(parents=True, exist_ok=True)
+            (config.root / "templates" / file).write_text(text, encoding="utf-8")
+        exported, _ = _publish(config, [first, second])
+        assert exported.refused == ()
+        return {p.name: p.read_text(encoding="utf-8") for p in sorted(exported.zenn.parent.glob("*.md"))}
+
+    default = (DEFAULT_TEMPLATES / "article.md.j2").read_text(encoding="utf-8")
+    heading = '## {% if not own %}{{ chapter.number }}. {% endif %}{{ chapter.title }}'
+    assert heading in default
+    plain = book("default", {})
+    assert "[前の章の Count](01_first#count)" in plain["02_hostile.md"] and "[前の章](01_first)" in plain["02_hostile.md"]
+    assert book("own-headings", {"article.md.j2": default.replace(heading, "### {{ chapter.title }}")}) == plain
+    chapter = (DEFAULT_TEMPLATES / "chapter.md.j2").read_text(encoding="utf-8") + "\n章の終わり: {{ chapter.name }}\n"
+    marked = book("own-chapter", {"chapter.md.j2": chapter})
+    assert "章の終わり: 01_first" in marked["01_first.md"] and "章の終わり: 02_hostile" in marked["02_hostile.md"]
+
+
 def test_what_zenn_cli_and_the_user_set_is_kept(tmp_path):
     config = _project(tmp_path, BOOK)
     exported, _ = _publish(config)

@@ -153,7 +153,6 @@ def resolve_refs(markdown: str, dialect: str, refs: list[Ref], titles: list[str]
     heading reference that matches no heading of its chapter (Jupyter's anchor form is accepted)
     points at the chapter."""
     from pipeline.markdown.scanner import headings as find_headings
-    from pipeline.markdown.scanner import scan
 
     if not refs or "#pipeline-ref-" not in markdown:
         return markdown
@@ -169,16 +168,31 @@ def resolve_refs(markdown: str, dialect: str, refs: list[Ref], titles: list[str]
         end = next((s for s in starts if s > start), len(found))
         if ref.heading:
             for i in range(start + 1, end):
-                text = found[i][2]
-                if ids[i] and (ref.heading in jupyter_ids(text) or _plain(text) == _plain(ref.heading)):
+                if ids[i] and names_heading(found[i][2], ref.heading):
                     return ids[i]
         return ids[start]
 
     def replace(match: re.Match) -> str:
         index = int(match.group(1))
         anchor = target(refs[index]) if index < len(refs) else ""
-        # brackets and spaces would end a Markdown link destination; browsers match the decoded form
-        return "#" + re.sub(r"[\s()<>]", lambda m: quote(m.group()), anchor) if anchor else "#"
+        return "#" + link_anchor(anchor) if anchor else "#"
 
-    lines = [line.text if line.code else _REF.sub(replace, line.text) for line in scan(markdown)]
-    return "\n".join(lines)
+    return replace_refs(markdown, replace)
+
+
+def names_heading(text: str, wanted: str) -> bool:
+    """Whether a link to the heading *wanted* (its text, or Jupyter's anchor form) means the heading *text*."""
+    return wanted in jupyter_ids(text) or _plain(text) == _plain(wanted)
+
+
+def link_anchor(anchor: str) -> str:
+    """*anchor* as a link destination: brackets and spaces would end it, so they are percent-encoded
+    (browsers match the decoded form)."""
+    return re.sub(r"[\s()<>]", lambda m: quote(m.group()), anchor)
+
+
+def replace_refs(markdown: str, replace) -> str:
+    """*markdown* with each ``#pipeline-ref-N`` outside code replaced by ``replace(match)`` (group 1: N)."""
+    from pipeline.markdown.scanner import scan
+
+    return "\n".join(line.text if line.code else _REF.sub(replace, line.text) for line in scan(markdown))

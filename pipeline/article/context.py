@@ -155,7 +155,9 @@ class MadeWith:
 
 @dataclass(frozen=True)
 class ArticleContext:
-    """Everything a template sees (``templates/article.md.j2`` and the dialect blocks)."""
+    """Everything a template sees (``templates/article.md.j2``, its parts ``opening.md.j2``,
+    ``chapter.md.j2`` and ``closing.md.j2``, and the dialect blocks); ``chapter.md.j2`` also sees
+    ``chapter``, the one it renders (a Zenn book renders the parts one page at a time)."""
 
     dialect: str
     language: str

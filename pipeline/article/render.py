@@ -10,7 +10,9 @@ Three dialects come from the same records:
 Python prepares one typed ``ArticleContext`` (``pipeline.article.context``, built by
 ``pipeline.article.chapters``); the templates decide everything a reader sees. Outputs
 are inserted as data and never pass through Jinja, so ``{{ }}`` in an output
-stays literal.
+stays literal. ``article.md.j2`` is the whole article; its parts (``opening.md.j2``,
+``chapter.md.j2``, ``closing.md.j2``) are rendered on their own by ``render_part`` for the
+pages of a Zenn book.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pipeline.article.anchors import resolve_refs
+from pipeline.article.anchors import Ref, resolve_refs
 from pipeline.article.chapters import UPLOAD_MARK, build_context
-from pipeline.article.context import ArticleContext, FigureView
+from pipeline.article.context import ArticleContext, Chapter, FigureView
 from pipeline.article.title import titled
 from pipeline.config import Config
 from pipeline.errors import PipelineError
@@ -31,7 +33,7 @@ from pipeline.markdown.scanner import fence_for, tidy_blank_lines
 from pipeline.records import ExperimentRecord
 
 DIALECTS = ("qiita", "mkdocs", "zenn")
-__all__ = ["DIALECTS", "UPLOAD_MARK", "RenderedArticle", "make_environment", "render"]
+__all__ = ["DIALECTS", "UPLOAD_MARK", "RenderedArticle", "make_environment", "render", "render_part"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class RenderedArticle:
     figures: tuple[FigureView, ...]
     warnings: tuple[str, ...] = field(default=())
     context: ArticleContext | None = field(default=None, repr=False, compare=False)
+    #: the links to chapters and headings, ``#pipeline-ref-N`` in the context's Markdown (``markdown``
+    #: has them resolved): a page rendered from the context (``render_part``) resolves them itself
+    refs: tuple[Ref, ...] = field(default=(), repr=False, compare=False)
 
     def __repr__(self) -> str:
         return f"RenderedArticle({self.dialect}, {len(self.markdown)} chars, figures={len(self.figures)})"
@@ -83,30 +88,45 @@ def render_all(records: list[ExperimentRecord], config: Config, dialects: tuple[
     unknown = [d for d in dialects if d not in DIALECTS]
     if unknown:
         raise ValueError(f"unknown dialect {unknown[0]!r}; use one of {', '.join(DIALECTS)}")
-    import jinja2
-
     if not (config.article.title and config.zenn.slug):  # build resolved it already (article.title.titled)
         config = titled(config, records)
     layout = layout or config.layout
-    cache = layout.build / ".templates-cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    env = make_environment(layout.templates, cache)
     rendered = {}
     for dialect in dialects:
         context, prose = build_context(records, config, dialect, drafts=drafts, now=now,
                                        preview=preview and (dialect == "mkdocs" or len(dialects) == 1))
-        try:
-            markdown = env.get_template("article.md.j2").render(**context.as_dict())
-        except jinja2.TemplateNotFound as exc:
-            raise PipelineError(f"template {exc.name} not found in {layout.templates} (or the package's defaults "
-                                f"in {DEFAULT_TEMPLATES}); restore it from the project's repository") from None
-        except jinja2.TemplateSyntaxError as exc:
-            raise PipelineError(f"{exc.filename or exc.name}, line {exc.lineno}: template syntax error: "
-                                f"{exc.message}; fix the template") from None
-        except jinja2.TemplateError as exc:
-            raise PipelineError(f"rendering the {dialect} article failed in the templates: {exc}; fix the template "
-                                "(templates/article.md.j2 sees the fields listed in pipeline/article/context.py)") from None
+        markdown = _render(layout, "article.md.j2", context)
         markdown = tidy_blank_lines(resolve_refs(markdown, dialect, prose.refs, [c.title for c in context.chapters]))
         figures = tuple({f.file: f for f in prose.figures}.values())
-        rendered[dialect] = RenderedArticle(dialect, markdown, figures, context.warnings, context)
+        rendered[dialect] = RenderedArticle(dialect, markdown, figures, context.warnings, context, tuple(prose.refs))
     return rendered
+
+
+def render_part(rendered: RenderedArticle, part: str, layout: Layout, chapter: Chapter | None = None) -> str:
+    """One part of *rendered*'s article from its context: ``opening``, ``closing``, or ``chapter``
+    (*chapter* below its heading), through the template of that name; links to chapters and
+    headings are left as ``#pipeline-ref-N`` (``rendered.refs``) for the caller, who knows the pages."""
+    if rendered.context is None:
+        raise ValueError("render_part needs an article rendered from records (its context)")
+    extra = {"chapter": chapter} if chapter is not None else {}
+    return tidy_blank_lines(_render(layout, f"{part}.md.j2", rendered.context, **extra))
+
+
+def _render(layout: Layout, name: str, context: ArticleContext, **extra) -> str:
+    """Template *name* rendered with *context*; a template error names the template and the fix."""
+    import jinja2
+
+    cache = layout.build / ".templates-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    env = make_environment(layout.templates, cache)
+    try:
+        return env.get_template(name).render(**context.as_dict(), **extra)
+    except jinja2.TemplateNotFound as exc:
+        raise PipelineError(f"template {exc.name} not found in {layout.templates} (or the package's defaults "
+                            f"in {DEFAULT_TEMPLATES}); restore it from the project's repository") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise PipelineError(f"{exc.filename or exc.name}, line {exc.lineno}: template syntax error: "
+                            f"{exc.message}; fix the template") from None
+    except jinja2.TemplateError as exc:
+        raise PipelineError(f"rendering the {context.dialect} article failed in the templates ({name}): {exc}; fix "
+                            f"the template (templates/{name} sees the fields listed in pipeline/article/context.py)") from None

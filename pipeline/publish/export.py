@@ -52,9 +52,18 @@ from pipeline.markdown.platforms import QIITA
 from pipeline.markdown.urls import link_url_problems
 from pipeline.progress import Progress
 from pipeline.publish.frontmatter import front_problems, read_front_matter
+from pipeline.publish.gitrepo import Reader, read_once
 from pipeline.publish.qiita import QIITA_KEYS, git_links, hold, linked, qiita_front_matter
 from pipeline.publish.site import mathjax_folder, stage_mathjax, stage_site_config
-from pipeline.publish.zenn import ZENN_KEYS, ZennPaths, export_article, fit_images, zenn_front_matter, zenn_paths
+from pipeline.publish.zenn import (
+    ZENN_KEYS,
+    ZennPaths,
+    export_article,
+    fit_images,
+    hosted_links,
+    zenn_front_matter,
+    zenn_paths,
+)
 from pipeline.publish.zenn_book import export_book
 from pipeline.records import Drafts, ExperimentRecord
 from pipeline.storage import Publication
@@ -65,10 +74,12 @@ __all__ = ["QIITA_KEYS", "ZENN_KEYS", "export", "export_targets", "git_images", 
 
 
 def export(records: list[ExperimentRecord], config: Config, progress: Progress, publication: Publication,
-           layout: Layout | None = None, drafts: Drafts | None = None, preview: bool = False) -> Exports:
+           layout: Layout | None = None, drafts: Drafts | None = None, preview: bool = False,
+           repository: Reader | None = None) -> Exports:
     """Render and stage every platform. Each platform (the site, Zenn, Qiita) is staged whole or not at
     all: one that its platform would refuse (an ExportError) is left as it was and named in
-    ``Exports.refused``, and the others are published all the same."""
+    ``Exports.refused``, and the others are published all the same. *repository*: the writer's
+    repository as the build read it (``gitrepo.read_once``), else read here."""
     layout = layout or config.layout
     if not (config.article.title and config.zenn.slug and config.zenn.topics):  # build resolved it already
         config = titled(config, records)
@@ -105,20 +116,18 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
     images = paths.images if git or zenn else None
     hosted: dict[str, Path] = {}
     zenn_problem = None
-    repository = None
+    repo = None
     if images is not None:  # the figures the Zenn export and (image_base_url = "git") Qiita link
-        from pipeline.publish.gitrepo import Repository
-
-        repository = Repository.of(layout.root, config.article.git_remote)
+        repo = (repository or read_once(layout.root, config.article.git_remote))()
         # what the pushed articles link stays until they no longer do: a push never breaks the live article
-        kept = repository.linked_at_remote(list(paths.pushed), images) if repository else {}
+        kept = repo.linked_at_remote(list(paths.pushed), images) if repo else {}
         hosted, zenn_problem = _stage_images(qiita, zenn, images, layout, publication, progress, hashed=git, kept=kept)
     if zenn is not None:
         def stage_zenn() -> None:
             if zenn_problem:
                 raise zenn_problem
             if config.zenn.format == "book":  # books/<slug>/: one chapter per experiment
-                export_book(_renamed(zenn, hosted), records, config, progress, publication, layout)
+                export_book(zenn, hosted, records, config, progress, publication, layout)
             else:
                 export_article(_renamed(zenn, hosted), config, progress, publication, layout, zenn_file)
 
@@ -127,7 +136,7 @@ def export(records: list[ExperimentRecord], config: Config, progress: Progress, 
             publication.drop(images)  # the Zenn export's own images: left as published with its article
     qiita_targets = [article, cli_file, layout.qiita / "figures"] + ([images] if git and images else [])
     platform("Qiita", qiita_targets,
-             lambda: _stage_qiita(qiita, config, layout, publication, progress, cli_file, hosted, repository))
+             lambda: _stage_qiita(qiita, config, layout, publication, progress, cli_file, hosted, repo))
     record_manifest(published, layout, publication)
     pending = [f for f in qiita.figures if f.src.startswith(UPLOAD_MARK)] if not git else []
     uploads = tuple(layout.qiita / f.file for f in pending)
@@ -233,16 +242,7 @@ def _renamed(rendered: RenderedArticle, places: dict[str, Path]) -> RenderedArti
     """The Zenn article with each figure linked under the name its copy got in images/<slug>/."""
     import dataclasses
 
-    markdown = rendered.markdown
-    for figure in rendered.figures:
-        place = places.get(figure.file)
-        old = Path(figure.file).name
-        if place is None or place.name == old or not figure.src.endswith(Path(old).suffix):
-            continue
-        suffix = Path(old).suffix
-        new = figure.src[:len(figure.src) - len(suffix)] + place.name[len(Path(old).stem):]
-        markdown = markdown.replace(f"]({figure.src})", f"]({new})")
-    return dataclasses.replace(rendered, markdown=markdown)
+    return dataclasses.replace(rendered, markdown=hosted_links(rendered.markdown, rendered.figures, places))
 
 
 def _stage_qiita(qiita: RenderedArticle, config: Config, layout: Layout, publication: Publication,

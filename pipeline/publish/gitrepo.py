@@ -14,22 +14,36 @@ the build and ``status`` need to know, for one article's files (``Repository.fil
   them until the publish workflow posts the next version, so a build keeps them;
 - the one git command that publishes the article (``publish_command``).
 
+A build reads it once (``read_once``) and hands it to each stage that needs it: the pull check, the
+no-change stamp at start and end, the export.
+
 Like ``githost``, never ``fetch``, ``ls-remote`` or ``push``: a push made elsewhere counts after
 ``git fetch``.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 from urllib.parse import quote
 
 from pipeline.layout import GENERATED_FILE
 from pipeline.publish.githost import _GIT_ENV, _HEX, _git, _Refs, _refs, _toplevel
+
+#: the repository one build reads (``read_once``), called when a stage first needs it
+Reader = Callable[[], "Repository | None"]
+
+
+def read_once(path: Path, remote: str = "origin") -> Reader:
+    """``Repository.of(path, remote)``, read on the first call and kept: git is asked once per build
+    for the toplevel, the remote's URL and the refs, and never when no stage needs them."""
+    return functools.cache(functools.partial(Repository.of, path, remote))
 
 
 @dataclass(frozen=True)

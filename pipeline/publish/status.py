@@ -21,7 +21,7 @@ from pipeline.config import Config
 from pipeline.layout import GENERATED_FILE
 from pipeline.publish.export import article_paths, pushed_paths, qiita_cli_file
 from pipeline.publish.frontmatter import read_front_matter
-from pipeline.publish.gitrepo import Repository
+from pipeline.publish.gitrepo import Reader, Repository
 from pipeline.publish.qiita import is_held
 
 
@@ -34,11 +34,15 @@ def repository(config: Config) -> Repository | None:
     return Repository.of(config.root, config.article.git_remote)
 
 
-def pull_first(config: Config, repo: Repository | None = None) -> str:
+def pull_first(config: Config, repo: Repository | Reader | None = None) -> str:
     """"pull first: ..." when the remote-tracking branch has commits touching the article's pushed
-    files that the work tree lacks (read from local refs: after ``git fetch``); else ""."""
+    files that the work tree lacks (read from local refs: after ``git fetch``); else "". *repo*: the
+    repository, or the build's reader of it (``gitrepo.read_once``: read only when the article has
+    pushed files)."""
     paths = pushed_paths(config)
-    repo = (repo or repository(config)) if paths else None
+    if not paths:
+        return ""
+    repo = repo() if callable(repo) else repo or repository(config)
     return repo.pull_first(paths) if repo else ""
 
 

@@ -45,12 +45,16 @@ import os
 import platform
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.codec import decode, encode
 from pipeline.config import Config
 from pipeline.layout import DEFAULT_TEMPLATES, searched
 from pipeline.storage import atomic_write_text
 from pipeline.summary import BuildSummary
+
+if TYPE_CHECKING:
+    from pipeline.publish.gitrepo import Reader
 
 PACKAGE = Path(__file__).resolve().parent.parent  # the whole pipeline package
 
@@ -99,10 +103,10 @@ def _outputs(config: Config, targets: tuple[Path, ...]) -> list[Path]:
             *(t for t in targets if not inside(t, layout.qiita) and not inside(t, layout.site))]
 
 
-def fingerprint(config: Config, data_files: list[str]) -> tuple[str, str, int]:
+def fingerprint(config: Config, data_files: list[str], repository: Reader | None = None) -> tuple[str, str, int]:
     """The fingerprint, the fingerprint of the inputs alone (what ``status`` compares: the outputs may
     change without the article changing, as when qiita-cli writes an id back), and the newest
-    modification time (ns) among the inputs."""
+    modification time (ns) among the inputs. *repository*: the build's (``gitrepo.read_once``)."""
     digest = hashlib.sha256()
     digest.update(json.dumps([FORMAT, sys.executable, platform.python_version(), os.environ.get("PYTHONPATH", ""),
                               dataclasses.asdict(config)], sort_keys=True, default=str).encode())
@@ -132,18 +136,20 @@ def fingerprint(config: Config, data_files: list[str]) -> tuple[str, str, int]:
             digest.update(b"\0" + os.fsencode(file) + f"\0{info.st_size}\0{info.st_mtime_ns}".encode())
             if number < len(inputs):
                 newest = max(newest, info.st_mtime_ns)
-    remote = _remote_state(config.root, config.article.git_remote, list(paths.pushed))
+    remote = _remote_state(config, list(paths.pushed), repository)
     digest.update(b"\0remote " + remote.encode("utf-8", "surrogateescape"))
     return digest.hexdigest(), inputs_digest or digest.hexdigest(), newest
 
 
-def _remote_state(root: Path, remote: str, paths: list[Path]) -> str:
-    """What the remote-tracking branch (of *remote*, in the repository holding *root*) holds at the
-    article's pushed *paths* ("" when none are outside build/)."""
-    from pipeline.publish.gitrepo import Repository
+def _remote_state(config: Config, paths: list[Path], repository: Reader | None) -> str:
+    """What the remote-tracking branch (of the configured remote, in the repository holding the
+    project) holds at the article's pushed *paths* ("" when none are outside build/)."""
+    from pipeline.publish.gitrepo import read_once
 
-    repository = Repository.of(root, remote) if paths else None
-    return repository.remote_state(paths) if repository else ""
+    if not paths:
+        return ""
+    repo = (repository or read_once(config.root, config.article.git_remote))()
+    return repo.remote_state(paths) if repo else ""
 
 
 def clear(config: Config) -> None:
@@ -158,11 +164,11 @@ def _saved(config: Config) -> dict:
     return saved
 
 
-def check(config: Config) -> BuildSummary | None:
+def check(config: Config, repository: Reader | None = None) -> BuildSummary | None:
     """The last build's summary (``up_to_date=True``) when nothing changed since it, else None."""
     try:
         saved = _saved(config)
-        if not saved["settled"] or saved["fingerprint"] != fingerprint(config, saved["data_files"])[0]:
+        if not saved["settled"] or saved["fingerprint"] != fingerprint(config, saved["data_files"], repository)[0]:
             return None
         return dataclasses.replace(decode(BuildSummary, saved["summary"]), up_to_date=True)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -179,14 +185,15 @@ def inputs_unchanged(config: Config) -> bool | None:
         return None
 
 
-def stamp(config: Config, summary: BuildSummary, data_files, started_ns: int) -> str | None:
+def stamp(config: Config, summary: BuildSummary, data_files, started_ns: int,
+          repository: Reader | None = None) -> str | None:
     """Record a build that started at *started_ns* (*data_files*: the data files its experiments
     declared). Only a settled build (no experiment ran, no LLM pass) may stand for the next ones;
     any clean build tells ``status`` what its inputs were. Returns a problem to warn about, or None."""
     if summary.failures or summary.drafts is not None:
         return None
     data_files = sorted({os.fsdecode(p) for p in data_files})
-    digest, inputs, newest = fingerprint(config, data_files)
+    digest, inputs, newest = fingerprint(config, data_files, repository)
     if newest >= started_ns:
         return None  # an input changed during the build: what was built may be stale
     # a build that ran experiments may have had one-off warnings (a re-run cache entry): the next one settles;

@@ -9,6 +9,7 @@
 - ``fit_images``: a figure over Zenn's 3 MB (a cover over 1 MB) is downscaled, its aspect ratio
   kept, in the Zenn folder only: build/figures and the other exports keep the original.
 - ``with_setting``: a refusal about a value the export derives names the setting that fixes it.
+- ``hosted_links``: figures linked under the names their copies got in ``images/<slug>/``.
 """
 
 from __future__ import annotations
@@ -88,6 +89,20 @@ def export_article(zenn: RenderedArticle, config: Config, progress: Progress, pu
     for problem in ZENN.check(zenn.markdown) + ZENN.topic_warnings(config.zenn.topics):
         progress.warn(f"Zenn export: {problem}")
     publication.write(target, front + owner_mark(target, layout) + "\n" + zenn.markdown)
+
+
+def hosted_links(markdown: str, figures: tuple[FigureView, ...], places: dict[str, Path]) -> str:
+    """*markdown* (the Zenn article, or a part of it) with each of *figures* linked under the name its
+    copy got in images/<slug>/ (*places*: build/ file -> its copy)."""
+    for figure in figures:
+        place = places.get(figure.file)
+        old = Path(figure.file).name
+        if place is None or place.name == old or not figure.src.endswith(Path(old).suffix):
+            continue
+        suffix = Path(old).suffix
+        new = figure.src[:len(figure.src) - len(suffix)] + place.name[len(Path(old).stem):]
+        markdown = markdown.replace(f"]({figure.src})", f"]({new})")
+    return markdown
 
 
 def zenn_front_matter(config: Config, existing: Path | None = None) -> str:

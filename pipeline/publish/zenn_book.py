@@ -1,11 +1,13 @@
 """The Zenn export's book format (``format = "book"``, called by ``export``).
 
-``export_book``: the rendered Zenn article as a book in zenn-cli's layout: ``config.yaml`` (title,
+``export_book``: the Zenn article as a book in zenn-cli's layout: ``config.yaml`` (title,
 summary, topics, published, price, chapters) and one chapter file per experiment (``<name>.md``,
-front matter ``title``), with ``cover.<ext>`` when ``cover`` is set. What the article says before
-the first experiment (how it was made, the audience, the overview, the background) opens the first
-chapter; the summary and references close the last one. A chapter's headings move up one level (its
-title is the page's title), and links between experiments point at the other chapter's page. A
+front matter ``title``), with ``cover.<ext>`` when ``cover`` is set. Each chapter is rendered from
+the article's context (``book_chapters``: the templates ``chapter.md.j2``, ``opening.md.j2`` and
+``closing.md.j2``), never cut out of the rendered article. What the article says before the first
+experiment (how it was made, the audience, the overview, the background) opens the first chapter;
+the summary and references close the last one. A chapter's headings move up one level (its title
+is the page's title), and links between experiments point at the other chapter's page. A
 chapter over Zenn's 50,000 characters is cut at its own headings into several chapters
 (``_split_long``). Without a ``summary`` setting, the book's is the article's lead (``book_lead``).
 ``published`` and any key you or zenn-cli added to config.yaml (``toc_depth``, say), and ``free``
@@ -18,10 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
-from pipeline.article.anchors import anchors, chapter_starts
-from pipeline.article.render import RenderedArticle
+from pipeline.article.anchors import Ref, anchors, link_anchor, names_heading, replace_refs
+from pipeline.article.context import Chapter
+from pipeline.article.render import RenderedArticle, render_part
 from pipeline.config import Config
 from pipeline.errors import ExportError
 from pipeline.layout import GENERATED_FILE, Layout, owner_file
@@ -29,7 +31,7 @@ from pipeline.markdown.platforms import ZENN, js_length
 from pipeline.markdown.scanner import headings, scan, set_heading_level, tidy_blank_lines
 from pipeline.progress import Progress
 from pipeline.publish.frontmatter import as_yaml, front_matter, read_front_matter, read_text, top_level, yaml_line
-from pipeline.publish.zenn import fit_image, with_setting
+from pipeline.publish.zenn import fit_image, hosted_links, with_setting
 from pipeline.records import ExperimentRecord
 from pipeline.storage import Publication
 from pipeline.suggest import plain_text
@@ -53,14 +55,13 @@ class BookChapter:
         return f"BookChapter({self.slug}, {len(self.body)} chars)"
 
 
-def export_book(rendered: RenderedArticle, records: list[ExperimentRecord], config: Config, progress: Progress,
-                publication: Publication, layout: Layout) -> Path:
-    """Stage ``books/<slug>/`` into *publication*; ExportError (nothing staged) when Zenn would refuse it."""
+def export_book(rendered: RenderedArticle, hosted: dict[str, Path], records: list[ExperimentRecord], config: Config,
+                progress: Progress, publication: Publication, layout: Layout) -> Path:
+    """Stage ``books/<slug>/`` into *publication* from the Zenn article's context (*hosted*: the figures'
+    copies in images/<slug>/); ExportError (nothing staged) when Zenn would refuse it."""
     slug = config.zenn.slug
     target = layout.zenn / "books" / slug
-    chapters = split_book(rendered.markdown, records,
-                          [c.title for c in rendered.context.chapters] if rendered.context else None,
-                          limit=ZENN.chapter_limit)
+    chapters = book_chapters(rendered, records, layout, ZENN.chapter_limit, hosted)
     summary = config.zenn.summary or book_lead(rendered, config)
     text = book_config(config, [c.slug for c in chapters], top_level(read_text(target / "config.yaml")), summary)
     refused = [with_setting(p) for p in ZENN.book_problems(as_yaml(text)) + ZENN.slug_problems(slug)]
@@ -97,59 +98,72 @@ def export_book(rendered: RenderedArticle, records: list[ExperimentRecord], conf
     return target / "config.yaml"
 
 
-def split_book(markdown: str, records: list[ExperimentRecord], titles: list[str] | None = None,
-               limit: int | None = None) -> list[BookChapter]:
-    """The rendered Zenn article cut at its chapters (the level-2 headings "N. Title", or the chapter's
-    own numbered title from *titles*, as ``anchors.chapter_starts`` finds them): one chapter per experiment, the preamble in the first,
-    the closing sections (the first level-2 heading after the last chapter on) in the last. A chapter
-    longer than *limit* characters is cut further at its own headings (``_split_long``): several
-    chapters, titled "Title (1/3)", ... and named ``<name>``, ``<name>-2``, ..."""
-    if not records:
+def book_chapters(rendered: RenderedArticle, records: list[ExperimentRecord], layout: Layout,
+                  limit: int | None = None, places: dict[str, Path] | None = None) -> list[BookChapter]:
+    """The book's pages, one per chapter of *rendered*'s context, each rendered from it (``render_part``):
+    the chapter below its heading (``chapter.md.j2``) with its headings one level up, as its title is
+    the page's; the article's opening (``opening.md.j2``) before the first, its closing
+    (``closing.md.j2``) after the last. A chapter longer than *limit* characters is cut further at its
+    own headings (``_split_long``): several pages, titled "Title (1/3)", ... and named ``<name>``,
+    ``<name>-2``, ... Links to chapters and headings (``rendered.refs``) point at the page that holds
+    them; figures are linked under the names their copies got (*places*, ``hosted_links``)."""
+    context = rendered.context
+    if not records or context is None or not context.chapters:
         raise ExportError("a Zenn book needs at least one experiment; add one, or set format = \"article\"")
-    found = headings(markdown)
-    starts: list[int] = []
-    found_starts = chapter_starts(found, titles, len(records))
-    for number in range(1, len(records) + 1):
-        index = found_starts.get(number)
-        if index is None:
-            raise ExportError(f"the Zenn book is cut at each experiment's level-2 heading \"{number}. <title>\", "
-                              f"and the article has none for chapter {number}; restore that heading in "
-                              "templates/article.md.j2 (see the package's default template)")
-        starts.append(index)
-    end = next((i for i in range(starts[-1] + 1, len(found)) if found[i][1] <= 2), len(found))
-    lines = markdown.split("\n")
 
-    def line(index: int) -> int:
-        return found[index][0] - 1 if index < len(found) else len(lines)
+    def part(name: str, chapter: Chapter | None = None) -> str:
+        return hosted_links(render_part(rendered, name, layout, chapter), rendered.figures, places or {})
 
+    opening, closing = part("opening"), part("closing")
+    last = len(context.chapters) - 1
     slugs: list[str] = []
-    #: each chapter's body, the article's headings in it, its heading (None: a later piece), source, title
-    parts: list[tuple[str, list[int], int | None, str, str]] = []
-    for k, start in enumerate(starts):
-        stop = starts[k + 1] if k + 1 < len(starts) else end
-        content = _promoted("\n".join(lines[line(start) + 1:line(stop)]))
-        pieces, indexes = [content], list(range(start + 1, stop))
-        if k == 0:
-            pieces.insert(0, "\n".join(lines[:line(start)]))
-            indexes = list(range(start)) + indexes
-        if k == len(starts) - 1:
-            pieces.append("\n".join(lines[line(end):]))
-            indexes += list(range(end, len(found)))
+    #: each page: its body, source and title; the page each chapter starts on
+    pages: list[tuple[str, str, str]] = []
+    starts: list[int] = []
+    #: for each chapter: (text, page, anchor) of each heading of its own, in order
+    own: list[list[tuple[str, int, str]]] = []
+    for k, (chapter, record) in enumerate(zip(context.chapters, records)):
+        content = _promoted(part("chapter", chapter))
+        pieces = ([opening] if k == 0 else []) + [content] + ([closing] if k == last else [])
+        before = len(headings(opening)) if k == 0 else 0
+        mine = range(before, before + len(headings(content)))
         body = tidy_blank_lines("\n\n".join(p.strip("\n") for p in pieces if p.strip())).strip("\n") + "\n"
-        title = clean_text(records[k].title) or clean_text(records[k].name)
-        slug = _chapter_slug(records[k].name, k + 1, slugs)
-        cut = _split_long(body, indexes, limit) if limit else [(body, indexes)]
-        for i, (piece, its) in enumerate(cut, 1):
-            parts.append((piece, its, start if i == 1 else None, records[k].source,
-                          _part_title(title, i, len(cut))))
+        title = clean_text(record.title) or clean_text(record.name)
+        slug = _chapter_slug(record.name, k + 1, slugs)
+        every = list(range(len(headings(body))))
+        cut = _split_long(body, every, limit) if limit else [(body, every)]
+        own.append([])
+        starts.append(len(pages))
+        for i, (piece, indexes) in enumerate(cut, 1):
+            local = headings(piece)
+            if len(indexes) == len(local):  # the same headings, in the same order
+                own[k] += [(h[2], len(pages), anchor) for j, h, anchor in zip(indexes, local, anchors(local, "zenn"))
+                           if j in mine and anchor]
+            pages.append((piece, record.source, _part_title(title, i, len(cut))))
             slugs.append(slug if i == 1 else _chapter_slug(f"{slug[:45]}-{i}", k + 1, slugs))
-    bodies = _relink([p[0] for p in parts], [p[1] for p in parts], [p[2] for p in parts], slugs,
-                     anchors(found, "zenn"))
-    return [BookChapter(k + 1, slugs[k], part[4], part[3], body) for k, (part, body) in enumerate(zip(parts, bodies))]
+    numbers = {chapter.number: k for k, chapter in enumerate(context.chapters)}
+
+    def link(ref: Ref, page: int) -> str:
+        k = numbers.get(ref.chapter)
+        if k is None:
+            return "#"
+        found = next(((p, a) for text, p, a in own[k] if ref.heading and names_heading(text, ref.heading)), None)
+        if found is None:  # the chapter itself (or a heading it does not have): its first page
+            return slugs[starts[k]]
+        return f"{'' if found[0] == page else slugs[found[0]]}#{link_anchor(found[1])}"
+
+    out = []
+    for n, (body, source, title) in enumerate(pages):
+        def replace(match: re.Match, n: int = n) -> str:
+            index = int(match.group(1))
+            return link(rendered.refs[index], n) if index < len(rendered.refs) else "#"
+
+        out.append(BookChapter(n + 1, slugs[n], title, source, replace_refs(body, replace)))
+    return out
 
 
 def _split_long(body: str, indexes: list[int], limit: int) -> list[tuple[str, list[int]]]:
-    """*body* (a chapter, with the article's heading *indexes* of its headings) when it is over *limit*
+    """*body* (a chapter, with *indexes*: a number for each of its headings) when it is over *limit*
     characters, cut into pieces of at most 95% of it (room for the links pointed at other chapters):
     before its level-2 headings if that is enough, else before level-3 ones too, and so on, else at
     the blank lines between its paragraphs (never inside code or math). Uncut (Zenn's refusal then
@@ -238,38 +252,6 @@ def _promoted(markdown: str) -> str:
         if level > 2:
             markdown = set_heading_level(markdown, number, level - 1)
     return markdown
-
-
-def _relink(bodies: list[str], indexes: list[list[int]], starts: list[int | None], slugs: list[str],
-            ids: list[str]) -> list[str]:
-    """Links to headings (``#anchor``, as ``resolve_refs`` wrote them for the whole article) pointed
-    at the anchor in the chapter that holds the heading now: ``#anchor`` there, ``<chapter>#anchor``
-    from another chapter."""
-    def encoded(anchor: str) -> str:
-        return re.sub(r"[\s()<>]", lambda m: quote(m.group()), anchor)
-
-    where: dict[str, tuple[int, str]] = {}
-    for k, start in enumerate(starts):
-        if start is not None and ids[start]:
-            where.setdefault(encoded(ids[start]), (k, ""))
-        local = anchors(headings(bodies[k]), "zenn")
-        if len(local) == len(indexes[k]):  # the same headings, in the same order
-            for i, anchor in zip(indexes[k], local):
-                if ids[i] and anchor:
-                    where.setdefault(encoded(ids[i]), (k, encoded(anchor)))
-    out = []
-    for k, body in enumerate(bodies):
-        def point(match: re.Match, k: int = k) -> str:
-            chapter, anchor = where.get(match.group(1), (None, ""))
-            if chapter is None:
-                return match.group(0)
-            if not anchor:  # the chapter itself: its page
-                return f"]({slugs[chapter]})"
-            return f"]({'' if chapter == k else slugs[chapter]}#{anchor})"
-
-        out.append("\n".join(line.text if line.code else re.sub(r"\]\(#([^)\s]+)\)", point, line.text)
-                             for line in scan(body)))
-    return out
 
 
 def _chapter_slug(name: str, number: int, taken: list[str]) -> str:

@@ -25,10 +25,11 @@ import hashlib
 import json
 import platform
 import threading
-from importlib import metadata
 from pathlib import Path
 
 from pipeline.config import Config
+from pipeline.lab import model_settings
+from pipeline.model_cache import package_versions
 from pipeline.records import RUN_METADATA, Experiment
 from pipeline.run.kernel_side import kernel_digest
 from pipeline.storage import atomic_write_text
@@ -36,32 +37,6 @@ from pipeline.storage import atomic_write_text
 CACHE_FORMAT = 2
 EXECUTION_TAGS = ("skip-execution", "raises-exception")
 KEEP_ENTRIES = 3
-
-
-def package_versions(names: tuple[str, ...] | list[str]) -> dict[str, str]:
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def model_settings(config: Config) -> dict:
-    """The model settings a kernel is told (part of every key)."""
-    from pipeline.config import plain_values
-
-    return {"model": plain_values(config.model)}
-
-
-def kernel_settings(config: Config) -> dict:
-    """What the kernel is told through PIPELINE_SETTINGS: the model settings and the machine's model
-    cache (``model_cache.location``; where converted weights are cached does not change outputs, so it
-    is no part of the key)."""
-    from pipeline.model_cache import location
-
-    return {**model_settings(config), "models_dir": str(location(config)[0])}
 
 
 def environment_parts(config: Config) -> dict:
@@ -72,7 +47,7 @@ def environment_parts(config: Config) -> dict:
         "kernel": config.kernel,
         "python": platform.python_version(),
         "settings": settings,
-        "packages": package_versions(config.cache_packages),
+        "packages": package_versions(config.cache_packages, missing="not installed"),
         "helpers": kernel_digest(),
     }
 

@@ -162,7 +162,7 @@ class GatewaySession(KernelSession):
 
     def _bootstrap(self) -> None:
         """Send the helpers, settings and data files; load the display formatters."""
-        from pipeline.run.cache import kernel_settings
+        from pipeline.lab import kernel_settings
 
         sources = kernel_sources()
         files = {str(p.relative_to(self.experiment.path.parent)) if p.is_relative_to(self.experiment.path.parent)

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from pipeline.config import Config
 from pipeline.experiments import cell_label
+from pipeline.lab import kernel_settings
 from pipeline.progress import Progress
 from pipeline.records import Experiment, Failure
-from pipeline.run.cache import kernel_settings
 from pipeline.run.kernel_env import (
     clean_stale_runtimes,
     imported_modules,
