@@ -14,7 +14,10 @@ same for nbconvert). ``SendAhead`` lets the kernel find the next request already
   that may fail (``allow_errors``, the ``raises-exception`` tag) lets the next one run, as nbclient
   would. Where a time limit stops the run, the kernel is interrupted: the cell running (the late one,
   or the one sent ahead) fails and the rest is aborted. Either way the session waits for the
-  kernel's answer to the request sent ahead before it shuts the kernel down;
+  kernel's answer to the request sent ahead before it shuts the kernel down. (The one case where a
+  cell sent ahead has begun: the experiment's time ran out in the second a cell is given at least,
+  and it ended past the limit; the next cell, already started, is interrupted at once and, as
+  before, reported as not run, without outputs.)
 - only a cell nbclient itself would send goes ahead (code, not blank, not tagged to be skipped):
   the next such cell of those the run was given; nothing goes ahead of a run's last cell.
 
