@@ -71,7 +71,7 @@ def test_the_package_probe_names_the_distributions_python_names():
     import importlib.metadata as m
     import json
 
-    from pipeline.run.sessions import _PROBE
+    from pipeline.run.kernel_env import PROBE as _PROBE
 
     names = ["sklearn", "dateutil", "zmq", "numpy", "matplotlib", "mpl_toolkits", "pipeline", "no_such_module", "_cffi_backend"]
     scope = {}

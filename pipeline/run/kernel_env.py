@@ -11,7 +11,8 @@
   connection file, IPC sockets and log (``pipeline.run.sessions`` makes and removes
   it); ``clean_stale_runtimes`` removes the ones a killed run left, stopping a
   kernel still running from it (checked by its command line: pids are reused).
-- ``imported_modules``: the top-level modules a notebook's code imports.
+- ``imported_modules``: the top-level modules a notebook's code imports; ``PROBE``, the code that
+  asks a kernel, after the run, for its Python version and those modules' package versions.
 """
 
 from __future__ import annotations
@@ -162,3 +163,47 @@ def imported_modules(sources: list[str]) -> list[str]:
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names.append(node.module.split(".")[0])
     return list(dict.fromkeys(names))
+
+
+#: defines ``_pipeline_probe(names)`` in the kernel (``KernelSession.probe`` calls it silently)
+PROBE = """
+def _pipeline_probe(names):
+    import csv, importlib.metadata as m, inspect, json, platform, sys, types
+    if "pipeline" in names and getattr(sys.modules.get("pipeline.lab"), "models_loaded", 0):  # not sys.modules: pre-imported
+        names = names + [n for n in ("torch", "transformers", "bitsandbytes", "accelerate") if n in sys.modules]
+    def files(dist, prefixes):  # those of its files that may make these top-level names: RECORD is read as
+        record = dist.read_text("RECORD")  # text and only matching lines are parsed (all of it: 0.5 s)
+        if record is None:
+            return list(dist.files or ())
+        lines = [line for line in record.splitlines() if line.startswith(prefixes)]
+        return [m.PackagePath(row[0]) for row in csv.reader(lines) if row]
+    def provided(dist, name):
+        declared = (dist.read_text("top_level.txt") or "").split()
+        return name in (declared or {f.parts[0] if len(f.parts) > 1 else inspect.getmodulename(f) for f in files(dist, name)})
+    found, rest = {}, []
+    for name in names:  # the distribution named like the module, when it provides it: no scan of them all
+        if name == "pipeline":  # this package (ml-article-pipeline), never reported
+            continue
+        try:
+            dist = m.distribution(name)
+            if not provided(dist, name):
+                raise LookupError(name)
+        except Exception:
+            rest.append(name)
+            continue
+        if dist.metadata["Name"] != "ml-article-pipeline":
+            found[dist.metadata["Name"]] = dist.version
+    # the others as packages_distributions() finds them (this Python's own rules), from the lines that matter
+    inferred = getattr(m, "_top_level_inferred", lambda dist: ())
+    for dist in m.distributions() if rest else ():
+        declared = (dist.read_text("top_level.txt") or "").split()
+        top = set(declared or inferred(types.SimpleNamespace(files=files(dist, tuple(rest)))))
+        owner = dist.metadata["Name"]
+        for name in rest:
+            if name in top and owner != "ml-article-pipeline":
+                try:
+                    found[owner] = m.version(owner)
+                except Exception:
+                    pass
+    return json.dumps({"python": platform.python_version(), "packages": found})
+"""

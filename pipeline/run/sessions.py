@@ -29,7 +29,9 @@ from pipeline.experiments import cell_label
 from pipeline.lab import kernel_settings
 from pipeline.progress import Progress
 from pipeline.records import Experiment, Failure
+from pipeline.run.ahead import SendAhead
 from pipeline.run.kernel_env import (
+    PROBE,
     clean_stale_runtimes,
     imported_modules,
     kernel_environment,
@@ -44,47 +46,6 @@ from pipeline.text import clean_traceback
 
 KERNEL_EXTENSION = "pipeline.kernel_extension"
 
-_PROBE = """
-def _pipeline_probe(names):
-    import csv, importlib.metadata as m, inspect, json, platform, sys, types
-    if "pipeline" in names and getattr(sys.modules.get("pipeline.lab"), "models_loaded", 0):  # not sys.modules: pre-imported
-        names = names + [n for n in ("torch", "transformers", "bitsandbytes", "accelerate") if n in sys.modules]
-    def files(dist, prefixes):  # those of its files that may make these top-level names: RECORD is read as
-        record = dist.read_text("RECORD")  # text and only matching lines are parsed (all of it: 0.5 s)
-        if record is None:
-            return list(dist.files or ())
-        lines = [line for line in record.splitlines() if line.startswith(prefixes)]
-        return [m.PackagePath(row[0]) for row in csv.reader(lines) if row]
-    def provided(dist, name):
-        declared = (dist.read_text("top_level.txt") or "").split()
-        return name in (declared or {f.parts[0] if len(f.parts) > 1 else inspect.getmodulename(f) for f in files(dist, name)})
-    found, rest = {}, []
-    for name in names:  # the distribution named like the module, when it provides it: no scan of them all
-        if name == "pipeline":  # this package (ml-article-pipeline), never reported
-            continue
-        try:
-            dist = m.distribution(name)
-            if not provided(dist, name):
-                raise LookupError(name)
-        except Exception:
-            rest.append(name)
-            continue
-        if dist.metadata["Name"] != "ml-article-pipeline":
-            found[dist.metadata["Name"]] = dist.version
-    # the others as packages_distributions() finds them (this Python's own rules), from the lines that matter
-    inferred = getattr(m, "_top_level_inferred", lambda dist: ())
-    for dist in m.distributions() if rest else ():
-        declared = (dist.read_text("top_level.txt") or "").split()
-        top = set(declared or inferred(types.SimpleNamespace(files=files(dist, tuple(rest)))))
-        owner = dist.metadata["Name"]
-        for name in rest:
-            if name in top and owner != "ml-article-pipeline":
-                try:
-                    found[owner] = m.version(owner)
-                except Exception:
-                    pass
-    return json.dumps({"python": platform.python_version(), "packages": found})
-"""
 
 
 class KernelStartFailed(Exception):
@@ -243,15 +204,29 @@ class KernelSession:
             self._private = None
 
     # running -----------------------------------------------------------------
-    def run(self, nb, indices: list[int], progress: Progress, began: float) -> Failure | None:
-        """Run the code cells *indices* of *nb* (in place); returns the first failure, or None."""
+    def run(self, nb, indices: list[int], progress: Progress, began: float, send_ahead: bool = False) -> Failure | None:
+        """Run the code cells *indices* of *nb* (in place); returns the first failure, or None. With
+        *send_ahead*, each cell's request reaches the kernel while the one before runs (``pipeline.run.ahead``)."""
+        client = self.client
+        client.nb = nb
+        client.allow_errors = self.experiment.allow_errors
+        ahead, problem = SendAhead(client) if send_ahead else None, None
+        try:
+            problem = self._run(nb, indices, progress, began, ahead)
+            return problem
+        finally:  # a cell sent ahead of a run that stopped never runs (``pipeline.run.ahead``)
+            left = ahead.close() if ahead is not None else None
+            if left is not None and problem is not None and self.alive():
+                if problem.ename in ("CellTimeoutError", "ExperimentTimeout"):
+                    self.interrupt()
+                ahead.wait_for(left)
+
+    def _run(self, nb, indices: list[int], progress: Progress, began: float, ahead: SendAhead | None) -> Failure | None:
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
         config, experiment, client = self.config, self.experiment, self.client
-        client.nb = nb
-        client.allow_errors = experiment.allow_errors
         code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-        for index in indices:
+        for position, index in enumerate(indices):
             cell = nb.cells[index]
             number = code.index(index) + 1
             remaining = config.experiment_timeout - (time.monotonic() - began)
@@ -262,6 +237,8 @@ class KernelSession:
                                "raise tool.pipeline.experiment_timeout or make the experiment faster")
             client.timeout = max(1, int(min(config.cell_timeout, remaining)))
             progress.cell_started(index + 1, number, len(code), cell_label(cell))
+            if ahead is not None:
+                ahead.next(nb.cells[i] for i in indices[position + 1:])
             t0 = time.monotonic()
             problem = None
             try:
@@ -293,6 +270,14 @@ class KernelSession:
                            "limit; raise tool.pipeline.experiment_timeout or print less")
         return None
 
+    def interrupt(self) -> None:
+        from nbclient.util import run_sync
+
+        try:
+            run_sync(self.client.km.interrupt_kernel)()
+        except Exception:  # a dead kernel, or one without a local process: nothing runs there any more
+            pass
+
     def died(self) -> str:
         message = ("the kernel died while running this cell (killed, crashed or out of memory); "
                    "reduce the memory the cell needs or run on a larger machine")
@@ -315,7 +300,7 @@ class KernelSession:
 
         names = imported_modules(sources)
         try:
-            msg_id = self.client.kc.execute(_PROBE, silent=True, store_history=False, stop_on_error=False,
+            msg_id = self.client.kc.execute(PROBE, silent=True, store_history=False, stop_on_error=False,
                                             user_expressions={"probe": f"_pipeline_probe({names!r})"})
             reply = self.client.wait_for_reply(msg_id)
             text = reply["content"]["user_expressions"]["probe"]["data"]["text/plain"]
@@ -373,7 +358,7 @@ def run_clean(session: KernelSession, experiment: Experiment, progress: Progress
     except KernelStartFailed as exc:
         return nb, exc.failure, {}
     try:
-        problem = session.run(nb, code, progress, began)
+        problem = session.run(nb, code, progress, began, send_ahead=session.where == "local")
         probe = session.probe([nb.cells[i].source for i in code]) if problem is None else {}
     finally:
         close(session) if close is not None else session.close()

@@ -6,6 +6,7 @@
     python tests/benchmarks/bench_cold.py --timeline jobs2,jc-parallel  # cores busy over time, one run each
     python tests/benchmarks/bench_cold.py --seed [--rounds 3]
     python tests/benchmarks/bench_cold.py --profile      # where one cold --jobs 1 run spends its time
+    python tests/benchmarks/bench_cold.py --breakdown jobs2 [--rounds 3]  # its wall time against the floor, part by part
 
 The sets (``cold_sets.py``): ``written`` (default: 150, 70 and 6 code cells of numeric work),
 ``tutorial`` (three Japanese tutorial notebooks of about 17 s, 2 s and 0.3 s of cell time:
@@ -51,7 +52,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cold_sets import Timeline, floor, write_set
+from cold_breakdown import alone, explain
+from cold_sets import HERE, Timeline, floor, write_set
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -99,6 +101,25 @@ def run_way(way: str, root: Path, env: dict, timeline: Timeline | None = None) -
                    capture_output=True, text=True, check=True)
     return timed([str(BIN / "jcache"), "project", "execute", "--executor", executor, "-t", "600"], folder, env,
                  check_output=lambda text: "errored: []" in text and "excepted: []" in text, timeline=timeline)
+
+
+def breakdown(ways: list[str], work: Path, env: dict, rounds: int) -> None:
+    """Each round: the notebooks alone (nbconvert), then each way traced (``cold_breakdown``)."""
+    for round_ in range(rounds):
+        root = work / f"{round_}-nbconvert"
+        run_way("nbconvert", root, env)
+        alone_times = {p.name.removesuffix(".out.ipynb"): alone(p) for p in (root / "experiments").glob("*.out.ipynb")}
+        for way in ways:
+            root = work / f"{round_}-{way}"
+            jobs, _, tree = way.partition("@")
+            write_set(SET, root / "experiments", SOURCE)
+            (root / "pyproject.toml").write_text("[tool.pipeline]\n", encoding="utf-8")
+            out = root / "trace.json"
+            runner = {**env, "PYTHONPATH": tree or env["PYTHONPATH"], "BREAKDOWN_STARTED": repr(time.time())}
+            timed([sys.executable, str(HERE / "cold_breakdown.py"), str(out), "-q", "execute", "--force", "--jobs", jobs[4:]],
+                  root, runner)
+            trace = json.loads(out.read_text(encoding="utf-8"))
+            print(f"round {round_ + 1} {way}: {explain(trace, alone_times)}", flush=True)
 
 
 def round_floor(root: Path) -> tuple[float, float, float]:
@@ -183,6 +204,7 @@ def main() -> int:
     parser.add_argument("--timeline", metavar="WAYS", help="run each of these ways once and print the cores busy over time")
     parser.add_argument("--seed", action="store_true", help="the seed study in a fresh copy instead of the notebooks")
     parser.add_argument("--profile", action="store_true", help="profile one cold --jobs 1 run of the notebooks")
+    parser.add_argument("--breakdown", metavar="WAYS", help="jobsN ways: each run's wall time against the floor, part by part")
     args = parser.parse_args()
     global SET, SOURCE
     SET, SOURCE = args.set, (args.notebooks.resolve() if args.notebooks else None)
@@ -194,6 +216,9 @@ def main() -> int:
     try:
         if args.profile:
             profile(work, env)
+            return 0
+        if args.breakdown:
+            breakdown(args.breakdown.split(","), work, env, args.rounds)
             return 0
         if args.timeline:
             for way in args.timeline.split(","):
