@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 import pytest
 from helpers import png
+from test_uptodate import _age
 
 from pipeline.publish import githost
 from pipeline.publish.githost import GitHostError, pin, raw_url_base, repo_root
@@ -487,6 +488,7 @@ def test_a_whole_build_asks_git_once_for_the_repository(world, monkeypatch, quie
     project.add("01_one", "# %% [markdown]\n# 一つ目の実験\n\n# %%\nprint(1 + 1)\n")
     project.write_config('[tool.pipeline.article]\ntitle = "数の記事"\nexport_dir = "../qiita"\n')
     (world.work / "qiita" / "public").mkdir(parents=True)
+    _age(project.root)  # inputs written just now would leave the stamp unsettled (uptodate.RACY_NS)
     git(world.work, "add", "-A")
     git(world.work, "commit", "-q", "-m", "project")
     git(world.work, "push", "-q")
