@@ -273,7 +273,7 @@ def test_lab_declares_what_load_model_imports(monkeypatch):
 
 
 @pytest.mark.slow
-def test_model_experiments_started_ahead_keep_a_cold_kernels_records(tmp_path, quiet):
+def test_model_experiments_started_ahead_keep_a_cold_kernels_records(tmp_path, quiet, converted_models, one_thread):
     """The seed's own experiments: the second one's kernel imports torch, transformers and the model's
     code (pipeline.lab's __preimport__) while the first runs; the records are those of cold kernels."""
     import shutil
@@ -285,7 +285,7 @@ def test_model_experiments_started_ahead_keep_a_cold_kernels_records(tmp_path, q
     root = tmp_path / "project"
     shutil.copytree(REPO / "experiments", root / "experiments")
     pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
-    settings = f'build_dir = "build"\nmodel_cache = "{tmp_path / "models"}"'
+    settings = f'build_dir = "build"\nmodel_cache = "{converted_models}"'
     names = ["01_model", "02_tokenizer"]
 
     def records(prestart_mode):
