@@ -20,14 +20,6 @@ from pipeline.progress import Progress
 REPO = Path(__file__).resolve().parents[1]
 
 
-def interruptible() -> None:
-    """preexec_fn for a command a test interrupts: a shell that started the test run in the
-    background made SIGINT ignored, and children inherit that; give the command Ctrl-C back."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

@@ -9,6 +9,8 @@
 - ``wait_for``: poll a condition until it holds or a deadline passes (wait for the event
   itself, never for a fixed time).
 - ``stop``: stop a command (a preview) with Ctrl-C and read what it printed.
+- ``Preview``: ``python -m pipeline preview`` on a free port, started again on another one when
+  something took the port before the preview bound it.
 - ``served``: a folder on a local HTTP server, for the page tests' browser.
 - ``run_pipeline`` / ``pipeline_command`` / ``pipeline_env``: ``python -m pipeline ...`` as a user runs
   it, in a child process, with this checkout first on PYTHONPATH (the one CLI runner of the tests).
@@ -20,12 +22,14 @@ import contextlib
 import functools
 import http.server
 import json
+import re
 import socket
 import struct
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -132,6 +136,57 @@ def stop(proc, log) -> str:
         output = log.read()
         log.close()
     return output
+
+
+def interruptible() -> None:
+    """preexec_fn for a command a test interrupts: a shell that started the test run in the
+    background made SIGINT ignored, and children inherit that; give the command Ctrl-C back."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Preview:
+    """``python -m pipeline preview ARGS`` in *cwd* on a port free a moment before, its output in
+    *log_path*. The preview binds the port only after its first build, and another program (another
+    test run on this machine) can take it in between: the preview then exits saying so, and
+    ``page`` starts it again on another port (*tries* times in all). Any other exit fails the test."""
+
+    TAKEN = re.compile(r"cannot serve on|address already in use", re.IGNORECASE)
+
+    def __init__(self, cwd: Path, env: dict[str, str], log_path: Path, *args: Any, tries: int = 3):
+        self.cwd, self.env, self.log_path, self.args, self.tries = cwd, env, log_path, args, tries
+        self._start()
+
+    def _start(self) -> None:
+        self.tries -= 1
+        self.url = f"http://127.0.0.1:{free_port()}/"
+        self.log = open(self.log_path, "w+", encoding="utf-8")  # a file: a full pipe would block the server
+        self.proc = subprocess.Popen(pipeline_command("preview", "--port", self.url.rsplit(":", 1)[1].strip("/"), *self.args),
+                                     cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+                                     preexec_fn=interruptible)
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    def page(self) -> str | None:
+        """The page served now, None while there is none."""
+        if self.proc.poll() is not None:
+            output = self.output()
+            if self.TAKEN.search(output) and self.tries > 0:
+                self.log.close()
+                self._start()
+                return None
+            raise AssertionError(f"the preview exited ({self.proc.returncode}):\n{output[-3000:]}")
+        try:
+            return urllib.request.urlopen(self.url, timeout=2).read().decode("utf-8", "replace")
+        except OSError:
+            return None
+
+    def stop(self) -> str:
+        """Stop it with Ctrl-C; what it printed."""
+        return stop(self.proc, self.log)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
