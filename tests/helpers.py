@@ -3,7 +3,9 @@
 - ``free_port``: a local TCP port nothing listens on (a server to start there, or a
   closed endpoint to point a client at).
 - ``masked_record``: a harvested record as JSON data, its volatile fields blanked, so
-  that two runs of the same experiment compare equal.
+  that two runs of the same experiment compare equal; ``masked_records``: a project's records
+  harvested and masked.
+- ``publish``: the export stage inside a ``Publication``, as ``build`` runs it.
 - ``png``: the bytes of a small valid RGB PNG of one colour.
 - ``raw_notebook``: a notebook written as JSON text, however malformed its cells.
 - ``wait_for``: poll a condition until it holds or a deadline passes (wait for the event
@@ -74,6 +76,23 @@ def masked_record(record: Any, *also: str, keep_only: Iterable[str] | None = Non
     for cell in data["cells"]:
         cell["execution_time"] = None
     return data
+
+
+def masked_records(config: Any, progress: Any, names: list[str] | None = None) -> list[dict]:
+    """The records of *names* (default: every experiment) harvested, each masked as ``masked_record`` does."""
+    from pipeline.article.harvest import harvest
+
+    return [masked_record(record) for record in harvest(config, names, progress=progress)]
+
+
+def publish(records: Any, config: Any, progress: Any, **options: Any) -> Any:
+    """*records* exported (``pipeline.publish.export.export``, with *options* such as ``drafts``) inside
+    one ``Publication``, as ``build`` runs the export stage."""
+    from pipeline.publish.export import export
+    from pipeline.storage import Publication
+
+    with Publication(config.layout.journal) as publication:
+        return export(records, config, progress, publication, **options)
 
 
 def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (0x80, 0x80, 0x80)) -> bytes:

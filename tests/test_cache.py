@@ -6,10 +6,6 @@ import pytest
 from pipeline.run import cache as cache_module
 from pipeline.run.execute import execute
 
-
-def executed_path(config, name):
-    return config.layout.executed_notebook(name)
-
 SOURCE = '''
 # %% [markdown]
 # # Cached
@@ -46,18 +42,18 @@ def _no_kernel(monkeypatch):
 def test_unchanged_experiment_starts_no_kernel_and_rewrites_nothing(cached_project, quiet, monkeypatch):
     _, _, config = cached_project
     _no_kernel(monkeypatch)
-    before = executed_path(config, "01_cached").stat().st_mtime_ns
+    before = config.layout.executed_notebook("01_cached").stat().st_mtime_ns
     assert _statuses(config, quiet) == ["cached"]
-    assert executed_path(config, "01_cached").stat().st_mtime_ns == before
+    assert config.layout.executed_notebook("01_cached").stat().st_mtime_ns == before
 
 
 def test_markdown_only_change_is_merged_without_running(cached_project, quiet, monkeypatch):
     _, path, config = cached_project
-    before = nbformat.read(str(executed_path(config, "01_cached")), as_version=4)
+    before = nbformat.read(str(config.layout.executed_notebook("01_cached")), as_version=4)
     path.write_text(path.read_text().replace("An observation.", "A better observation."), encoding="utf-8")
     _no_kernel(monkeypatch)
     assert _statuses(config, quiet) == ["cached"]
-    after = nbformat.read(str(executed_path(config, "01_cached")), as_version=4)
+    after = nbformat.read(str(config.layout.executed_notebook("01_cached")), as_version=4)
     assert "A better observation." in after.cells[0].source
     assert after.cells[1].outputs == before.cells[1].outputs
 
