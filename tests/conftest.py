@@ -3,6 +3,7 @@ never reads the real home folder and never sees an API key."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -17,14 +18,6 @@ from pipeline.config import load_config
 from pipeline.progress import Progress
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def interruptible() -> None:
-    """preexec_fn for a command a test interrupts: a shell that started the test run in the
-    background made SIGINT ignored, and children inherit that; give the command Ctrl-C back."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -120,3 +113,40 @@ def project(tmp_path) -> Project:
 @pytest.fixture
 def quiet() -> Progress:
     return Progress(quiet=True, live=False)
+
+
+@contextlib.contextmanager
+def one_math_thread():
+    """Kernels started inside run their math libraries (torch) on one thread. A serial build gives
+    a kernel every core, and on the two cores this suite shares with other work two spinning OpenMP
+    threads took 58 s to generate 20 tokens with the embedded model, one thread 2.7 s. What the
+    model tests check (glue values, repeated sampling, cold against warm records) does not depend
+    on the thread count; the thread budget has tests of its own (test_threads.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", "1")
+        yield
+
+
+@pytest.fixture
+def one_thread():
+    with one_math_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def converted_models(tmp_path_factory) -> Path:
+    """A model cache holding the embedded model converted once for the session, by pipeline.lab's
+    own conversion: the tests that load the model share it; the tests of the conversion itself
+    (a cold run, two builds converting at once) start from an empty folder."""
+    import json
+
+    from pipeline import lab
+
+    folder = tmp_path_factory.mktemp("models")
+    settings = {"model": {"id": "embedded", "device": "cpu", "quantization": "auto", "dtype": "auto", "seed": 0},
+                "models_dir": str(folder)}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIPELINE_SETTINGS", json.dumps(settings))
+        lab.load_model(publish_info=False)
+    assert [p.name for p in folder.iterdir() if p.name.startswith("smollm2-")], "load_model() converted nothing"
+    return folder

@@ -3,12 +3,16 @@
 - ``free_port``: a local TCP port nothing listens on (a server to start there, or a
   closed endpoint to point a client at).
 - ``masked_record``: a harvested record as JSON data, its volatile fields blanked, so
-  that two runs of the same experiment compare equal.
+  that two runs of the same experiment compare equal; ``masked_records``: a project's records
+  harvested and masked.
+- ``publish``: the export stage inside a ``Publication``, as ``build`` runs it.
 - ``png``: the bytes of a small valid RGB PNG of one colour.
 - ``raw_notebook``: a notebook written as JSON text, however malformed its cells.
 - ``wait_for``: poll a condition until it holds or a deadline passes (wait for the event
   itself, never for a fixed time).
 - ``stop``: stop a command (a preview) with Ctrl-C and read what it printed.
+- ``Preview``: ``python -m pipeline preview`` on a free port, started again on another one when
+  something took the port before the preview bound it.
 - ``served``: a folder on a local HTTP server, for the page tests' browser.
 - ``run_pipeline`` / ``pipeline_command`` / ``pipeline_env``: ``python -m pipeline ...`` as a user runs
   it, in a child process, with this checkout first on PYTHONPATH (the one CLI runner of the tests).
@@ -20,12 +24,14 @@ import contextlib
 import functools
 import http.server
 import json
+import re
 import socket
 import struct
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -70,6 +76,23 @@ def masked_record(record: Any, *also: str, keep_only: Iterable[str] | None = Non
     for cell in data["cells"]:
         cell["execution_time"] = None
     return data
+
+
+def masked_records(config: Any, progress: Any, names: list[str] | None = None) -> list[dict]:
+    """The records of *names* (default: every experiment) harvested, each masked as ``masked_record`` does."""
+    from pipeline.article.harvest import harvest
+
+    return [masked_record(record) for record in harvest(config, names, progress=progress)]
+
+
+def publish(records: Any, config: Any, progress: Any, **options: Any) -> Any:
+    """*records* exported (``pipeline.publish.export.export``, with *options* such as ``drafts``) inside
+    one ``Publication``, as ``build`` runs the export stage."""
+    from pipeline.publish.export import export
+    from pipeline.storage import Publication
+
+    with Publication(config.layout.journal) as publication:
+        return export(records, config, progress, publication, **options)
 
 
 def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (0x80, 0x80, 0x80)) -> bytes:
@@ -132,6 +155,57 @@ def stop(proc, log) -> str:
         output = log.read()
         log.close()
     return output
+
+
+def interruptible() -> None:
+    """preexec_fn for a command a test interrupts: a shell that started the test run in the
+    background made SIGINT ignored, and children inherit that; give the command Ctrl-C back."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Preview:
+    """``python -m pipeline preview ARGS`` in *cwd* on a port free a moment before, its output in
+    *log_path*. The preview binds the port only after its first build, and another program (another
+    test run on this machine) can take it in between: the preview then exits saying so, and
+    ``page`` starts it again on another port (*tries* times in all). Any other exit fails the test."""
+
+    TAKEN = re.compile(r"cannot serve on|address already in use", re.IGNORECASE)
+
+    def __init__(self, cwd: Path, env: dict[str, str], log_path: Path, *args: Any, tries: int = 3):
+        self.cwd, self.env, self.log_path, self.args, self.tries = cwd, env, log_path, args, tries
+        self._start()
+
+    def _start(self) -> None:
+        self.tries -= 1
+        self.url = f"http://127.0.0.1:{free_port()}/"
+        self.log = open(self.log_path, "w+", encoding="utf-8")  # a file: a full pipe would block the server
+        self.proc = subprocess.Popen(pipeline_command("preview", "--port", self.url.rsplit(":", 1)[1].strip("/"), *self.args),
+                                     cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+                                     preexec_fn=interruptible)
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    def page(self) -> str | None:
+        """The page served now, None while there is none."""
+        if self.proc.poll() is not None:
+            output = self.output()
+            if self.TAKEN.search(output) and self.tries > 0:
+                self.log.close()
+                self._start()
+                return None
+            raise AssertionError(f"the preview exited ({self.proc.returncode}):\n{output[-3000:]}")
+        try:
+            return urllib.request.urlopen(self.url, timeout=2).read().decode("utf-8", "replace")
+        except OSError:
+            return None
+
+    def stop(self) -> str:
+        """Stop it with Ctrl-C; what it printed."""
+        return stop(self.proc, self.log)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from article_fixtures import HOSTILE_TEXT, make_project
 from conftest import CHROMIUM
-from helpers import served
+from helpers import publish, served
 from markdown_it import MarkdownIt
 
 from pipeline.article.harvest import load_records
@@ -22,13 +22,7 @@ from pipeline.markdown.dialects import check_qiita
 from pipeline.markdown.sanitize import ALLOWED_TAGS
 from pipeline.markdown.scanner import fence_for, scan
 from pipeline.progress import Progress
-from pipeline.publish.export import export, read_front_matter
-from pipeline.storage import Publication
-
-
-def publish(records, config, progress):
-    with Publication(config.layout.journal) as publication:
-        return export(records, config, progress, publication)
+from pipeline.publish.export import read_front_matter
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = datetime(2026, 1, 2, tzinfo=timezone.utc)

@@ -208,8 +208,9 @@ def test_whole_article_passes_the_platform_checks(tmp_path):
 @pytest.mark.requires("chromium")
 def test_browser_shows_the_admonition(tmp_path):
     """The built MkDocs site in Chromium: the alert div is an admonition with its bold text rendered."""
+    from helpers import publish
     from playwright.sync_api import sync_playwright
-    from test_article import _mkdocs_build, publish
+    from test_article import _mkdocs_build
 
     from pipeline.progress import Progress
 

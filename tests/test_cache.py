@@ -5,10 +5,6 @@ import pytest
 
 from pipeline.run.execute import execute
 
-
-def executed_path(config, name):
-    return config.layout.executed_notebook(name)
-
 SOURCE = '''
 # %% [markdown]
 # # Cached
@@ -45,18 +41,18 @@ def _no_kernel(monkeypatch):
 def test_unchanged_experiment_starts_no_kernel_and_rewrites_nothing(cached_project, quiet, monkeypatch):
     _, _, config = cached_project
     _no_kernel(monkeypatch)
-    before = executed_path(config, "01_cached").stat().st_mtime_ns
+    before = config.layout.executed_notebook("01_cached").stat().st_mtime_ns
     assert _statuses(config, quiet) == ["cached"]
-    assert executed_path(config, "01_cached").stat().st_mtime_ns == before
+    assert config.layout.executed_notebook("01_cached").stat().st_mtime_ns == before
 
 
 def test_markdown_only_change_is_merged_without_running(cached_project, quiet, monkeypatch):
     _, path, config = cached_project
-    before = nbformat.read(str(executed_path(config, "01_cached")), as_version=4)
+    before = nbformat.read(str(config.layout.executed_notebook("01_cached")), as_version=4)
     path.write_text(path.read_text().replace("An observation.", "A better observation."), encoding="utf-8")
     _no_kernel(monkeypatch)
     assert _statuses(config, quiet) == ["cached"]
-    after = nbformat.read(str(executed_path(config, "01_cached")), as_version=4)
+    after = nbformat.read(str(config.layout.executed_notebook("01_cached")), as_version=4)
     assert "A better observation." in after.cells[0].source
     assert after.cells[1].outputs == before.cells[1].outputs
 
@@ -101,18 +97,26 @@ def test_package_version_change_reruns(cached_project, quiet, monkeypatch):
 
 KEY_OF_COPY = """
 import json, sys
+from pathlib import Path
 from pipeline.config import load_config
 from pipeline.experiments import discover
 from pipeline.run.cache import cache_key
-from pipeline.run.kernel_side import kernel_modules
+from pipeline.run.kernel_side import kernel_modules, module_path
 config = load_config(sys.argv[1])
-print(json.dumps({"key": cache_key(discover(config)[0], config), "modules": kernel_modules()}))
+key = lambda: cache_key(discover(config)[0], config)
+keys = {"": key()}
+for name in kernel_modules() if sys.argv[2:] == ["edit"] else ():  # edited in turn, each edit kept
+    path = module_path(name)
+    path.write_text(path.read_text(encoding="utf-8") + "\\n# edited\\n", encoding="utf-8")
+    keys[name] = key()
+print(json.dumps(keys))
 """
 
 
 def test_editing_any_kernel_side_module_changes_the_key(cached_project, tmp_path):
     """A copy of the package, each kernel-side module edited in turn: every edit is a new key
-    (records.py among them: lab imports it inside the kernel)."""
+    (records.py among them: lab imports it inside the kernel). One process edits and asks for
+    the key after each edit, as a build started after each edit would."""
     import json
     import shutil
     import subprocess
@@ -125,26 +129,21 @@ def test_editing_any_kernel_side_module_changes_the_key(cached_project, tmp_path
     copy = tmp_path / "package"
     shutil.copytree(Path(pipeline.__file__).parent, copy / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
 
-    def key():
-        done = subprocess.run([sys.executable, "-c", KEY_OF_COPY, str(project.root)], env={"PYTHONPATH": str(copy)},
+    def keys_of_copy(*edit: str) -> dict[str, str]:
+        done = subprocess.run([sys.executable, "-c", KEY_OF_COPY, str(project.root), *edit], env={"PYTHONPATH": str(copy)},
                               capture_output=True, text=True, check=True, cwd=tmp_path)
         return json.loads(done.stdout)
 
-    first = key()
-    modules = first["modules"]
+    keys = keys_of_copy("edit")
+    modules = [name for name in keys if name]
     assert {"glue", "lab", "kernel_extension", "records", "errors"} <= set(modules)
-    keys = {first["key"]}
-    for name in modules:
-        path = copy / "pipeline" / (name.replace(".", "/") + ".py")
-        if name == "__init__":
-            path = copy / "pipeline" / "__init__.py"
-        path.write_text(path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
-        keys.add(key()["key"])
+    assert (copy / "pipeline" / "glue.py").read_text(encoding="utf-8").endswith("# edited\n")  # the copy's, never ours
+    keys = set(keys.values())
     assert len(keys) == len(modules) + 1
     # a module experiments do not reach is not part of the key
     harvest = copy / "pipeline" / "article" / "harvest.py"
     harvest.write_text(harvest.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
-    assert key()["key"] in keys
+    assert keys_of_copy()[""] in keys
 
 
 def test_declared_data_file_change_reruns(project, quiet):

@@ -5,20 +5,13 @@ import dataclasses
 import pytest
 from article_fixtures import llm_project
 from fake_openai import FakeOpenAI, completion, naming
-from helpers import free_port
+from helpers import free_port, publish
 
 from pipeline.article.harvest import load_records
 from pipeline.config import load_config
 from pipeline.llm.draft import DraftError, draft, resolve_endpoint, safe_url
 from pipeline.llm.factcheck import assess, mark_claims, unsupported_claims
-from pipeline.publish.export import export
 from pipeline.records import GlueValue
-from pipeline.storage import Publication
-
-
-def publish(records, config, progress, drafts=None):
-    with Publication(config.layout.journal) as publication:
-        return export(records, config, progress, publication, drafts=drafts)
 
 SECRET = "sk-test-THIS-MUST-NEVER-BE-WRITTEN-0123456789"
 
@@ -121,7 +114,7 @@ def test_garbage_is_not_published(config, quiet):
     english = "This section explains the results of the experiment in plain English words."
     with FakeOpenAI([lambda p, h: (200, completion(english if "導入" in p["messages"][1]["content"] else code))]) as server:
         drafts = draft(load_records(config), config, base_url=server.base_url, progress=quiet)
-        text = publish(load_records(config), config, quiet, drafts).article.read_text(encoding="utf-8")
+        text = publish(load_records(config), config, quiet, drafts=drafts).article.read_text(encoding="utf-8")
     assert drafts.sections == {} and drafts.introduction == "" and drafts.summary == ""
     reasons = {r.section: r.reason for r in drafts.rejected}
     assert "not prose in the article's language" in reasons["introduction"]
@@ -174,7 +167,7 @@ def test_api_key_is_never_written(config, quiet, monkeypatch, capsys):
     recs = load_records(config)
     with FakeOpenAI([echo_key, _good]) as server:
         drafts = draft(recs, config, base_url=server.base_url, progress=quiet)
-        publish(recs, config, quiet, drafts)
+        publish(recs, config, quiet, drafts=drafts)
         assert server.headers[0]["authorization"] == f"Bearer {SECRET}"  # it was really sent
     assert any("[redacted]" in w for w in quiet.warnings)
     written = [p for p in config.root.rglob("*") if p.is_file()]
@@ -193,7 +186,7 @@ def test_article_marks_drafted_prose_and_names_the_model(config, quiet):
     with FakeOpenAI([lambda p, h: (200, completion(MOSTLY_SUPPORTED, model=p["model"]))], models=[served]) as server:
         drafts = draft(recs, config, base_url=server.base_url, progress=quiet)
         host = server.base_url.split("/")[2]
-    text = publish(recs, config, quiet, drafts).article.read_text(encoding="utf-8")
+    text = publish(recs, config, quiet, drafts=drafts).article.read_text(encoding="utf-8")
     # (escaped against autolinks in the Markdown source: "Q4_1\\.gguf")
     assert f"LLM (SmolLM2-135M-Instruct.Q4_1.gguf; {host}) が実行記録をもとに下書きしたもの" in text.replace("\\.", ".")
     assert "fake-model" not in text and "/models/" not in text
@@ -258,7 +251,7 @@ def test_every_line_names_the_model_that_answered(config):
     asking = out.index(f"asking {server.base_url} (configured model: fake-model) for 4 of 4 sections")
     assert asking < out.index("answered by SmolLM2-135M-Instruct.Q4_1.gguf in ")
     assert "fake-model" not in out.replace("(configured model: fake-model)", "")
-    assert answered_line(drafts).startswith("LLM drafts by SmolLM2-135M-Instruct.Q4_1.gguf at 127.0.0.1:")
+    assert answered_line(drafts=drafts).startswith("LLM drafts by SmolLM2-135M-Instruct.Q4_1.gguf at 127.0.0.1:")
     cached = [json.loads(p.read_text(encoding="utf-8")) for p in config.layout.drafts.glob("*.json")]
     assert {(c["served"], c["configured_model"]) for c in cached} == {("SmolLM2-135M-Instruct.Q4_1.gguf", "fake-model")}
 

@@ -11,10 +11,6 @@ from pipeline.records import ErrorOutput, ExperimentRecord, ImageOutput, ResultO
 from pipeline.run.execute import execute
 
 
-def executed_path(config, name):
-    return config.layout.executed_notebook(name)
-
-
 def failure_path(config, name):
     return config.layout.failure_report(name)
 
@@ -100,7 +96,7 @@ def test_kitchen_sink_outputs_are_recorded(project, quiet):
     summary = execute(config, progress=quiet)
     assert summary.count("executed") == 1
 
-    nb = nbformat.read(str(executed_path(config, "01_sink")), as_version=4)
+    nb = nbformat.read(str(config.layout.executed_notebook("01_sink")), as_version=4)
     assert nb.metadata["pipeline_run"]["cache_key"] and nb.metadata["pipeline_run"]["mode"] == "executed"
     [record] = harvest(config, progress=quiet)
     assert record.title == "出力のいろいろ"
@@ -174,7 +170,7 @@ def test_an_exception_names_file_cell_lines_and_keeps_last_good_run(project, qui
     project.add("03_ok", "# %%\nprint('fine')\n")
     config = project.config()
     execute(config, progress=quiet)
-    good = executed_path(config, "02_fails").read_text()
+    good = config.layout.executed_notebook("02_fails").read_text()
 
     path.write_text(FAILING.lstrip("\n"), encoding="utf-8")
     with pytest.raises(ExecutionFailed) as info:
@@ -186,7 +182,7 @@ def test_an_exception_names_file_cell_lines_and_keeps_last_good_run(project, qui
     assert failure.lines == (7, 11)
     # the other experiment still ran (from cache here) and the last good notebook is untouched
     assert [o.status for o in info.value.summary.outcomes] == ["failed", "cached"]
-    assert executed_path(config, "02_fails").read_text() == good
+    assert config.layout.executed_notebook("02_fails").read_text() == good
     saved = json.loads(failure_path(config, "02_fails").read_text())
     assert saved["ename"] == "ZeroDivisionError"
 
@@ -208,7 +204,7 @@ def test_fail_fast_stops_at_the_first_failure(project, quiet):
     with pytest.raises(ExecutionFailed) as info:
         execute(config, fail_fast=True, progress=quiet)
     assert [o.name for o in info.value.summary.outcomes] == ["01_bad"]
-    assert not executed_path(config, "02_never").exists()
+    assert not config.layout.executed_notebook("02_never").exists()
 
 
 def test_cell_timeout_ends_with_a_clear_error(project, quiet):

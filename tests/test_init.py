@@ -8,14 +8,13 @@ import os
 import re
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
-from conftest import REPO, interruptible
-from helpers import free_port, pipeline_command, stop, wait_for
+from conftest import REPO
+from helpers import Preview, wait_for
 
 from pipeline.config import load_config, tomllib
 from pipeline.errors import PipelineError
@@ -330,29 +329,18 @@ def test_the_preview_serves_an_initd_folder_and_rebuilds_on_edit(tmp_path):
     paths = two_notebooks(tmp_path / "article")
     folder = tmp_path / "article"
     assert run(["pipeline", "init"], folder).returncode == 0
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    log = open(tmp_path / "preview.log", "w+", encoding="utf-8")  # a file: a full pipe would block the server
-    proc = subprocess.Popen(pipeline_command("preview", "--port", port), cwd=folder,
-                            env=ENV, stdout=log, stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible)
+    preview = Preview(folder, ENV, tmp_path / "preview.log")
 
     def page_with(text: str):
-        def shown():
-            assert proc.poll() is None, f"the preview exited ({proc.returncode}); see {log.name}"
-            try:
-                page = urllib.request.urlopen(url, timeout=2).read().decode("utf-8", "replace")
-            except OSError:
-                return None
-            return page if text in page else None
-        return wait_for(shown, timeout=180, interval=0.2)
+        return wait_for(lambda: text in (preview.page() or ""), timeout=180, interval=0.2)
 
     try:
         assert page_with("TABLE-OK"), "the preview never served the article"
         paths[1].write_text(paths[1].read_text(encoding="utf-8").replace("TABLE-OK", "TABLE-EDITED"), encoding="utf-8")
         assert page_with("TABLE-EDITED"), "the preview did not rebuild after the edit"
     finally:
-        output = stop(proc, log)
-    assert proc.returncode in (0, 130), output
+        output = preview.stop()
+    assert preview.proc.returncode in (0, 130), output
     assert "preview: stopped" in output
 
 

@@ -4,7 +4,7 @@ a failure corrupts nothing else, --fail-fast stops the others (real kernels)."""
 import time
 
 import pytest
-from helpers import masked_record
+from helpers import masked_records
 
 from pipeline.article.harvest import harvest
 from pipeline.errors import ExecutionFailed, ExperimentFormatError
@@ -18,6 +18,10 @@ WORK = """
 # %% Work
 import time, os
 started = time.time()
+open({starts!r}, "a").write("{name}\\n")
+if os.path.exists({together!r}):  # the overlap as an event: wait (60 s at most) until another experiment started
+    while len(open({starts!r}).read().split()) < 2 and time.time() < started + 60:
+        time.sleep(0.02)
 print("{name}", sum(range(200_000)))
 time.sleep({sleep})
 open(os.path.join({log!r}), "a").write("{name} %f %f\\n" % (started, time.time()))
@@ -26,8 +30,8 @@ open(os.path.join({log!r}), "a").write("{name} %f %f\\n" % (started, time.time()
 
 def _add(project, name, sleep=0.5, after=None):
     header = f"# ---\n# jupyter:\n#   pipeline:\n#     after: [{', '.join(after)}]\n# ---\n" if after else ""
-    log = str(project.root / "order.log")
-    return project.add(name, header + WORK.format(name=name, sleep=sleep, log=log))
+    log, starts, together = (str(project.root / n) for n in ("order.log", "starts.log", "together"))
+    return project.add(name, header + WORK.format(name=name, sleep=sleep, log=log, starts=starts, together=together))
 
 
 def _spans(project):
@@ -38,20 +42,19 @@ def _spans(project):
     return spans
 
 
-def _records(config, quiet, names=None):
-    return [masked_record(record) for record in harvest(config, names, progress=quiet)]
-
 
 def test_two_jobs_give_the_same_records_as_one_and_overlap(project, quiet):
     for name in ("01_a", "02_b", "03_c", "04_d"):
         _add(project, name)
     config = project.config()
     execute(config, progress=quiet, jobs=1)
-    serial = _records(config, quiet)
+    serial = masked_records(config, quiet)
     (project.root / "order.log").unlink()
+    (project.root / "starts.log").unlink()
+    (project.root / "together").touch()  # from now on the first experiments wait for each other
     summary = execute(config, force=True, progress=quiet, jobs=2)
     assert [o.name for o in summary.outcomes] == ["01_a", "02_b", "03_c", "04_d"]
-    assert _records(config, quiet) == serial
+    assert masked_records(config, quiet) == serial
     spans = sorted(_spans(project).values())
     assert any(b[0] < a[1] for a, b in zip(spans, spans[1:]))  # some experiments really ran at the same time
 
@@ -72,7 +75,7 @@ def test_a_failure_leaves_the_others_intact_and_blocks_its_followers(project, qu
     _add(project, "03_after_bad", after=["02_bad"])
     config = project.config()
     execute(config, progress=quiet, jobs=2)
-    good = _records(config, quiet, ["01_ok"])
+    good = masked_records(config, quiet, ["01_ok"])
     bad.write_text(bad.read_text() + "\n# %%\nraise RuntimeError('boom')\n")
     with pytest.raises(ExecutionFailed) as info:
         execute(config, force=True, progress=quiet, jobs=2)
@@ -80,7 +83,7 @@ def test_a_failure_leaves_the_others_intact_and_blocks_its_followers(project, qu
     assert outcomes["01_ok"].status == "executed" and outcomes["02_bad"].failure.ename == "RuntimeError"
     assert outcomes["03_after_bad"].failure.ename == "NotRun"
     assert "runs after 02_bad, which failed" in outcomes["03_after_bad"].failure.evalue
-    assert _records(config, quiet, ["01_ok"]) == good  # re-run next to the failure, same results as before
+    assert masked_records(config, quiet, ["01_ok"]) == good  # re-run next to the failure, same results as before
 
 
 def test_fail_fast_stops_the_running_kernels(project, quiet):

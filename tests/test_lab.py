@@ -9,7 +9,7 @@ from importlib import metadata
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, one_math_thread
 from helpers import masked_record
 
 from pipeline import lab
@@ -22,9 +22,9 @@ from pipeline.run.execute import execute
 PROMPT = "The capital of Japan is"
 
 
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("models")
+@pytest.fixture
+def models_dir(tmp_path):
+    return tmp_path / "models"
 
 
 def _use(monkeypatch, models_dir, **model):
@@ -39,7 +39,9 @@ def _logits(tokenizer, model):
 
 
 @pytest.mark.slow
-def test_gguf_conversion_is_cached_and_reloads_identically(models_dir, monkeypatch):
+def test_gguf_conversion_is_cached_and_reloads_identically(converted_models, monkeypatch):
+    """converted_models (conftest) is the cache the first load_model() filled: one conversion
+    per session, shared with the other model tests."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = lab.embedded_gguf_path()
@@ -47,11 +49,11 @@ def test_gguf_conversion_is_cached_and_reloads_identically(models_dir, monkeypat
     direct = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     expected = _logits(direct_tok, direct)
 
-    _use(monkeypatch, models_dir)
-    tokenizer, model = lab.load_model(publish_info=False)
-    [folder] = [p for p in models_dir.iterdir() if p.name.startswith("smollm2-")]
+    _use(monkeypatch, converted_models)
+    [folder] = [p for p in converted_models.iterdir() if p.name.startswith("smollm2-")]
     assert folder.name == f"smollm2-{file_sha256(gguf)[:16]}-c{lab.CONVERTER_VERSION}"
     stamp = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    tokenizer, model = lab.load_model(publish_info=False)
     assert torch.equal(_logits(tokenizer, model), expected)
 
     tokenizer2, model2 = lab.load_model(publish_info=False)
@@ -88,7 +90,12 @@ def test_unknown_local_path_is_named(models_dir, monkeypatch, tmp_path):
 
 @pytest.mark.slow
 def test_hub_id_without_network_says_what_to_do(models_dir, monkeypatch):
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads the variable when first imported (an earlier test may have imported it):
+    # without this, every hub request is tried and retried (50 s here) before the same error
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     _use(monkeypatch, models_dir, id="mistralai/Mistral-7B-v0.1", quantization="none")
     with pytest.raises(ModelLoadError, match="needs network access.*id = \"embedded\""):
         lab.load_model(publish_info=False)
@@ -132,7 +139,7 @@ def test_hand_written_top_p_keeps_the_same_set_as_transformers(p):
 
 
 @pytest.fixture(scope="session")
-def repo_experiments(tmp_path_factory, models_dir):
+def repo_experiments(tmp_path_factory, converted_models):
     """Three of the repo's experiments executed for real in a scratch copy of the project."""
     from pipeline.config import load_config
     from pipeline.progress import Progress
@@ -140,11 +147,12 @@ def repo_experiments(tmp_path_factory, models_dir):
     root = tmp_path_factory.mktemp("repo")
     shutil.copytree(REPO / "experiments", root / "experiments")
     pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
-    (root / "pyproject.toml").write_text(pyproject.replace('build_dir = "build"', f'build_dir = "build"\nmodel_cache = "{models_dir}"'),
+    (root / "pyproject.toml").write_text(pyproject.replace('build_dir = "build"', f'build_dir = "build"\nmodel_cache = "{converted_models}"'),
                                          encoding="utf-8")
     config = load_config(root)
     names = ["02_tokenizer", "03_vocabulary", "06_top_p"]
-    execute(config, names, progress=Progress(quiet=True, live=False))
+    with one_math_thread():
+        execute(config, names, progress=Progress(quiet=True, live=False))
     records = {r.name: r for r in harvest(config, names, progress=Progress(quiet=True, live=False))}
     return config, records
 
@@ -182,7 +190,7 @@ def test_glue_values_match_the_printed_outputs(repo_experiments):
 
 
 @pytest.mark.slow
-def test_seeded_sampling_repeats_between_builds(repo_experiments):
+def test_seeded_sampling_repeats_between_builds(repo_experiments, one_thread):
     config, records = repo_experiments
     from pipeline.progress import Progress
 
@@ -193,7 +201,7 @@ def test_seeded_sampling_repeats_between_builds(repo_experiments):
 
 
 @pytest.mark.slow
-def test_cold_and_warm_runs_give_the_same_records(tmp_path):
+def test_cold_and_warm_runs_give_the_same_records(tmp_path, one_thread):
     """The first run converts the GGUF (cold), the second reuses the copy (warm): their records
     are the same but for timings; the conversion leaves nothing in the outputs."""
     from pipeline.config import load_config

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import masked_record
+from helpers import masked_record, masked_records
 
 from pipeline.article.harvest import harvest
 from pipeline.run import prestart
@@ -61,9 +61,6 @@ def _events(project):
     return [line.split() for line in (project.root / "events.log").read_text().splitlines()]
 
 
-def _records(config, quiet):
-    return [masked_record(r) for r in harvest(config, progress=quiet)]
-
 
 def _three(project, module="_marker_mod", body=MARKER):
     (project.root / "experiments" / f"{module}.py").write_text(body, encoding="utf-8")
@@ -76,7 +73,7 @@ def test_the_next_kernel_starts_and_imports_ahead_and_runs_its_experiment(projec
     project.write_config('prestart = "off"\n')
     config = project.config()
     execute(config, progress=quiet)
-    cold = _records(config, quiet)
+    cold = masked_records(config, quiet)
 
     (project.root / "events.log").unlink()
     (project.root / "expect-prestart").write_text("")
@@ -91,7 +88,7 @@ def test_the_next_kernel_starts_and_imports_ahead_and_runs_its_experiment(projec
     for before, after in (("01_a", "02_b"), ("02_b", "03_c")):
         [imported] = [e for e in imports if e[1] == runs[after][1]]  # the kernel that ran it had imported...
         assert float(imported[2]) < ends[before]  # ...while the experiment before it still ran
-    assert _records(config, quiet) == cold  # what the experiments saw and printed: a cold kernel's
+    assert masked_records(config, quiet) == cold  # what the experiments saw and printed: a cold kernel's
 
 
 def test_imports_that_print_get_a_cold_kernel_and_show_in_the_first_cell(project, quiet):
@@ -100,14 +97,14 @@ def test_imports_that_print_get_a_cold_kernel_and_show_in_the_first_cell(project
     project.write_config('prestart = "off"\n')
     config = project.config()
     execute(config, progress=quiet)
-    cold = _records(config, quiet)
+    cold = masked_records(config, quiet)
     first = cold[1]["cells"][0]["outputs"]
     assert any("hello from the import" in (o.get("text") or "") for o in first)
 
     project.write_config()
     config = project.config()
     execute(config, force=True, progress=quiet, jobs=1)
-    assert _records(config, quiet) == cold
+    assert masked_records(config, quiet) == cold
 
 
 def test_a_lab_import_without_a_model_reports_a_cold_kernels_packages(project, quiet):
@@ -118,13 +115,13 @@ def test_a_lab_import_without_a_model_reports_a_cold_kernels_packages(project, q
     project.write_config('prestart = "off"\n')
     config = project.config()
     execute(config, progress=quiet)
-    cold = _records(config, quiet)
+    cold = masked_records(config, quiet)
     assert not {"torch", "transformers"} & set(cold[1]["environment"]["packages"])
 
     project.write_config()
     config = project.config()
     execute(config, force=True, progress=quiet, jobs=1)
-    assert _records(config, quiet) == cold
+    assert masked_records(config, quiet) == cold
 
 
 def _cold_then_prestarted(project, quiet, jobs=1):
@@ -132,11 +129,11 @@ def _cold_then_prestarted(project, quiet, jobs=1):
     project.write_config('prestart = "off"\n')
     config = project.config()
     execute(config, force=True, progress=quiet, jobs=jobs)
-    cold = _records(config, quiet)
+    cold = masked_records(config, quiet)
     project.write_config()
     config = project.config()
     execute(config, force=True, progress=quiet, jobs=jobs)
-    return cold, _records(config, quiet)
+    return cold, masked_records(config, quiet)
 
 
 def test_a_deprecation_warning_an_import_attributes_to_the_cell_still_shows(project, quiet):
@@ -185,7 +182,7 @@ def test_an_experiment_after_another_imports_what_that_one_wrote(project, quiet)
     project.write_config()
     config = project.config()
     execute(config, force=True, progress=quiet, jobs=1)
-    assert _records(config, quiet)[1]["cells"][1]["outputs"][0]["text"].strip() == "fresh"
+    assert masked_records(config, quiet)[1]["cells"][1]["outputs"][0]["text"].strip() == "fresh"
 
 
 def test_declared_imports_wait_when_the_experiment_sets_up_its_environment(project, quiet):
@@ -273,7 +270,7 @@ def test_lab_declares_what_load_model_imports(monkeypatch):
 
 
 @pytest.mark.slow
-def test_model_experiments_started_ahead_keep_a_cold_kernels_records(tmp_path, quiet):
+def test_model_experiments_started_ahead_keep_a_cold_kernels_records(tmp_path, quiet, converted_models, one_thread):
     """The seed's own experiments: the second one's kernel imports torch, transformers and the model's
     code (pipeline.lab's __preimport__) while the first runs; the records are those of cold kernels."""
     import shutil
@@ -285,7 +282,7 @@ def test_model_experiments_started_ahead_keep_a_cold_kernels_records(tmp_path, q
     root = tmp_path / "project"
     shutil.copytree(REPO / "experiments", root / "experiments")
     pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
-    settings = f'build_dir = "build"\nmodel_cache = "{tmp_path / "models"}"'
+    settings = f'build_dir = "build"\nmodel_cache = "{converted_models}"'
     names = ["01_model", "02_tokenizer"]
 
     def records(prestart_mode):

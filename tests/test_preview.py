@@ -5,14 +5,12 @@ import contextlib
 import os
 import re
 import signal
-import subprocess
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, REPO, interruptible
-from helpers import alive, free_port, pipeline_command, stop, wait_for
+from conftest import CHROMIUM, REPO
+from helpers import Preview, alive, wait_for
 
 from pipeline.progress import Progress
 from pipeline.run.execute import execute
@@ -159,18 +157,16 @@ def test_at_most_max_kernels_stay_alive_least_recently_used_first(project, mark)
     assert wait_for(lambda: not _kernels(mark), timeout=10), f"kernels left running: {_kernels(mark)}"
 
 
-def _wait(url, predicate, timeout=90, proc=None):
-    """The page at *url* once *predicate* holds for it (the preview has rebuilt)."""
+def _wait(preview, predicate, timeout=90):
+    """The page *preview* serves once *predicate* holds for it (the preview has rebuilt)."""
     last = [""]
 
     def shown():
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the preview exited ({proc.returncode}):\n{proc.log.name}")
-        try:
-            last[0] = urllib.request.urlopen(url, timeout=2).read().decode("utf-8", "replace")
-        except OSError:
+        page = preview.page()
+        if page is None:
             return None
-        return last[0] if predicate(last[0]) else None
+        last[0] = page
+        return page if predicate(page) else None
 
     page = wait_for(shown, timeout, interval=0.2)
     assert page, f"the page never showed what was expected; last page:\n{last[0][-2000:]}"
@@ -213,32 +209,28 @@ def test_preview_serves_rebuilds_on_edit_shows_failures_and_stops_cleanly(projec
     project.write_config(f'\n[tool.pipeline.site]\nengine = "{engine}"\n')
     shutil.copy(REPO / "mkdocs.yml", project.root / "mkdocs.yml")
     path = project.add("01_warm", EXPERIMENT.replace("{last}", "FIRST-VERSION"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_MKDOCS_2_WARNING": "1"}
-    log = open(project.root / "preview.log", "w+", encoding="utf-8")  # a file: a full pipe would block the server
-    proc = subprocess.Popen(pipeline_command("preview", "--port", port), cwd=project.root,
-                            env=env, stdout=log, stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible)
-    proc.log = log
+    preview = Preview(project.root, env, project.root / "preview.log")
     try:
-        _wait(url, lambda t: "FIRST-VERSION" in t, timeout=180, proc=proc)
-        with _open_page(url) as reloaded:
+        _wait(preview, lambda t: "FIRST-VERSION" in t, timeout=180)
+        with _open_page(preview.url) as reloaded:  # served: the port is the preview's now
             path.write_text(path.read_text().replace("FIRST-VERSION", "SECOND-VERSION"), encoding="utf-8")
-            page = _wait(url, lambda t: "SECOND-VERSION" in t)
+            page = _wait(preview, lambda t: "SECOND-VERSION" in t)
             assert reloaded("SECOND-VERSION"), f"{engine}: the open page did not reload itself"
         assert ('content="zensical-' in page) == (engine == "zensical")  # the engine asked for serves it
         assert "プレビュー" in page  # a warm kernel produced it: the page says it is not a clean run
 
         path.write_text(path.read_text() + "\n# %% Broken\nraise ValueError('broken on purpose')\n", encoding="utf-8")
-        page = _wait(url, lambda t: "broken on purpose" in t)
+        page = _wait(preview, lambda t: "broken on purpose" in t)
         assert "experiments/01_warm.py" in page and "SECOND-VERSION" in page  # the error and the last good outputs
 
         (project.root / "pyproject.toml").write_text("[tool.pipeline\nbroken toml", encoding="utf-8")
-        page = _wait(url, lambda t: "preview: the last rebuild failed" in t)
+        page = _wait(preview, lambda t: "preview: the last rebuild failed" in t)
         assert "not valid TOML" in page and "SECOND-VERSION" in page
         assert _kernels(mark)  # the warm kernel is alive while the preview runs (and the finder sees it)
     finally:
-        output = stop(proc, log)
+        output = preview.stop()
+    proc = preview.proc
     assert proc.returncode in (0, 130), output
     assert "preview: stopped" in output and f"with {engine};" in output
     assert not re.search(r"Traceback \(most recent call last\):\n  File", output)  # no raw Python traceback
