@@ -63,3 +63,14 @@ def test_a_cell_out_of_time_stops_the_cell_queued_behind_it(project, quiet, tmp_
     with pytest.raises(ExecutionFailed, match="CellTimeoutError"):
         execute(config, progress=quiet)
     assert not marker.exists()
+
+
+def test_a_kernel_dying_in_the_cell_sent_ahead_is_reported_there(project, quiet):
+    """The kill comes as the second cell starts, often before nbclient has the first cell's last
+    message: the failure still names the second cell, and the first keeps its output."""
+    project.add("01_dies", "# %%\nprint('first')\n\n# %%\nimport os\nos.kill(os.getpid(), 9)\n")
+    config = project.config(cell_timeout=60)
+    for _ in range(3):  # the race goes either way: each time the second cell is named
+        with pytest.raises(ExecutionFailed) as info:
+            execute(config, progress=quiet)
+        assert "01_dies.py, cell 2 (lines 4-6): DeadKernelError" in str(info.value)

@@ -19,7 +19,10 @@ same for nbconvert). ``SendAhead`` lets the kernel find the next request already
   and it ended past the limit; the next cell, already started, is interrupted at once and, as
   before, reported as not run, without outputs.)
 - only a cell nbclient itself would send goes ahead (code, not blank, not tagged to be skipped):
-  the next such cell of those the run was given; nothing goes ahead of a run's last cell.
+  the next such cell of those the run was given; nothing goes ahead of a run's last cell;
+- a kernel that dies after a cell answered, while the cell sent ahead was running, is reported at
+  that cell (``queued_index``): the death can come before nbclient has the first cell's last
+  message, which it would otherwise blame.
 
 Local kernels only (``KernelSession.send_ahead``): a gateway's kernels answer as before.
 """
@@ -35,13 +38,19 @@ class SendAhead:
         self.client = client
         self.kc = client.kc
         self.send = client.kc.execute
-        self.queued: tuple[tuple, str] | None = None  # (what was sent, its msg_id)
-        self.upcoming: tuple | None = None
+        self.queued: tuple[tuple, str, int] | None = None  # (what was sent, its msg_id, the cell's index)
+        self.upcoming: tuple[tuple, int] | None = None
         client.kc.execute = self.execute
 
     def next(self, cells) -> None:
-        cell = next((c for c in cells if self._sent_by_nbclient(c)), None)
-        self.upcoming = self._request(cell) if cell is not None else None
+        """*cells*: ``(index, cell)`` of the cells after the one nbclient is given next."""
+        index, cell = next(((i, c) for i, c in cells if self._sent_by_nbclient(c)), (None, None))
+        self.upcoming = (self._request(cell), index) if cell is not None else None
+
+    @property
+    def queued_index(self) -> int | None:
+        """The index of the cell whose request went ahead and waits in the kernel, if any."""
+        return self.queued[2] if self.queued is not None else None
 
     def execute(self, code, silent=False, store_history=True, user_expressions=None, allow_stdin=None,
                 stop_on_error=True, **options):
@@ -52,7 +61,8 @@ class SendAhead:
             msg_id = self._send(request)
         self.queued = None
         if self.upcoming is not None:
-            self.queued = (self.upcoming, self._send(self.upcoming))
+            upcoming, index = self.upcoming
+            self.queued = (upcoming, self._send(upcoming), index)
             self.upcoming = None
         return msg_id
 

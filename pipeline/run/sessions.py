@@ -238,7 +238,7 @@ class KernelSession:
             client.timeout = max(1, int(min(config.cell_timeout, remaining)))
             progress.cell_started(index + 1, number, len(code), cell_label(cell))
             if ahead is not None:
-                ahead.next(nb.cells[i] for i in indices[position + 1:])
+                ahead.next((i, nb.cells[i]) for i in indices[position + 1:])
             t0 = time.monotonic()
             problem = None
             try:
@@ -248,8 +248,9 @@ class KernelSession:
                 which = "tool.pipeline.cell_timeout" if limit == config.cell_timeout else "tool.pipeline.experiment_timeout"
                 problem = failure(experiment, index, "CellTimeoutError",
                                   f"cell did not finish within {limit}s ({which}); raise the limit or make the cell faster")
-            except DeadKernelError:
-                problem = failure(experiment, index, "DeadKernelError", self.died())
+            except DeadKernelError:  # after this cell answered: in the cell sent ahead (pipeline.run.ahead)
+                answered = ahead is not None and ahead.queued_index is not None and "shell.execute_reply" in cell.metadata.get("execution", {})
+                problem = failure(experiment, ahead.queued_index if answered else index, "DeadKernelError", self.died())
             except CellExecutionError:
                 error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
                 problem = failure(experiment, index, error.ename if error else "CellExecutionError",
