@@ -29,7 +29,6 @@ from pipeline.experiments import cell_label
 from pipeline.lab import kernel_settings
 from pipeline.progress import Progress
 from pipeline.records import Experiment, Failure
-from pipeline.run.ahead import SendAhead
 from pipeline.run.kernel_env import (
     PROBE,
     clean_stale_runtimes,
@@ -204,29 +203,15 @@ class KernelSession:
             self._private = None
 
     # running -----------------------------------------------------------------
-    def run(self, nb, indices: list[int], progress: Progress, began: float, send_ahead: bool = False) -> Failure | None:
-        """Run the code cells *indices* of *nb* (in place); returns the first failure, or None. With
-        *send_ahead*, each cell's request reaches the kernel while the one before runs (``pipeline.run.ahead``)."""
-        client = self.client
-        client.nb = nb
-        client.allow_errors = self.experiment.allow_errors
-        ahead, problem = SendAhead(client) if send_ahead else None, None
-        try:
-            problem = self._run(nb, indices, progress, began, ahead)
-            return problem
-        finally:  # a cell sent ahead of a run that stopped never runs (``pipeline.run.ahead``)
-            left = ahead.close() if ahead is not None else None
-            if left is not None and problem is not None and self.alive():
-                if problem.ename in ("CellTimeoutError", "ExperimentTimeout"):
-                    self.interrupt()
-                ahead.wait_for(left)
-
-    def _run(self, nb, indices: list[int], progress: Progress, began: float, ahead: SendAhead | None) -> Failure | None:
+    def run(self, nb, indices: list[int], progress: Progress, began: float) -> Failure | None:
+        """Run the code cells *indices* of *nb* (in place); returns the first failure, or None."""
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
         config, experiment, client = self.config, self.experiment, self.client
+        client.nb = nb
+        client.allow_errors = experiment.allow_errors
         code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-        for position, index in enumerate(indices):
+        for index in indices:
             cell = nb.cells[index]
             number = code.index(index) + 1
             remaining = config.experiment_timeout - (time.monotonic() - began)
@@ -237,8 +222,6 @@ class KernelSession:
                                "raise tool.pipeline.experiment_timeout or make the experiment faster")
             client.timeout = max(1, int(min(config.cell_timeout, remaining)))
             progress.cell_started(index + 1, number, len(code), cell_label(cell))
-            if ahead is not None:
-                ahead.next((i, nb.cells[i]) for i in indices[position + 1:])
             t0 = time.monotonic()
             problem = None
             try:
@@ -248,9 +231,8 @@ class KernelSession:
                 which = "tool.pipeline.cell_timeout" if limit == config.cell_timeout else "tool.pipeline.experiment_timeout"
                 problem = failure(experiment, index, "CellTimeoutError",
                                   f"cell did not finish within {limit}s ({which}); raise the limit or make the cell faster")
-            except DeadKernelError:  # after this cell answered: in the cell sent ahead (pipeline.run.ahead)
-                answered = ahead is not None and ahead.queued_index is not None and "shell.execute_reply" in cell.metadata.get("execution", {})
-                problem = failure(experiment, ahead.queued_index if answered else index, "DeadKernelError", self.died())
+            except DeadKernelError:
+                problem = failure(experiment, index, "DeadKernelError", self.died())
             except CellExecutionError:
                 error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
                 problem = failure(experiment, index, error.ename if error else "CellExecutionError",
@@ -270,14 +252,6 @@ class KernelSession:
                            f"the experiment and the handling of its outputs ran past its {config.experiment_timeout}s "
                            "limit; raise tool.pipeline.experiment_timeout or print less")
         return None
-
-    def interrupt(self) -> None:
-        from nbclient.util import run_sync
-
-        try:
-            run_sync(self.client.km.interrupt_kernel)()
-        except Exception:  # a dead kernel, or one without a local process: nothing runs there any more
-            pass
 
     def died(self) -> str:
         message = ("the kernel died while running this cell (killed, crashed or out of memory); "
@@ -359,7 +333,7 @@ def run_clean(session: KernelSession, experiment: Experiment, progress: Progress
     except KernelStartFailed as exc:
         return nb, exc.failure, {}
     try:
-        problem = session.run(nb, code, progress, began, send_ahead=session.where == "local")
+        problem = session.run(nb, code, progress, began)
         probe = session.probe([nb.cells[i].source for i in code]) if problem is None else {}
     finally:
         close(session) if close is not None else session.close()
