@@ -52,8 +52,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cold_breakdown import alone, explain
-from cold_sets import HERE, Timeline, floor, write_set
+from cold_breakdown import explain
+from cold_sets import HERE, Timeline, cell_time, floor, write_set
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -81,14 +81,19 @@ def timed(command: list[str], cwd: Path, env: dict, check_output=None, timeline:
     return seconds
 
 
-def run_way(way: str, root: Path, env: dict, timeline: Timeline | None = None) -> float:
+def run_way(way: str, root: Path, env: dict, timeline: Timeline | None = None, trace: Path | None = None) -> float:
+    """One run of *way* in *root*; a ``jobsN`` way with *trace* runs through ``cold_breakdown``, which
+    writes its cells' timestamps there."""
     folder = root / "experiments"
     paths = write_set(SET, folder, SOURCE)
     if way.startswith("jobs"):
         way, _, tree = way.partition("@")
         (root / "pyproject.toml").write_text("[tool.pipeline]\n", encoding="utf-8")
-        return timed([sys.executable, "-m", "pipeline", "-q", "execute", "--force", "--jobs", way[4:]], root,
-                     {**env, "PYTHONPATH": tree} if tree else env, timeline=timeline)
+        env = {**env, "PYTHONPATH": tree} if tree else env
+        program = ["-m", "pipeline"]
+        if trace is not None:
+            program, env = [str(HERE / "cold_breakdown.py"), str(trace)], {**env, "BREAKDOWN_STARTED": repr(time.time())}
+        return timed([sys.executable, *program, "-q", "execute", "--force", "--jobs", way[4:]], root, env, timeline=timeline)
     if way == "nbconvert":
         return sum(timed([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--output",
                           f"{p.stem}.out.ipynb", str(p)], folder, env, timeline=timeline) for p in paths)
@@ -108,17 +113,12 @@ def breakdown(ways: list[str], work: Path, env: dict, rounds: int) -> None:
     for round_ in range(rounds):
         root = work / f"{round_}-nbconvert"
         run_way("nbconvert", root, env)
-        alone_times = {p.name.removesuffix(".out.ipynb"): alone(p) for p in (root / "experiments").glob("*.out.ipynb")}
+        alone_times = {p.name.removesuffix(".out.ipynb"): cell_time(json.loads(p.read_text(encoding="utf-8")))
+                       for p in (root / "experiments").glob("*.out.ipynb")}
         for way in ways:
             root = work / f"{round_}-{way}"
-            jobs, _, tree = way.partition("@")
-            write_set(SET, root / "experiments", SOURCE)
-            (root / "pyproject.toml").write_text("[tool.pipeline]\n", encoding="utf-8")
-            out = root / "trace.json"
-            runner = {**env, "PYTHONPATH": tree or env["PYTHONPATH"], "BREAKDOWN_STARTED": repr(time.time())}
-            timed([sys.executable, str(HERE / "cold_breakdown.py"), str(out), "-q", "execute", "--force", "--jobs", jobs[4:]],
-                  root, runner)
-            trace = json.loads(out.read_text(encoding="utf-8"))
+            run_way(way, root, env, trace=root / "trace.json")
+            trace = json.loads((root / "trace.json").read_text(encoding="utf-8"))
             print(f"round {round_ + 1} {way}: {explain(trace, alone_times)}", flush=True)
 
 

@@ -24,27 +24,9 @@ import json
 import os
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
-
-def stamp(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def windows(cells: list[dict]) -> list[tuple[float, float]]:
-    """``(start, end)`` of each code cell that ran, from nbclient's timing metadata."""
-    found = []
-    for cell in cells:
-        timing = cell.get("metadata", {}).get("execution", {})
-        if cell.get("cell_type", "code") == "code" and "iopub.execute_input" in timing and "shell.execute_reply" in timing:
-            found.append((stamp(timing["iopub.execute_input"]), stamp(timing["shell.execute_reply"])))
-    return found
-
-
-def alone(executed: Path) -> float:
-    """Cell time of a notebook executed alone (nbconvert's output)."""
-    return sum(b - a for a, b in windows(json.loads(executed.read_text(encoding="utf-8"))["cells"]))
+from cold_sets import windows
 
 
 def explain(trace: dict, alone_times: dict[str, float]) -> str:

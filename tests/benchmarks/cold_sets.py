@@ -75,16 +75,20 @@ def write_set(name: str, folder: Path, source: Path | None = None) -> list[Path]
     return paths
 
 
+def windows(cells: list[dict]) -> list[tuple[float, float]]:
+    """``(start, end)`` of each code cell that ran, from nbclient's timestamps (execute_input to reply)."""
+    found = []
+    for cell in cells:
+        timing = cell.get("metadata", {}).get("execution", {})
+        if cell.get("cell_type", "code") == "code" and "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            found.append(tuple(datetime.fromisoformat(timing[k].replace("Z", "+00:00")).timestamp()
+                               for k in ("iopub.execute_input", "shell.execute_reply")))
+    return found
+
+
 def cell_time(nb: dict) -> float:
     """Seconds the code cells of an executed notebook took, from nbclient's timestamps."""
-    total = 0.0
-    for cell in nb["cells"]:
-        timing = cell.get("metadata", {}).get("execution", {})
-        if cell["cell_type"] == "code" and "iopub.execute_input" in timing and "shell.execute_reply" in timing:
-            began, ended = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
-                            for k in ("iopub.execute_input", "shell.execute_reply"))
-            total += (ended - began).total_seconds()
-    return total
+    return sum(end - start for start, end in windows(nb["cells"]))
 
 
 def floor(executed: dict[str, Path], cores: int) -> tuple[float, float, float]:
