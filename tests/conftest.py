@@ -137,12 +137,18 @@ def one_thread():
 def converted_models(tmp_path_factory) -> Path:
     """A model cache holding the embedded model converted once for the session, by pipeline.lab's
     own conversion: the tests that load the model share it; the tests of the conversion itself
-    (a cold run, two builds converting at once) start from an empty folder."""
+    (a cold run, two builds converting at once) start from an empty folder. Under pytest-xdist the
+    workers share one folder of the run: the model cache's own lock lets one convert while the
+    others wait for it, as two builds on one machine do."""
     import json
 
     from pipeline import lab
 
-    folder = tmp_path_factory.mktemp("models")
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's base folder lies in the run's own
+        folder = tmp_path_factory.getbasetemp().parent / "models"
+        folder.mkdir(exist_ok=True)
+    else:
+        folder = tmp_path_factory.mktemp("models")
     settings = {"model": {"id": "embedded", "device": "cpu", "quantization": "auto", "dtype": "auto", "seed": 0},
                 "models_dir": str(folder)}
     with pytest.MonkeyPatch.context() as patch:
