@@ -144,7 +144,7 @@ def test_the_book_is_rendered_from_the_context_not_cut_out_of_the_article(tmp_pa
         return {p.name: p.read_text(encoding="utf-8") for p in sorted(exported.zenn.parent.glob("*.md"))}
 
     default = (DEFAULT_TEMPLATES / "article.md.j2").read_text(encoding="utf-8")
-    heading = '## {% if not own %}{{ chapter.number }}. {% endif %}{{ chapter.title }}'
+    heading = '## {% if not author_numbers %}{{ chapter.number }}. {% endif %}{{ chapter.title }}'
     assert heading in default
     plain = book("default", {})
     assert "[前の章の Count](01_first#count)" in plain["02_hostile.md"] and "[前の章](01_first)" in plain["02_hostile.md"]

@@ -175,5 +175,12 @@ class ArticleContext:
     preview: bool = False
     warnings: tuple[str, ...] = field(default=())
 
+    @property
+    def author_numbers(self) -> bool:
+        """Some chapter's title carries the author's own number or label ("第2章", "1-1.", "付録A"): the
+        author numbers the chapters, so the templates number none (no title numbered twice, no "2. 付録"
+        beside "第2章"): their headings and the overview's list show the titles alone."""
+        return any(chapter.numbered for chapter in self.chapters)
+
     def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {**{name: getattr(self, name) for name in self.__dataclass_fields__}, "author_numbers": self.author_numbers}
