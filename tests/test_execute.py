@@ -60,6 +60,20 @@ while True:
 '''
 
 
+@pytest.mark.parametrize("cells, names", [
+    (["import a.b, c\nfrom d import e as f", "from . import sibling\nimport c"], ["a", "c", "d"]),
+    (["%matplotlib inline\nimport g", "!pip install h\nimport h", "x = %time 1\nimport i"], ["g", "h", "i"]),
+    (["  import indented", "obj?\nimport after_help", "x = 1 +"], ["indented", "after_help"]),
+    (['s = """\n%not_a_magic\n"""\nimport in_python'], ["in_python"]),
+])
+def test_the_modules_a_notebook_imports_with_and_without_ipython_syntax(cells, names):
+    """Plain Python is parsed as it is; cells with magics, shell escapes or help go through IPython's
+    transforms first (the probe asks the kernel for these modules' package versions)."""
+    from pipeline.run.kernel_env import imported_modules
+
+    assert imported_modules(cells) == names
+
+
 def test_the_package_probe_names_the_distributions_python_names():
     """The probe (run here, in this process) reports for each imported module the distribution
     named like it, else those Python's own packages_distributions() names: the same answer, from

@@ -99,9 +99,9 @@ def execute(
         jobs = engine.max_jobs if jobs == "auto" else min(jobs, engine.max_jobs)
     owned = engine is None
     engine = engine or engine_for(config, secret_values(), jobs)
-    if owned and force and experiments is None:
-        engine.spare()  # the first kernel starts while the experiments are read
     try:
+        if owned and force and experiments is None:
+            engine.spare()  # the first kernel starts before the experiments are read
         return _execute(config, names, force, fail_fast, keep_going, progress, layout, engine, jobs, experiments)
     finally:
         if owned:

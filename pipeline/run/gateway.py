@@ -144,8 +144,8 @@ class GatewaySession(KernelSession):
     def _client(self, nb, **options):
         from pipeline.run.gateway_client import KernelManager
 
-        # no local path or extension arguments: the bootstrap prepares the remote kernel
-        return super()._client(nb, kernel_manager_class=KernelManager, resources={}, extra_arguments=[])
+        # started through nbclient (no local folder or extension arguments: the bootstrap prepares the kernel)
+        return super()._client(nb, kernel_manager_class=KernelManager)
 
     def _start_kernel(self) -> None:
         from pipeline.run.gateway_client import connect

