@@ -74,14 +74,19 @@ def test_the_modules_a_notebook_imports_with_and_without_ipython_syntax(cells, n
     assert imported_modules(cells) == names
 
 
-def test_the_package_probe_names_the_distributions_python_names():
+def test_the_package_probe_names_the_distributions_python_names(monkeypatch):
     """The probe (run here, in this process) reports for each imported module the distribution
     named like it, else those Python's own packages_distributions() names: the same answer, from
-    the lines of the RECORD files that matter instead of every path of every distribution."""
+    the lines of the RECORD files that matter instead of every path of every distribution. This
+    process may have loaded the model in an earlier test (then the probe adds torch and the rest,
+    as a kernel's does: tests/test_prestart.py): here it has loaded none."""
     import importlib.metadata as m
     import json
 
+    from pipeline import lab
     from pipeline.run.kernel_env import PROBE as _PROBE
+
+    monkeypatch.setattr(lab, "models_loaded", 0)
 
     names = ["sklearn", "dateutil", "zmq", "numpy", "matplotlib", "mpl_toolkits", "pipeline", "no_such_module", "_cffi_backend"]
     scope = {}

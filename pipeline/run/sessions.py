@@ -15,6 +15,7 @@ session closes, and by the next run when a kill prevented that.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -154,18 +155,22 @@ class KernelSession:
         # file, so its shutdown chatter stays off the terminal and a crash can be explained
         self._log = open(self._private / "kernel.log", "wb")
         arguments = [f"--IPKernelApp.extensions={KERNEL_EXTENSION}"] + (["--HistoryManager.hist_file=:memory:"] * km.ipykernel)
-        run_sync(km.start_kernel)(extra_arguments=arguments, cwd=str(self.folder), env=self.environment(),
-                                  stdout=self._log, stderr=subprocess.STDOUT)
-        remember_kernel(self._private, getattr(km.provisioner, "pid", None))
+        if self.client is not None:
+            self.client.km = km  # from here on close() shuts it down, whatever happens next
         try:
+            run_sync(km.start_kernel)(extra_arguments=arguments, cwd=str(self.folder), env=self.environment(),
+                                      stdout=self._log, stderr=subprocess.STDOUT)
+            remember_kernel(self._private, getattr(km.provisioner, "pid", None))
             if self.client is None:  # started ahead: a placeholder notebook until the experiment's
                 import nbformat
 
                 self.client = self._client(nbformat.v4.new_notebook())
+                self.client.km = km
         except BaseException:
-            run_sync(km.shutdown_kernel)(now=True)
+            if self.client is None:  # close() has no client to shut it down with
+                with contextlib.suppress(Exception):  # a kernel that never started cannot be stopped either
+                    run_sync(km.shutdown_kernel)(now=True)
             raise
-        self.client.km = km
 
     @property
     def share_file(self) -> Path | None:
