@@ -175,8 +175,6 @@ class _Waiting:
     experiment: Experiment | None = None
     ready: bool = False
     thread: threading.Thread | None = None
-    #: its kernel's process was started by whoever made it (``spare``), not by its thread
-    launched: bool = False
 
 
 class Prestarter(LocalKernels):
@@ -301,7 +299,6 @@ class Prestarter(LocalKernels):
                 waiting.session.launch()
             except Exception:  # the experiment starts a kernel of its own, and reports why that fails
                 return
-            waiting.launched = True
         if experiment is not None:
             waiting.assigned.set()
         waiting.thread = threading.Thread(target=closing_loops(self._prepare), args=(waiting,),
@@ -316,7 +313,7 @@ class Prestarter(LocalKernels):
     def _prepare(self, waiting: _Waiting) -> None:
         """In its own thread: start the kernel, wait for its experiment, import ahead."""
         try:
-            if not waiting.launched:
+            if not waiting.session.launched:  # ``spare`` launches its kernel before the thread starts
                 waiting.session.launch()
             waiting.assigned.wait()
             experiment = waiting.experiment

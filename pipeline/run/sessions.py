@@ -82,13 +82,18 @@ class KernelSession:
     def start(self, nb) -> None:
         """Start the kernel and connect to it; a session prepared by ``launch`` (``pipeline.run.prestart``)
         only connects."""
-        if self.client is not None and self.client.km is not None:
+        if self.launched:
             self._starting(self.client.start_new_kernel_client)
         else:
             self.client = self._client(nb)
             self._starting(self._start_kernel)
         if self.on_start is not None:
             self.on_start()
+
+    @property
+    def launched(self) -> bool:
+        """Its kernel's process has been started (``launch``), whether or not anything is connected to it."""
+        return self.client is not None and self.client.km is not None
 
     def launch(self) -> None:
         """Start the kernel process only (a local kernel started ahead of its experiment); ``start``
@@ -189,7 +194,7 @@ class KernelSession:
         from nbclient.util import run_sync
 
         try:
-            return self.client is not None and self.client.km is not None and bool(run_sync(self.client.km.is_alive)())
+            return self.launched and bool(run_sync(self.client.km.is_alive)())
         except Exception:  # a kernel manager that cannot even answer is not alive (many error types)
             return False
 
