@@ -347,6 +347,7 @@ def test_a_template_for_another_host(tmp_path):
         pin([figure], repo=made.work)
     pins = pin([figure], repo=made.work, template="https://{host}/{owner}/{repo}/-/raw/{commit}/{path}")
     assert pins.urls == {figure: f"https://git.example.org/team/articles/-/raw/{made.pushed()}/{FIGURE}"}
+    assert pin([], repo=made.work).urls == {}  # no figure to link: no template needed, no error
 
 
 def test_an_owner_already_percent_encoded_in_the_remote_is_encoded_once(tmp_path):

@@ -301,14 +301,14 @@ def pin(files: list[Path], *, repo: Path, remote: str = "origin", template: str 
             f"The repository {root} has no remote named {remote!r}: add one "
             f"(`git remote add {shlex.quote(remote)} https://github.com/OWNER/REPO.git`, or set "
             f"tool.pipeline.article.git_remote), then commit and push the figures."))
+    refs = resolved.refs if resolved is not None else _refs(root, remote)
+    if not files:  # an article without figures links nothing: any remote will do
+        return Pins(commit=refs.commit)
     pattern = raw_url_base(configured, template)
     if pattern is None:
         raise GitHostError(f"remote {remote!r} ({_display(configured)}) is not on github.com or gitlab.com: "
                            "set tool.pipeline.article.image_url_template to its raw-file URL, e.g. "
                            "https://{host}/{owner}/{repo}/raw/{commit}/{path}")
-    refs = resolved.refs if resolved is not None else _refs(root, remote)
-    if not files:
-        return Pins(commit=refs.commit)
     sources = [str(contents[f]) if f in contents else r for f, r in zip(files, rels)]
     hashed = _git(root, "hash-object", "--no-filters", "--stdin-paths", stdin="".join(r + "\n" for r in sources))
     hashes = hashed.stdout.split()
